@@ -1,0 +1,1 @@
+"""Channels and their providers: one package per channel, one module per provider."""

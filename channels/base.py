@@ -1,0 +1,82 @@
+"""What every provider is: a name, a channel, send / verify / parse, and two kinds of failure."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+from channels.events import DeliveryEvent, InboundMessage
+
+
+class ProviderError(Exception):
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class TransientProviderError(ProviderError):
+    """Worth retrying later: timeouts, 5xx, throttling. `retry_after` in seconds if the provider said."""
+
+    def __init__(self, reason: str, retry_after: float | None = None):
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+class PermanentProviderError(ProviderError):
+    """Retrying cannot help: invalid recipient, unsubscribed, rejected content."""
+
+
+class SignatureInvalid(Exception):
+    """A callback that does not carry the provider's valid signature."""
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One rendered message, ready for a provider. Carries no more personal data than it needs."""
+
+    message_id: str
+    channel: str
+    to: str
+    body: str
+    subject: str | None = None
+    html: str | None = None
+    postal: Mapping[str, Any] | None = None
+    recipient_name: str | None = None
+    locale: str = "en"
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    provider_ref: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Callback:
+    """A provider callback as received over HTTP, independent of the web framework."""
+
+    url: str
+    headers: Mapping[str, str]
+    body: bytes
+    content_type: str = ""
+
+
+@runtime_checkable
+class Provider(Protocol):
+    name: ClassVar[str]
+    channel: ClassVar[str]
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def send(self, message: Outgoing) -> SendResult: ...
+
+    def verify(self, callback: Callback) -> None:
+        """Raise `SignatureInvalid` unless the callback is signed by this provider."""
+
+    def parse_receipts(self, callback: Callback) -> list[DeliveryEvent]: ...
+
+    def parse_inbound(self, callback: Callback) -> list[InboundMessage]: ...

@@ -1,0 +1,1 @@
+"""Email: SMTP sending with a connection pool, MIME building, and the local SMTP catcher."""

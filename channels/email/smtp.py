@@ -1,0 +1,116 @@
+"""Email over SMTP (aiosmtplib) through a pool of persistent connections.
+
+Connections are opened lazily, reused across messages and jobs, and dropped after any error, so a
+worker sends thousands of mails over a handful of sessions instead of one handshake per mail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import ClassVar
+
+import aiosmtplib
+import structlog
+
+from channels.base import (
+    Callback,
+    Outgoing,
+    PermanentProviderError,
+    SendResult,
+    TransientProviderError,
+)
+from channels.email.mime import build
+from channels.events import DeliveryEvent, InboundMessage
+
+log = structlog.get_logger()
+
+
+class SmtpEmail:
+    name: ClassVar[str] = "smtp"
+    channel: ClassVar[str] = "email"
+
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        sender: str,
+        sender_name: str,
+        username: str = "",
+        password: str = "",
+        starttls: bool = False,
+        pool_size: int = 8,
+        timeout_s: float = 15.0,
+    ):
+        self.host, self.port = host, port
+        self.sender, self.sender_name = sender, sender_name
+        self.domain = sender.rpartition("@")[2] or "localhost"
+        self.username, self.password = username, password
+        self.starttls = starttls
+        self.timeout_s = timeout_s
+        self.pool_size = pool_size
+        self._idle: asyncio.LifoQueue[aiosmtplib.SMTP] = asyncio.LifoQueue()
+        self._slots = asyncio.Semaphore(pool_size)
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        while not self._idle.empty():
+            client = self._idle.get_nowait()
+            try:
+                await client.quit()
+            except (aiosmtplib.SMTPException, OSError):
+                client.close()
+
+    async def _connect(self) -> aiosmtplib.SMTP:
+        client = aiosmtplib.SMTP(
+            hostname=self.host, port=self.port, timeout=self.timeout_s, start_tls=self.starttls or None,
+        )
+        await client.connect()
+        if self.username:
+            await client.login(self.username, self.password)
+        return client
+
+    async def send(self, message: Outgoing) -> SendResult:
+        mail = build(message, sender=self.sender, sender_name=self.sender_name, domain=self.domain)
+        async with self._slots:
+            client = self._idle.get_nowait() if not self._idle.empty() else None
+            try:
+                if client is None or not client.is_connected:
+                    client = await self._connect()
+                await client.send_message(mail, sender=self.sender, recipients=[message.to])
+            except aiosmtplib.SMTPRecipientsRefused as exc:
+                self._keep(client)
+                codes = [r.code for r in exc.recipients]
+                if any(code >= 500 for code in codes):
+                    raise PermanentProviderError(f"recipient refused ({codes[0]})") from None
+                raise TransientProviderError(f"recipient deferred ({codes[0]})") from None
+            except aiosmtplib.SMTPResponseException as exc:
+                self._discard(client)
+                if exc.code >= 500:
+                    raise PermanentProviderError(f"smtp {exc.code}") from None
+                raise TransientProviderError(f"smtp {exc.code}") from None
+            except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+                self._discard(client)
+                raise TransientProviderError(f"smtp connection: {type(exc).__name__}") from None
+            self._keep(client)
+        return SendResult(mail["Message-ID"].strip("<>"))
+
+    def _keep(self, client: aiosmtplib.SMTP | None) -> None:
+        if client is not None and client.is_connected:
+            self._idle.put_nowait(client)
+
+    @staticmethod
+    def _discard(client: aiosmtplib.SMTP | None) -> None:
+        if client is not None:
+            client.close()
+
+    def verify(self, callback: Callback) -> None:
+        raise NotImplementedError("plain SMTP has no callbacks; bounces arrive as DSN mail")
+
+    def parse_receipts(self, callback: Callback) -> list[DeliveryEvent]:
+        return []
+
+    def parse_inbound(self, callback: Callback) -> list[InboundMessage]:
+        return []

@@ -1,0 +1,1 @@
+"""The HTTP API (aiohttp): thin handlers that parse, call a service and answer."""

@@ -1,0 +1,42 @@
+"""The aiohttp application factory. Production (`reminder-gateway api`) and tests both use it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from gateway.api import cases, ops, providers, reminders
+from gateway.api.base import KEY_CACHE, RUNTIME
+from gateway.api.middleware import errors, request_context
+from gateway.bootstrap import Runtime, open_runtime
+from gateway.settings import Settings
+
+MAX_BODY = 4 * 1024 * 1024
+
+
+def create_app(
+    settings: Settings,
+    *,
+    runtime: Runtime | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> web.Application:
+    """Build the API app. Without `runtime`, one is opened at start-up and closed at clean-up."""
+    app = web.Application(middlewares=[request_context, errors], client_max_size=MAX_BODY)
+    app[KEY_CACHE] = {}
+    registry = CollectorRegistry()
+    app[ops.METRICS] = ops.Metrics(registry)
+
+    async def resources(app: web.Application) -> AsyncIterator[None]:
+        rt = runtime or await open_runtime(settings, clock=clock)
+        app[RUNTIME] = rt
+        yield
+        if runtime is None:
+            await rt.close()
+
+    app.cleanup_ctx.append(resources)
+    for module in (cases, reminders, providers, ops):
+        app.router.add_routes(module.routes)
+    return app

@@ -1,0 +1,236 @@
+"""Request and response bodies of the v1 API. These models are also the OpenAPI components."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Channel = Literal["sms", "email", "letter"]
+Locale = Literal["en", "zh-CN"]
+Preset = Literal["US-RegF", "UK-FCA", "CN", "EU"]
+CollectorRole = Literal["first_party", "third_party"]
+Ref = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:\-]+$")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class PostalAddress(Strict):
+    lines: list[Annotated[str, Field(min_length=1, max_length=120)]] = Field(min_length=1, max_length=6)
+    country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
+    postal_code: Annotated[str, Field(max_length=16)] | None = None
+
+
+class Debtor(Strict):
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    first_name: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    locale: Locale = "en"
+    timezone: str | None = None
+    postal_address: PostalAddress | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if value not in _zones():
+            raise ValueError("not an IANA time zone name")
+        try:
+            ZoneInfo(value)
+        except ZoneInfoNotFoundError:
+            raise ValueError("not an IANA time zone name") from None
+        return value
+
+
+def _zones() -> set[str]:
+    global _ZONES
+    if _ZONES is None:
+        _ZONES = available_timezones()
+    return _ZONES
+
+
+_ZONES: set[str] | None = None
+
+
+class Debt(Strict):
+    amount: Decimal = Field(ge=0, max_digits=14, decimal_places=2)
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+    due_date: date
+    days_past_due: int = Field(ge=0, le=36500)
+    account_number: Annotated[str, Field(min_length=4, max_length=34, pattern=r"^[A-Za-z0-9 \-]+$")]
+
+
+class ContactIn(Strict):
+    channel: Literal["sms", "email"]
+    address: Annotated[str, Field(min_length=3, max_length=320)]
+
+    @model_validator(mode="after")
+    def _normalize(self) -> ContactIn:
+        self.address = normalize_address(self.channel, self.address)
+        return self
+
+
+def normalize_address(channel: str, address: str) -> str:
+    """E.164 for phone numbers, normalized form for email; ValueError with a reason otherwise."""
+    if channel == "sms":
+        try:
+            number = phonenumbers.parse(address, None)
+        except phonenumbers.NumberParseException:
+            raise ValueError("phone numbers are given in E.164 form, e.g. +14155550100") from None
+        if not phonenumbers.is_valid_number(number):
+            raise ValueError("not a valid phone number")
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    try:
+        return validate_email(address, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise ValueError(f"not a valid email address: {exc}") from None
+
+
+class CaseIn(Strict):
+    debtor: Debtor
+    preset: Preset
+    collector_role: CollectorRole = "first_party"
+    debt: Debt
+    contacts: list[ContactIn] = Field(default_factory=list, max_length=20)
+
+
+class ContactOut(BaseModel):
+    channel: Channel
+    address: str
+    status: str
+
+
+class CaseOut(BaseModel):
+    case_ref: str
+    state: str
+    state_reason: str | None
+    state_until: datetime | None
+    preset: str
+    collector_role: str
+    debtor: dict[str, Any]
+    debt: dict[str, Any]
+    contacts: list[ContactOut]
+    created_at: datetime
+    updated_at: datetime
+
+
+class ReminderIn(Strict):
+    case_ref: Ref
+    template: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$")]
+    channel: Channel
+    idempotency_key: Annotated[str, Field(min_length=1, max_length=128)]
+    to: Annotated[str, Field(min_length=3, max_length=320)] | None = None
+    not_before: datetime | None = None
+    expires_at: datetime | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("not_before", "expires_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("give a time zone offset, e.g. 2026-11-23T09:00:00+00:00")
+        return value
+
+    @model_validator(mode="after")
+    def _window(self) -> ReminderIn:
+        if self.not_before and self.expires_at and self.expires_at <= self.not_before:
+            raise ValueError("expires_at must be after not_before")
+        if len(repr(self.data)) > 8000:
+            raise ValueError("data is limited to 8000 characters")
+        return self
+
+
+class BatchIn(Strict):
+    items: list[ReminderIn] = Field(min_length=1, max_length=1000)
+
+
+class ReminderResult(BaseModel):
+    index: int | None = None
+    status: Literal["accepted", "duplicate", "rejected"]
+    id: str | None = None
+    state: str | None = None
+    error: dict[str, Any] | None = None
+
+
+class BatchOut(BaseModel):
+    accepted: int
+    duplicates: int
+    rejected: int
+    results: list[ReminderResult]
+
+
+class DeliveryEventOut(BaseModel):
+    type: str
+    provider: str
+    occurred_at: datetime
+    reject_reason: str | None = None
+    description: str | None = None
+
+
+class MessageOut(BaseModel):
+    id: str
+    case_ref: str
+    channel: Channel
+    template: str
+    template_version: int
+    locale: str
+    state: str
+    state_reason: str | None
+    attempts: int
+    provider: str | None
+    provider_ref: str | None
+    not_before: datetime | None
+    expires_at: datetime | None
+    next_attempt_at: datetime | None
+    created_at: datetime
+    sent_at: datetime | None
+    rendered: dict[str, Any] | None
+    events: list[DeliveryEventOut]
+
+
+class TimelineEntryOut(BaseModel):
+    id: int
+    at: datetime
+    kind: str
+    message_id: str | None
+    actor: str
+    data: dict[str, Any]
+
+
+class TimelineOut(BaseModel):
+    case_ref: str
+    entries: list[TimelineEntryOut]
+    next_after: int | None
+
+
+class SandboxInboundIn(Strict):
+    from_: Annotated[str, Field(alias="from", min_length=3, max_length=32)]
+    to: Annotated[str, Field(min_length=1, max_length=32)]
+    body: Annotated[str, Field(min_length=1, max_length=1600)]
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class SandboxReceiptIn(Strict):
+    event_id: Annotated[str, Field(min_length=1, max_length=128)]
+    message_ref: Annotated[str, Field(min_length=1, max_length=128)]
+    status: Literal["queued", "sent", "delivered", "undelivered", "failed"]
+    occurred_at: datetime
+    error: str | None = None
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: list[dict[str, Any]]
+
+
+class ErrorOut(BaseModel):
+    error: ErrorBody

@@ -1,0 +1,79 @@
+"""The composition root: builds a process's long-lived resources once, for production and tests.
+
+A `Runtime` holds the settings, the database engine, the Redis clients, the providers and the
+clock. The API app, the worker and the scheduler each open one at start and close it at exit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+import redis.asyncio as aredis
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gateway import providers as provider_registry
+from gateway.redis_keys import Keys
+from gateway.settings import Settings
+from gateway.store import templates as template_store
+from gateway.store.engine import create_engine
+from gateway.store.templates import TemplateVersion
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: AsyncEngine
+    redis: redis.Redis
+    aredis: aredis.Redis
+    keys: Keys
+    providers: dict[str, Any] = field(default_factory=dict)
+    clock: Callable[[], datetime] = utcnow
+    _templates: dict[int, TemplateVersion] = field(default_factory=dict)
+
+    async def templates(self, ids: set[int]) -> dict[int, TemplateVersion]:
+        """Template versions by id. Versions never change once written, so they are cached."""
+        missing = ids - self._templates.keys()
+        if missing:
+            async with self.engine.connect() as conn:
+                self._templates.update(await template_store.by_ids(conn, missing))
+        return {i: self._templates[i] for i in ids if i in self._templates}
+
+    def providers_for(self, channel: str) -> list[Any]:
+        names = provider_registry.configured(self.settings)[channel]
+        return [self.providers[n] for n in names if n in self.providers]
+
+    async def close(self) -> None:
+        for provider in self.providers.values():
+            await provider.close()
+        await self.aredis.aclose()
+        self.redis.close()
+        await self.engine.dispose()
+
+
+async def open_runtime(
+    settings: Settings, *, with_providers: bool = False, clock: Callable[[], datetime] | None = None
+) -> Runtime:
+    """Open the resources of one process. Providers are built (and started) only where they send."""
+    runtime = Runtime(
+        settings=settings,
+        engine=create_engine(settings),
+        redis=redis.Redis.from_url(settings.redis_url),
+        aredis=aredis.Redis.from_url(settings.redis_url),
+        keys=Keys(settings.queue_prefix),
+        clock=clock or utcnow,
+    )
+    built = provider_registry.build_all(settings, runtime.aredis)
+    if with_providers:
+        for provider in built.values():
+            await provider.start()
+    # Callback-only use (the API verifies and parses receipts) needs no started provider.
+    runtime.providers = built
+    return runtime

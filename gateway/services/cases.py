@@ -1,0 +1,87 @@
+"""Cases: upsert from upstream, read back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.api.schemas import CaseIn, CaseOut, ContactOut
+from gateway.bootstrap import Runtime
+from gateway.errors import NotFound
+from gateway.store import cases as case_store
+from gateway.store import timeline
+from gateway.store.keys import ApiKey
+
+
+def _fields(body: CaseIn) -> dict[str, Any]:
+    debtor = body.debtor
+    debt = body.debt
+    digits = "".join(ch for ch in debt.account_number if ch.isalnum())
+    return {
+        "debtor": {
+            "name": debtor.name,
+            "first_name": debtor.first_name,
+            "postal_address": debtor.postal_address.model_dump() if debtor.postal_address else None,
+        },
+        "locale": debtor.locale,
+        "timezone": debtor.timezone,
+        "preset": body.preset,
+        "collector_role": body.collector_role,
+        # Only the last four digits of an account number are ever stored.
+        "debt": {
+            "amount": str(debt.amount),
+            "currency": debt.currency,
+            "due_date": debt.due_date.isoformat(),
+            "days_past_due": debt.days_past_due,
+            "account": digits[-4:],
+        },
+    }
+
+
+def _contacts(body: CaseIn) -> list[dict[str, Any]]:
+    contacts = [{"channel": c.channel, "address": c.address} for c in body.contacts]
+    if body.debtor.postal_address is not None:
+        postal = body.debtor.postal_address.model_dump()
+        contacts.append({"channel": "letter", "address": case_store.postal_key(postal), "postal": postal})
+    return contacts
+
+
+async def upsert(rt: Runtime, key: ApiKey, case_ref: str, body: CaseIn) -> tuple[bool, CaseOut]:
+    now = rt.clock()
+    async with rt.engine.begin() as conn:
+        case_id, created, changes = await case_store.upsert(
+            conn, tenant=key.tenant, case_ref=case_ref, fields=_fields(body), contacts=_contacts(body), now=now
+        )
+        await timeline.append(
+            conn,
+            [timeline.entry(case_id, "case_created" if created else "case_updated", now,
+                            actor=f"key:{key.name}", preset=body.preset, changes=changes)],
+        )
+        out = await _read(conn, key.tenant, case_ref)
+    return created, out
+
+
+async def read(rt: Runtime, tenant: str, case_ref: str) -> CaseOut:
+    async with rt.engine.connect() as conn:
+        return await _read(conn, tenant, case_ref)
+
+
+async def _read(conn: Any, tenant: str, case_ref: str) -> CaseOut:
+    case = await case_store.get(conn, tenant, case_ref)
+    if case is None:
+        raise NotFound(f"no case {case_ref!r}", code="unknown_case")
+    contacts = await case_store.contacts_of(conn, case.id)
+    debtor = dict(case.debtor)
+    debtor.update(locale=case.locale, timezone=case.timezone)
+    return CaseOut(
+        case_ref=case.case_ref,
+        state=case.state,
+        state_reason=case.state_reason,
+        state_until=case.state_until,
+        preset=case.preset,
+        collector_role=case.collector_role,
+        debtor=debtor,
+        debt=case.debt,
+        contacts=[ContactOut(channel=c.channel, address=c.address, status=c.status) for c in contacts],
+        created_at=case.created_at,
+        updated_at=case.updated_at,
+    )

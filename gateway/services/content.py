@@ -1,0 +1,74 @@
+"""From a message row and its pinned template version to the exact content a provider receives."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import datetime
+from typing import Any
+
+from channels.base import Outgoing
+from channels.sms.segments import count as count_segments
+from gateway.bootstrap import Runtime
+from gateway.render import render_part
+from gateway.store.templates import TemplateVersion
+
+
+def unsubscribe_token(secret: str, message_id: str) -> str:
+    sig = hmac.new(secret.encode(), f"unsubscribe:{message_id}".encode(), hashlib.sha256).hexdigest()[:32]
+    return f"{message_id}.{sig}"
+
+
+def check_unsubscribe_token(secret: str, token: str) -> str | None:
+    """The message id the token was made for, or None if it was not made by us."""
+    message_id, _, _ = token.partition(".")
+    expected = unsubscribe_token(secret, message_id)
+    return message_id if message_id and hmac.compare_digest(expected, token) else None
+
+
+def context(rt: Runtime, row: Any, now: datetime) -> dict[str, Any]:
+    """The variables a template sees. Only the last four digits of an account are ever stored."""
+    settings = rt.settings
+    debtor = row.debtor
+    postal = row.postal or debtor.get("postal_address") or {}
+    return {
+        "locale": row.locale,
+        "case_ref": row.case_ref,
+        "today": now.date(),
+        "debtor": {"name": debtor["name"], "first_name": debtor.get("first_name") or debtor["name"]},
+        "debt": dict(row.debt),
+        "address": {"lines": postal.get("lines", []), "country": postal.get("country", ""),
+                    "postal_code": postal.get("postal_code")},
+        "collector": {"name": settings.collector_name, "phone": settings.collector_phone,
+                      "return_address": settings.letter_return_address},
+        "links": {"unsubscribe": f"{settings.public_url}/v1/unsubscribe/"
+                                 f"{unsubscribe_token(settings.secret, row.id)}"},
+        "data": row.data or {},
+    }
+
+
+def render_message(
+    rt: Runtime, row: Any, template: TemplateVersion, now: datetime
+) -> tuple[Outgoing, dict[str, Any]]:
+    """Render the pinned version. Raises `ValidationFailed` if the template cannot be rendered."""
+    ctx = context(rt, row, now)
+    pinned = {"template_id": template.id, "template": template.key, "version": template.version,
+              "locale": template.locale}
+    if row.channel == "sms":
+        body = render_part(template.body, ctx)
+        seg = count_segments(body)
+        rendered = {**pinned, "body": body, "encoding": seg.encoding, "units": seg.units, "parts": seg.parts}
+        return Outgoing(row.id, "sms", row.address, body, locale=row.locale), rendered
+    if row.channel == "email":
+        subject = render_part(template.subject or "", ctx)
+        text = render_part(template.body, ctx)
+        html = render_part(template.html, ctx, html=True) if template.html else None
+        rendered = {**pinned, "subject": subject, "text": text, "html": html}
+        unsubscribe = ctx["links"]["unsubscribe"]
+        headers = {"List-Unsubscribe": f"<{unsubscribe}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+        return Outgoing(row.id, "email", row.address, text, subject=subject, html=html, locale=row.locale,
+                        headers=headers), rendered
+    html = render_part(template.body, ctx, html=True)
+    rendered = {**pinned, "html": html}
+    return Outgoing(row.id, "letter", row.address, html, html=html, postal=row.postal,
+                    recipient_name=row.debtor["name"], locale=row.locale), rendered

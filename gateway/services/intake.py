@@ -1,0 +1,198 @@
+"""Intake: validate reminders against the database, persist them in one transaction, enqueue ids.
+
+The order matters: the messages (and their `accepted` timeline entries) are committed first, and
+only then are dispatch jobs enqueued. If Redis loses the jobs, the scheduler's pump finds the
+messages again by `enqueued_at`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+import structlog
+from sqlalchemy.exc import IntegrityError
+
+from gateway.api.schemas import ReminderIn, normalize_address
+from gateway.bootstrap import Runtime
+from gateway.ids import new_id
+from gateway.queue import enqueue_ids
+from gateway.states import State
+from gateway.store import cases as case_store
+from gateway.store import templates as template_store
+from gateway.store import timeline
+from gateway.store.keys import ApiKey
+from gateway.store.tables import messages as M
+
+log = structlog.get_logger()
+
+
+@dataclass(slots=True)
+class ItemResult:
+    status: str  # accepted | duplicate | rejected
+    id: str | None = None
+    state: str | None = None
+    error: dict[str, Any] | None = None
+    http_status: int = 202
+
+
+def _reject(code: str, message: str, http_status: int) -> ItemResult:
+    return ItemResult("rejected", error={"code": code, "message": message}, http_status=http_status)
+
+
+def request_hash(item: ReminderIn) -> str:
+    return hashlib.sha256(orjson.dumps(item.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+async def accept(rt: Runtime, key: ApiKey, items: list[ReminderIn]) -> list[ItemResult]:
+    """Accept reminders; one result per item, in order. Retries once on an idempotency race."""
+    try:
+        return await _accept(rt, key, items)
+    except IntegrityError:
+        # Another request inserted one of our idempotency keys between our read and our commit;
+        # nothing of ours was written. The second pass sees theirs and answers `duplicate`.
+        return await _accept(rt, key, items)
+
+
+async def _accept(rt: Runtime, key: ApiKey, items: list[ReminderIn]) -> list[ItemResult]:
+    now = rt.clock()
+    hashes = [request_hash(item) for item in items]
+    results: list[ItemResult | None] = [None] * len(items)
+    rows: list[dict[str, Any]] = []
+    entries: list[dict[str, Any]] = []
+    due: list[tuple[str, str]] = []
+
+    async with rt.engine.begin() as conn:
+        existing = {
+            r.idempotency_key: r
+            for r in await conn.execute(
+                sa.select(M.c.id, M.c.idempotency_key, M.c.request_hash, M.c.state).where(
+                    M.c.api_key_id == key.id,
+                    M.c.idempotency_key.in_(sorted({i.idempotency_key for i in items})),
+                )
+            )
+        }
+        case_map = await case_store.for_intake(conn, key.tenant, {i.case_ref for i in items})
+        published = await template_store.published(conn)
+        template_keys = {k for k, _, _ in published}
+        seen: dict[str, tuple[str, str]] = {}  # idempotency key → (hash, id) within this request
+
+        for index, (item, digest) in enumerate(zip(items, hashes, strict=True)):
+            prior = existing.get(item.idempotency_key)
+            if prior is not None or item.idempotency_key in seen:
+                prior_hash, prior_id, prior_state = (
+                    (prior.request_hash, prior.id, prior.state)
+                    if prior is not None
+                    else (*seen[item.idempotency_key], State.ACCEPTED.value)
+                )
+                results[index] = (
+                    ItemResult("duplicate", prior_id, prior_state, http_status=200)
+                    if prior_hash == digest
+                    else _reject(
+                        "idempotency_conflict",
+                        "this idempotency key was already used with a different request",
+                        409,
+                    )
+                )
+                continue
+            found = case_map.get(item.case_ref)
+            if found is None:
+                results[index] = _reject("unknown_case", f"no case {item.case_ref!r}", 404)
+                continue
+            case, contacts = found
+            template_id = published.get((item.template, item.channel, case.locale)) or published.get(
+                (item.template, item.channel, template_store.DEFAULT_LOCALE)
+            )
+            if template_id is None:
+                if item.template not in template_keys:
+                    results[index] = _reject("unknown_template", f"no template {item.template!r}", 422)
+                else:
+                    results[index] = _reject(
+                        "template_unavailable",
+                        f"template {item.template!r} has no published {item.channel} version",
+                        422,
+                    )
+                continue
+            contact, problem = _pick_contact(item, contacts)
+            if contact is None:
+                results[index] = _reject("no_contact_point", problem, 422)
+                continue
+            if item.expires_at is not None and item.expires_at <= now:
+                results[index] = _reject("already_expired", "expires_at is in the past", 422)
+                continue
+
+            message_id = new_id()
+            immediate = item.not_before is None or item.not_before <= now
+            rows.append(
+                {
+                    "id": message_id,
+                    "tenant": key.tenant,
+                    "case_id": case.id,
+                    "contact_id": contact.id,
+                    "channel": item.channel,
+                    "template_id": template_id,
+                    "purpose": "reminder",
+                    "state": State.ACCEPTED.value,
+                    "next_attempt_at": now if immediate else item.not_before,
+                    "enqueued_at": now if immediate else None,
+                    "attempts": 0,
+                    "api_key_id": key.id,
+                    "idempotency_key": item.idempotency_key,
+                    "request_hash": digest,
+                    "not_before": item.not_before,
+                    "expires_at": item.expires_at,
+                    "data": item.data,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+            entries.append(
+                timeline.entry(
+                    case.id, "accepted", now, message_id=message_id, actor=f"key:{key.name}",
+                    channel=item.channel, template=item.template, template_id=template_id,
+                    not_before=item.not_before.isoformat() if item.not_before else None,
+                )
+            )
+            seen[item.idempotency_key] = (digest, message_id)
+            results[index] = ItemResult("accepted", message_id, State.ACCEPTED.value)
+            if immediate:
+                due.append((message_id, item.channel))
+
+        if rows:
+            await conn.execute(sa.insert(M), rows)
+            await timeline.append(conn, entries)
+
+    if due:
+        try:
+            await asyncio.to_thread(enqueue_ids, rt.redis, rt.keys, due, rt.settings.dispatch_chunk)
+        except Exception as exc:  # noqa: BLE001 — Redis down: the pump re-enqueues from the database
+            log.warning("enqueue_failed", error=type(exc).__name__, messages=len(due))
+    return [r for r in results if r is not None]
+
+
+def _pick_contact(item: ReminderIn, contacts: list[Any]) -> tuple[Any | None, str]:
+    if item.channel == "letter":
+        candidates = [c for c in contacts if c.channel == "letter"]
+        if not candidates:
+            return None, "the case has no postal address"
+    else:
+        candidates = [c for c in contacts if c.channel == item.channel]
+        if item.to is not None:
+            try:
+                wanted = normalize_address(item.channel, item.to)
+            except ValueError as exc:
+                return None, f"to: {exc}"
+            candidates = [c for c in candidates if c.address == wanted]
+            if not candidates:
+                return None, f"'to' is not one of the case's {item.channel} contact points"
+        if not candidates:
+            return None, f"the case has no {item.channel} contact point"
+    active = [c for c in candidates if c.status == case_store.ACTIVE]
+    # An opted-out or invalid point is still chosen when it is the only one: the message is then
+    # suppressed by policy, with the reason on the timeline, rather than silently refused here.
+    return (active or candidates)[0], ""
+

@@ -1,0 +1,119 @@
+"""Receipts: store normalized delivery events once, match them to messages, move states forward.
+
+- De-duplicated by (provider, event id): a provider re-sending a callback changes nothing.
+- Monotonic: a state only moves along `states.ALLOWED`, so a late `sent` never undoes `delivered`.
+- Never dropped: an event whose provider reference is not known yet is kept unmatched and attached
+  by `reconcile()` as soon as the dispatch that produced the reference records it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from channels.events import DeliveryEvent
+from gateway.states import EVENT_TO_STATE, State, sources_of
+from gateway.store import messages as message_store
+from gateway.store import timeline
+from gateway.store.tables import delivery_events as DE
+
+
+def _insert(conn: AsyncConnection) -> Any:
+    return postgresql.insert(DE) if conn.dialect.name == "postgresql" else sqlite.insert(DE)
+
+
+async def record(conn: AsyncConnection, events: Sequence[DeliveryEvent], now: datetime) -> dict[str, int]:
+    """Store and apply a batch of events from one provider callback (or many)."""
+    if not events:
+        return {"new": 0, "duplicate": 0}
+    refs: dict[str, dict[str, Any]] = {}
+    for provider in {e.provider for e in events}:
+        found = await message_store.by_provider_refs(
+            conn, provider, [e.provider_ref for e in events if e.provider == provider]
+        )
+        refs.update({f"{provider}\0{ref}": row for ref, row in found.items()})
+    values = []
+    for e in events:
+        match = refs.get(f"{e.provider}\0{e.provider_ref}")
+        values.append(
+            {
+                "message_id": match.id if match else None,
+                "provider": e.provider,
+                "provider_ref": e.provider_ref,
+                "event_id": e.event_id,
+                "event_type": e.type.value,
+                "reject_reason": e.reject_reason,
+                "description": (e.description or "")[:256] or None,
+                "occurred_at": e.occurred_at,
+                "received_at": now,
+                "raw": e.raw,
+            }
+        )
+    inserted = await conn.execute(
+        _insert(conn)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=["provider", "event_id"])
+        .returning(DE.c.id, DE.c.message_id, DE.c.event_type, DE.c.provider, DE.c.reject_reason)
+    )
+    new = list(inserted)
+    case_of = {row.id: row.case_id for row in refs.values()}
+    await _apply(conn, [(r.message_id, r.event_type, r.provider, r.reject_reason) for r in new if r.message_id],
+                 case_of, now)
+    return {"new": len(new), "duplicate": len(events) - len(new)}
+
+
+async def reconcile(conn: AsyncConnection, provider: str, refs: Sequence[str], now: datetime) -> int:
+    """Attach events that arrived before these provider references were recorded; apply them."""
+    if not refs:
+        return 0
+    waiting = list(
+        await conn.execute(
+            sa.select(DE.c.id, DE.c.provider_ref, DE.c.event_type, DE.c.reject_reason)
+            .where(DE.c.provider == provider, DE.c.provider_ref.in_(list(refs)), DE.c.message_id.is_(None))
+            .order_by(DE.c.occurred_at, DE.c.id)
+        )
+    )
+    if not waiting:
+        return 0
+    messages = await message_store.by_provider_refs(conn, provider, [w.provider_ref for w in waiting])
+    applied = []
+    for w in waiting:
+        message = messages.get(w.provider_ref)
+        if message is None:
+            continue
+        await conn.execute(sa.update(DE).where(DE.c.id == w.id).values(message_id=message.id))
+        applied.append((message.id, w.event_type, provider, w.reject_reason))
+    await _apply(conn, applied, {m.id: m.case_id for m in messages.values()}, now)
+    return len(applied)
+
+
+async def _apply(
+    conn: AsyncConnection,
+    events: list[tuple[str, str, str, str | None]],
+    case_of: dict[str, int],
+    now: datetime,
+) -> None:
+    entries = []
+    for message_id, event_type, provider, reject_reason in events:
+        target = EVENT_TO_STATE.get(event_type)  # type: ignore[call-overload]
+        moved = []
+        if target is not None:
+            moved = await message_store.transition(
+                conn, [message_id], target, now=now, from_=_forward_sources(target),
+                state_reason=reject_reason,
+            )
+        entries.append(
+            timeline.entry(case_of[message_id], event_type, now, message_id=message_id, actor=f"provider:{provider}",
+                           reject_reason=reject_reason, state_changed=bool(moved))
+        )
+    await timeline.append(conn, entries)
+
+
+def _forward_sources(target: State) -> tuple[State, ...]:
+    # Receipts never touch a message the worker still holds (`sending` is settled by the worker).
+    return tuple(s for s in sources_of(target) if s not in (State.SENDING, State.DISPATCHING))

@@ -1,0 +1,168 @@
+"""The one place that reads the environment.
+
+Every process builds a `Settings` once (`Settings.from_env()`) and passes it down; nothing else in
+the code base calls `os.environ`. Defaults are safe for a laptop: SQLite and files under `./var`,
+Redis on localhost, the SMS sandbox and a local SMTP catcher.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value the gateway cannot use."""
+
+
+def _bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off", ""}:
+        return False
+    raise SettingsError(f"not a boolean: {raw!r}")
+
+
+def _list(raw: str) -> list[str]:
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Configuration of one gateway process. Field metadata names the environment variable."""
+
+    data_dir: Path = field(default=Path("var"), metadata={"env": "GATEWAY_DATA_DIR"})
+    database_url: str = field(default="", metadata={"env": "DATABASE_URL"})
+    redis_url: str = field(default="redis://127.0.0.1:6379/0", metadata={"env": "REDIS_URL"})
+    public_url: str = field(default="http://127.0.0.1:8080", metadata={"env": "GATEWAY_PUBLIC_URL"})
+    host: str = field(default="127.0.0.1", metadata={"env": "GATEWAY_HOST"})
+    port: int = field(default=8080, metadata={"env": "GATEWAY_PORT"})
+    secret: str = field(default="change-me-in-production", metadata={"env": "GATEWAY_SECRET"})
+    dev_api_key: str = field(default="", metadata={"env": "GATEWAY_DEV_API_KEY"})
+    log_level: str = field(default="info", metadata={"env": "LOG_LEVEL"})
+    log_json: bool | None = field(default=None, metadata={"env": "LOG_JSON"})
+
+    # Sender identity shown in templates.
+    collector_name: str = field(default="Acme Collections", metadata={"env": "COLLECTOR_NAME"})
+    collector_phone: str = field(default="+1 800 555 0100", metadata={"env": "COLLECTOR_PHONE"})
+    sms_sender: str = field(default="+15005550006", metadata={"env": "SMS_SENDER"})
+
+    # Providers, in order of preference per channel.
+    sms_providers: list[str] = field(default_factory=lambda: ["sandbox"], metadata={"env": "SMS_PROVIDERS"})
+    email_providers: list[str] = field(default_factory=lambda: ["smtp"], metadata={"env": "EMAIL_PROVIDERS"})
+    letter_providers: list[str] = field(default_factory=lambda: ["folder"], metadata={"env": "LETTER_PROVIDERS"})
+
+    sandbox_secret: str = field(default="sandbox-dev-secret", metadata={"env": "SANDBOX_SECRET"})
+    sandbox_receipt_delay_s: float = field(default=0.2, metadata={"env": "SANDBOX_RECEIPT_DELAY_S"})
+
+    twilio_base_url: str = field(default="https://api.twilio.com", metadata={"env": "TWILIO_BASE_URL"})
+    twilio_account_sid: str = field(default="", metadata={"env": "TWILIO_ACCOUNT_SID"})
+    twilio_auth_token: str = field(default="", metadata={"env": "TWILIO_AUTH_TOKEN"})
+
+    smtp_host: str = field(default="127.0.0.1", metadata={"env": "SMTP_HOST"})
+    smtp_port: int = field(default=2525, metadata={"env": "SMTP_PORT"})
+    smtp_username: str = field(default="", metadata={"env": "SMTP_USERNAME"})
+    smtp_password: str = field(default="", metadata={"env": "SMTP_PASSWORD"})
+    smtp_starttls: bool = field(default=False, metadata={"env": "SMTP_STARTTLS"})
+    smtp_pool_size: int = field(default=8, metadata={"env": "SMTP_POOL_SIZE"})
+    smtp_timeout_s: float = field(default=15.0, metadata={"env": "SMTP_TIMEOUT_S"})
+    email_from: str = field(default="reminders@collector.example", metadata={"env": "EMAIL_FROM"})
+    catcher_port: int = field(default=2525, metadata={"env": "CATCHER_PORT"})
+
+    letters_dir: Path | None = field(default=None, metadata={"env": "LETTERS_DIR"})
+    letter_return_address: str = field(
+        default="PO Box 100, Springfield, IL 62701", metadata={"env": "LETTER_RETURN_ADDRESS"}
+    )
+
+    # Dispatch and scheduling.
+    dispatch_chunk: int = field(default=100, metadata={"env": "DISPATCH_CHUNK"})
+    send_concurrency: int = field(default=64, metadata={"env": "SEND_CONCURRENCY"})
+    claim_lease_s: float = field(default=120.0, metadata={"env": "CLAIM_LEASE_S"})
+    requeue_after_s: float = field(default=60.0, metadata={"env": "REQUEUE_AFTER_S"})
+    pump_interval_s: float = field(default=1.0, metadata={"env": "PUMP_INTERVAL_S"})
+    max_attempts: int = field(default=8, metadata={"env": "MAX_ATTEMPTS"})
+    retry_base_s: float = field(default=10.0, metadata={"env": "RETRY_BASE_S"})
+    retry_cap_s: float = field(default=3600.0, metadata={"env": "RETRY_CAP_S"})
+    queue_prefix: str = field(default="rg", metadata={"env": "QUEUE_PREFIX"})
+
+    def __post_init__(self) -> None:
+        if not self.database_url:
+            object.__setattr__(self, "database_url", f"sqlite+aiosqlite:///{self.data_dir / 'gateway.db'}")
+        if self.letters_dir is None:
+            object.__setattr__(self, "letters_dir", self.data_dir / "letters")
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
+        """Build settings from `environ` (default: the process environment) plus overrides."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            name = f.metadata.get("env")
+            if name is None or name not in env:
+                continue
+            raw = env[name]
+            try:
+                values[f.name] = _convert(f.type, raw)
+            except (ValueError, SettingsError) as exc:
+                raise SettingsError(f"{name}: {exc}") from None
+        values.update(overrides)
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def with_(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+    def validate(self) -> None:
+        if not (self.database_url.startswith("sqlite") or self.database_url.startswith("postgresql")):
+            raise SettingsError("DATABASE_URL: only sqlite and postgresql are supported")
+        if self.dispatch_chunk < 1 or self.dispatch_chunk > 1000:
+            raise SettingsError("DISPATCH_CHUNK: must be between 1 and 1000")
+
+    @property
+    def async_database_url(self) -> str:
+        """The URL with an asyncio driver (aiosqlite / asyncpg) whatever the caller wrote."""
+        url = self.database_url
+        if url.startswith("sqlite:"):
+            url = "sqlite+aiosqlite:" + url[len("sqlite:"):]
+        for plain in ("postgresql:", "postgresql+psycopg2:", "postgresql+psycopg:"):
+            if url.startswith(plain):
+                url = "postgresql+asyncpg:" + url[len(plain):]
+        return url
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def ensure_dirs(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        assert self.letters_dir is not None
+        self.letters_dir.mkdir(parents=True, exist_ok=True)
+
+    @staticmethod
+    def documented() -> list[tuple[str, str]]:
+        """(environment variable, default) for the README's configuration table."""
+        out = []
+        for f in fields(Settings):
+            if "env" in f.metadata:
+                default = f.default_factory() if callable(f.default_factory) else f.default  # type: ignore[misc]
+                out.append((f.metadata["env"], ",".join(default) if isinstance(default, list) else str(default)))
+        return out
+
+
+def _convert(annotation: Any, raw: str) -> Any:
+    kind = str(annotation)
+    if kind.startswith("bool"):
+        return _bool(raw)
+    if kind.startswith("int"):
+        return int(raw)
+    if kind.startswith("float"):
+        return float(raw)
+    if kind.startswith("list"):
+        return _list(raw)
+    if kind.startswith("Path"):
+        return Path(raw)
+    return raw

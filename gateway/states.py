@@ -1,0 +1,85 @@
+"""Message states, the transitions allowed between them, and how receipts map onto them.
+
+`gateway.store.messages.transition()` is the only code that changes a message's state, and it
+refuses any pair not listed in `ALLOWED`.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from channels.events import DeliveryEventType
+
+
+class State(StrEnum):
+    ACCEPTED = "accepted"
+    DISPATCHING = "dispatching"
+    DEFERRED = "deferred"
+    RETRY_WAIT = "retry_wait"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    UNDELIVERED = "undelivered"
+    BOUNCED = "bounced"
+    RETURNED = "returned"
+    SUPPRESSED = "suppressed"
+    FAILED = "failed"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+    UNKNOWN = "unknown"
+
+
+S = State
+
+# States a dispatch job may claim from.
+CLAIMABLE = (S.ACCEPTED, S.DEFERRED, S.RETRY_WAIT)
+# States a message waits in for the scheduler's pump.
+WAITING = CLAIMABLE
+# Held by a worker under a lease.
+CLAIMED = (S.DISPATCHING, S.SENDING)
+# Handed to a provider: only receipts move it further.
+HANDED_OVER = (S.SENT, S.DELIVERED, S.UNDELIVERED, S.BOUNCED, S.RETURNED)
+# Nothing more will be attempted by the gateway itself.
+FINAL = (*HANDED_OVER, S.SUPPRESSED, S.FAILED, S.EXPIRED, S.CANCELLED)
+
+ALLOWED: dict[State, frozenset[State]] = {
+    S.ACCEPTED: frozenset({S.DISPATCHING, S.CANCELLED, S.EXPIRED}),
+    S.DEFERRED: frozenset({S.DISPATCHING, S.CANCELLED, S.EXPIRED}),
+    S.RETRY_WAIT: frozenset({S.DISPATCHING, S.CANCELLED, S.EXPIRED}),
+    S.DISPATCHING: frozenset(
+        {S.DEFERRED, S.RETRY_WAIT, S.SENDING, S.SUPPRESSED, S.EXPIRED, S.FAILED, S.CANCELLED}
+    ),
+    # A worker that dies while `sending` may or may not have handed the message over: `unknown`.
+    S.SENDING: frozenset({S.SENT, S.RETRY_WAIT, S.FAILED, S.UNKNOWN}),
+    # Receipts, applied monotonically (see RANK).
+    S.SENT: frozenset({S.DELIVERED, S.UNDELIVERED, S.BOUNCED, S.RETURNED, S.FAILED}),
+    S.UNKNOWN: frozenset({S.SENT, S.DELIVERED, S.UNDELIVERED, S.BOUNCED, S.RETURNED, S.FAILED}),
+    S.DELIVERED: frozenset({S.BOUNCED, S.RETURNED}),
+    S.UNDELIVERED: frozenset({S.DELIVERED}),
+    S.BOUNCED: frozenset(),
+    S.RETURNED: frozenset(),
+    S.SUPPRESSED: frozenset(),
+    S.FAILED: frozenset(),
+    S.EXPIRED: frozenset(),
+    S.CANCELLED: frozenset(),
+}
+
+
+def sources_of(target: State) -> tuple[State, ...]:
+    """Every state from which `target` may be reached."""
+    return tuple(s for s, targets in ALLOWED.items() if target in targets)
+
+
+E = DeliveryEventType
+
+# The message state a receipt moves a handed-over message to; events not listed only annotate.
+EVENT_TO_STATE: dict[DeliveryEventType, State] = {
+    E.SENT: S.SENT,
+    E.DELIVERED: S.DELIVERED,
+    E.UNDELIVERED: S.UNDELIVERED,
+    E.EXPIRED: S.UNDELIVERED,
+    E.BOUNCED: S.BOUNCED,
+    E.REJECTED: S.FAILED,
+    E.FAILED: S.FAILED,
+    E.RETURNED: S.RETURNED,
+}

@@ -1,0 +1,127 @@
+"""Cases and their contact points."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.store.tables import cases as C
+from gateway.store.tables import contact_points as CP
+
+# Contact point statuses. `opted_out` and `invalid` are sticky: an upstream PUT never clears them.
+ACTIVE, INACTIVE, OPTED_OUT, INVALID = "active", "inactive", "opted_out", "invalid"
+STICKY = (OPTED_OUT, INVALID)
+
+
+def postal_key(postal: dict[str, Any]) -> str:
+    return " | ".join([*postal["lines"], postal.get("postal_code") or "", postal["country"]]).strip()
+
+
+async def upsert(
+    conn: AsyncConnection,
+    *,
+    tenant: str,
+    case_ref: str,
+    fields: dict[str, Any],
+    contacts: list[dict[str, Any]],
+    now: datetime,
+) -> tuple[int, bool, list[str]]:
+    """Create or update a case and its contact points. Returns (case id, created, changes)."""
+    row = (
+        await conn.execute(sa.select(C.c.id).where(C.c.tenant == tenant, C.c.case_ref == case_ref))
+    ).first()
+    created = row is None
+    if created:
+        result = await conn.execute(
+            sa.insert(C)
+            .values(tenant=tenant, case_ref=case_ref, state="active", created_at=now, updated_at=now, **fields)
+            .returning(C.c.id)
+        )
+        case_id = result.scalar_one()
+    else:
+        case_id = row.id
+        await conn.execute(sa.update(C).where(C.c.id == case_id).values(updated_at=now, **fields))
+
+    existing = {
+        (r.channel, r.address): r
+        for r in await conn.execute(sa.select(CP).where(CP.c.case_id == case_id))
+    }
+    wanted = {(c["channel"], c["address"]): c for c in contacts}
+    changes: list[str] = []
+    for key, contact in wanted.items():
+        current = existing.get(key)
+        if current is None:
+            await conn.execute(
+                sa.insert(CP).values(
+                    case_id=case_id, channel=contact["channel"], address=contact["address"],
+                    postal=contact.get("postal"), status=ACTIVE, consent={"source": "upstream"},
+                    created_at=now, updated_at=now,
+                )
+            )
+            changes.append(f"contact_added:{contact['channel']}")
+        elif current.status == INACTIVE:
+            await conn.execute(
+                sa.update(CP).where(CP.c.id == current.id).values(status=ACTIVE, updated_at=now)
+            )
+            changes.append(f"contact_reactivated:{contact['channel']}")
+    for key, current in existing.items():
+        if key not in wanted and current.status == ACTIVE:
+            await conn.execute(
+                sa.update(CP).where(CP.c.id == current.id).values(status=INACTIVE, updated_at=now)
+            )
+            changes.append(f"contact_removed:{current.channel}")
+    return case_id, created, changes
+
+
+async def get(conn: AsyncConnection, tenant: str, case_ref: str) -> sa.Row[Any] | None:
+    return (
+        await conn.execute(sa.select(C).where(C.c.tenant == tenant, C.c.case_ref == case_ref))
+    ).first()
+
+
+async def contacts_of(conn: AsyncConnection, case_id: int) -> list[sa.Row[Any]]:
+    return list(
+        await conn.execute(sa.select(CP).where(CP.c.case_id == case_id).order_by(CP.c.id))
+    )
+
+
+async def for_intake(
+    conn: AsyncConnection, tenant: str, case_refs: set[str]
+) -> dict[str, tuple[sa.Row[Any], list[sa.Row[Any]]]]:
+    """case_ref → (case row, contact rows) for many cases in two queries."""
+    if not case_refs:
+        return {}
+    rows = list(
+        await conn.execute(
+            sa.select(C.c.id, C.c.case_ref, C.c.locale, C.c.state).where(
+                C.c.tenant == tenant, C.c.case_ref.in_(sorted(case_refs))
+            )
+        )
+    )
+    by_id = {r.id: r for r in rows}
+    contacts: dict[int, list[sa.Row[Any]]] = {r.id: [] for r in rows}
+    if by_id:
+        for cp in await conn.execute(
+            sa.select(CP.c.id, CP.c.case_id, CP.c.channel, CP.c.address, CP.c.status)
+            .where(CP.c.case_id.in_(sorted(by_id)))
+            .order_by(CP.c.id)
+        ):
+            contacts[cp.case_id].append(cp)
+    return {r.case_ref: (r, contacts[r.id]) for r in rows}
+
+
+async def by_contact_address(
+    conn: AsyncConnection, channel: str, address: str
+) -> list[sa.Row[Any]]:
+    """Contact points with this address, newest case first (to thread a reply to its case)."""
+    return list(
+        await conn.execute(
+            sa.select(CP.c.id, CP.c.case_id, C.c.case_ref, C.c.tenant)
+            .join(C, C.c.id == CP.c.case_id)
+            .where(CP.c.channel == channel, CP.c.address == address)
+            .order_by(C.c.updated_at.desc(), CP.c.id.desc())
+        )
+    )

@@ -1,0 +1,155 @@
+"""Queries on messages. `transition()` is the one owner of message state changes."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.states import ALLOWED, CLAIMABLE, State, sources_of
+from gateway.store.tables import messages as M
+
+
+class IllegalTransition(ValueError):
+    pass
+
+
+def _sources(to: State, from_: Iterable[State] | None) -> tuple[State, ...]:
+    allowed = sources_of(to)
+    if from_ is None:
+        return allowed
+    wanted = tuple(from_)
+    illegal = [s for s in wanted if to not in ALLOWED[s]]
+    if illegal:
+        raise IllegalTransition(f"{', '.join(illegal)} -> {to} is not a message transition")
+    return wanted
+
+
+async def transition(
+    conn: AsyncConnection,
+    ids: Sequence[str],
+    to: State,
+    *,
+    now: datetime,
+    from_: Iterable[State] | None = None,
+    held_by: str | None = None,
+    where: Sequence[Any] = (),
+    **values: Any,
+) -> list[str]:
+    """Move the messages `ids` that are in an allowed source state to `to`; return the ids moved.
+
+    Messages in any other state are left alone, which makes every transition safe to race: two
+    workers claiming the same id cannot both win. `held_by` restricts it to one worker's claim.
+    """
+    if not ids:
+        return []
+    stmt = (
+        sa.update(M)
+        .where(M.c.id.in_(list(ids)), M.c.state.in_(_sources(to, from_)), *where)
+        .values(state=to.value, updated_at=now, **values)
+        .returning(M.c.id)
+    )
+    if held_by is not None:
+        stmt = stmt.where(M.c.claim_token == held_by)
+    result = await conn.execute(stmt)
+    return [row[0] for row in result]
+
+
+async def transition_each(
+    conn: AsyncConnection,
+    rows: Sequence[dict[str, Any]],
+    to: State,
+    *,
+    now: datetime,
+    from_: Iterable[State] | None = None,
+    held_by: str | None = None,
+) -> None:
+    """Like `transition` with per-message values: each row is `{"id": ..., column: value, ...}`.
+
+    All rows must carry the same columns. One statement, executed for many parameter sets.
+    """
+    if not rows:
+        return
+    columns = [k for k in rows[0] if k != "id"]
+    stmt = (
+        sa.update(M)
+        .where(M.c.id == sa.bindparam("_id"), M.c.state.in_(_sources(to, from_)))
+        .values(state=to.value, updated_at=now, **{c: sa.bindparam(f"_{c}") for c in columns})
+    )
+    if held_by is not None:
+        stmt = stmt.where(M.c.claim_token == held_by)
+    params = [{"_id": r["id"], **{f"_{c}": r[c] for c in columns}} for r in rows]
+    await conn.execute(stmt, params)
+
+
+async def claim(
+    conn: AsyncConnection, ids: Sequence[str], *, now: datetime, lease_s: float
+) -> tuple[str, list[str]]:
+    """Atomically take the due, claimable messages among `ids` under a new lease."""
+    token = secrets.token_hex(8)
+    due = sa.or_(M.c.next_attempt_at.is_(None), M.c.next_attempt_at <= now)
+    claimed = await transition(
+        conn,
+        ids,
+        State.DISPATCHING,
+        now=now,
+        from_=CLAIMABLE,
+        where=[due],
+        lease_until=now + timedelta(seconds=lease_s),
+        claim_token=token,
+    )
+    return token, claimed
+
+
+async def due_for_enqueue(
+    conn: AsyncConnection, *, now: datetime, requeue_after_s: float, limit: int
+) -> list[tuple[str, str]]:
+    """(id, channel) of waiting messages that are due and not enqueued recently."""
+    stale = now - timedelta(seconds=requeue_after_s)
+    rows = await conn.execute(
+        sa.select(M.c.id, M.c.channel)
+        .where(
+            M.c.state.in_([s.value for s in CLAIMABLE]),
+            sa.or_(M.c.next_attempt_at.is_(None), M.c.next_attempt_at <= now),
+            sa.or_(M.c.enqueued_at.is_(None), M.c.enqueued_at < stale),
+        )
+        .order_by(M.c.next_attempt_at)
+        .limit(limit)
+    )
+    return [(r.id, r.channel) for r in rows]
+
+
+async def mark_enqueued(conn: AsyncConnection, ids: Sequence[str], now: datetime) -> None:
+    if ids:
+        await conn.execute(sa.update(M).where(M.c.id.in_(list(ids))).values(enqueued_at=now))
+
+
+async def expired_claims(conn: AsyncConnection, now: datetime, limit: int = 1000) -> list[sa.Row[Any]]:
+    rows = await conn.execute(
+        sa.select(M.c.id, M.c.case_id, M.c.state)
+        .where(M.c.state.in_([State.DISPATCHING.value, State.SENDING.value]), M.c.lease_until < now)
+        .limit(limit)
+    )
+    return list(rows)
+
+
+async def get(conn: AsyncConnection, message_id: str, tenant: str) -> sa.Row[Any] | None:
+    row = await conn.execute(sa.select(M).where(M.c.id == message_id, M.c.tenant == tenant))
+    return row.first()
+
+
+async def by_provider_refs(
+    conn: AsyncConnection, provider: str, refs: Sequence[str]
+) -> dict[str, sa.Row[Any]]:
+    if not refs:
+        return {}
+    rows = await conn.execute(
+        sa.select(M.c.id, M.c.case_id, M.c.state, M.c.provider_ref, M.c.contact_id).where(
+            M.c.provider == provider, M.c.provider_ref.in_(list(set(refs)))
+        )
+    )
+    return {r.provider_ref: r for r in rows}

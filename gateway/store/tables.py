@@ -1,0 +1,197 @@
+"""The schema, as SQLAlchemy Core tables. Alembic migrations create exactly this."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.types import TypeDecorator
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on SQLite and PostgreSQL alike."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+TS = UTCDateTime
+JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("tenant", sa.String(64), nullable=False),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("prefix", sa.String(32), nullable=False, unique=True),
+    sa.Column("secret_hash", sa.String(64), nullable=False),
+    sa.Column("scopes", JSON, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("revoked_at", TS),
+)
+
+cases = sa.Table(
+    "cases",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("tenant", sa.String(64), nullable=False),
+    sa.Column("case_ref", sa.String(128), nullable=False),
+    sa.Column("debtor", JSON, nullable=False),
+    sa.Column("locale", sa.String(16), nullable=False),
+    sa.Column("timezone", sa.String(64)),
+    sa.Column("preset", sa.String(32), nullable=False),
+    sa.Column("collector_role", sa.String(16), nullable=False),
+    sa.Column("debt", JSON, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("state_reason", sa.String(64)),
+    sa.Column("state_until", TS),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+    sa.UniqueConstraint("tenant", "case_ref"),
+)
+
+contact_points = sa.Table(
+    "contact_points",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("case_id", sa.Integer, sa.ForeignKey("cases.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("channel", sa.String(8), nullable=False),
+    sa.Column("address", sa.String(320), nullable=False),
+    sa.Column("postal", JSON),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("status_reason", sa.String(64)),
+    sa.Column("consent", JSON),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+    sa.UniqueConstraint("case_id", "channel", "address"),
+    sa.Index(None, "channel", "address"),
+)
+
+template_versions = sa.Table(
+    "template_versions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("key", sa.String(64), nullable=False),
+    sa.Column("channel", sa.String(8), nullable=False),
+    sa.Column("locale", sa.String(16), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("subject", sa.Text),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("html", sa.Text),
+    sa.Column("meta", JSON, nullable=False),
+    sa.Column("author", sa.String(128), nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("published_at", TS),
+    sa.UniqueConstraint("key", "channel", "locale", "version"),
+)
+
+messages = sa.Table(
+    "messages",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("tenant", sa.String(64), nullable=False),
+    sa.Column("case_id", sa.Integer, sa.ForeignKey("cases.id"), nullable=False),
+    sa.Column("contact_id", sa.Integer, sa.ForeignKey("contact_points.id"), nullable=False),
+    sa.Column("channel", sa.String(8), nullable=False),
+    sa.Column("template_id", sa.Integer, sa.ForeignKey("template_versions.id"), nullable=False),
+    sa.Column("purpose", sa.String(32), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("state_reason", sa.String(128)),
+    sa.Column("next_attempt_at", TS),
+    sa.Column("enqueued_at", TS),
+    sa.Column("lease_until", TS),
+    sa.Column("claim_token", sa.String(32)),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("provider", sa.String(32)),
+    sa.Column("provider_ref", sa.String(128)),
+    sa.Column("api_key_id", sa.Integer, sa.ForeignKey("api_keys.id"), nullable=False),
+    sa.Column("idempotency_key", sa.String(128), nullable=False),
+    sa.Column("request_hash", sa.String(64), nullable=False),
+    sa.Column("not_before", TS),
+    sa.Column("expires_at", TS),
+    sa.Column("data", JSON, nullable=False),
+    sa.Column("rendered", JSON),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+    sa.Column("sent_at", TS),
+    sa.UniqueConstraint("api_key_id", "idempotency_key"),
+    sa.Index(None, "state", "next_attempt_at"),
+    sa.Index(None, "provider", "provider_ref"),
+    sa.Index(None, "case_id"),
+)
+
+delivery_events = sa.Table(
+    "delivery_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("message_id", sa.String(32), sa.ForeignKey("messages.id")),
+    sa.Column("provider", sa.String(32), nullable=False),
+    sa.Column("provider_ref", sa.String(128), nullable=False),
+    sa.Column("event_id", sa.String(128), nullable=False),
+    sa.Column("event_type", sa.String(16), nullable=False),
+    sa.Column("reject_reason", sa.String(64)),
+    sa.Column("description", sa.String(256)),
+    sa.Column("occurred_at", TS, nullable=False),
+    sa.Column("received_at", TS, nullable=False),
+    sa.Column("raw", JSON, nullable=False),
+    sa.UniqueConstraint("provider", "event_id"),
+    sa.Index(None, "provider", "provider_ref"),
+    sa.Index(None, "message_id"),
+)
+
+replies = sa.Table(
+    "replies",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("case_id", sa.Integer, sa.ForeignKey("cases.id")),
+    sa.Column("contact_id", sa.Integer, sa.ForeignKey("contact_points.id")),
+    sa.Column("channel", sa.String(8), nullable=False),
+    sa.Column("provider", sa.String(32), nullable=False),
+    sa.Column("provider_ref", sa.String(128)),
+    sa.Column("from_addr", sa.String(320), nullable=False),
+    sa.Column("to_addr", sa.String(320)),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("category", sa.String(32), nullable=False),
+    sa.Column("received_at", TS, nullable=False),
+    sa.Column("raw", JSON, nullable=False),
+    sa.Index(None, "case_id"),
+)
+
+timeline = sa.Table(
+    "timeline",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("case_id", sa.Integer, sa.ForeignKey("cases.id"), nullable=False),
+    sa.Column("at", TS, nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("message_id", sa.String(32)),
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("data", JSON, nullable=False),
+    sa.Index(None, "case_id", "id"),
+)

@@ -1,0 +1,50 @@
+"""The case timeline: append-only, one row per thing that happened on a case."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.store.tables import timeline as T
+
+SYSTEM = "system"
+
+
+def entry(
+    case_id: int,
+    kind: str,
+    at: datetime,
+    *,
+    message_id: str | None = None,
+    actor: str = SYSTEM,
+    **data: Any,
+) -> dict[str, Any]:
+    return {"case_id": case_id, "kind": kind, "at": at, "message_id": message_id, "actor": actor, "data": data}
+
+
+async def append(conn: AsyncConnection, entries: Sequence[dict[str, Any]]) -> None:
+    if entries:
+        await conn.execute(sa.insert(T), list(entries))
+
+
+async def for_case(
+    conn: AsyncConnection, case_id: int, *, after: int = 0, limit: int = 500
+) -> list[dict[str, Any]]:
+    rows = await conn.execute(
+        sa.select(T).where(T.c.case_id == case_id, T.c.id > after).order_by(T.c.id).limit(limit)
+    )
+    return [
+        {
+            "id": r.id,
+            "at": r.at.isoformat(),
+            "kind": r.kind,
+            "message_id": r.message_id,
+            "actor": r.actor,
+            "data": r.data,
+        }
+        for r in rows
+    ]

@@ -1,0 +1,1 @@
+"""Policy (pure), the due-work pump and the sweeper."""

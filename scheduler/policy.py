@@ -1,0 +1,104 @@
+"""The contact policy engine: a pure function from facts and `now` to one decision.
+
+No database, Redis or clock in here: the caller gathers the facts and passes the time. Rules run
+in the order of the compliance spec (§6.1) and the first blocking rule wins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+class Verdict(StrEnum):
+    ALLOW = "allow"
+    DEFER = "defer"
+    SUPPRESS = "suppress"
+    REROUTE = "reroute"
+    REVIEW = "review"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    verdict: Verdict
+    rule: str = ""
+    reason: str = ""
+    until: datetime | None = None
+    channel: str | None = None
+
+    @property
+    def allowed(self) -> bool:
+        return self.verdict is Verdict.ALLOW
+
+
+ALLOW = Decision(Verdict.ALLOW)
+
+
+@dataclass(frozen=True, slots=True)
+class MessageFacts:
+    channel: str
+    purpose: str
+    not_before: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CaseFacts:
+    state: str
+    state_reason: str | None = None
+    state_until: datetime | None = None
+    preset: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ContactFacts:
+    channel: str
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class Touch:
+    """One earlier proactive touch of the same debtor (for caps, issue #4)."""
+
+    channel: str
+    at: datetime
+
+
+HOLD_STATES = ("hold", "ceased", "closed")
+
+
+def decide(
+    message: MessageFacts,
+    case: CaseFacts,
+    contact: ContactFacts,
+    history: Sequence[Touch],
+    now: datetime,
+) -> Decision:
+    """ALLOW, or the first rule that blocks this message at `now`."""
+    for rule in (_legal_holds, _eligibility, _not_before):
+        decision = rule(message, case, contact, now)
+        if decision is not None:
+            return decision
+    return ALLOW
+
+
+def _legal_holds(message: MessageFacts, case: CaseFacts, contact: ContactFacts, now: datetime) -> Decision | None:
+    if case.state in HOLD_STATES:
+        kind = f"{case.state}.{case.state_reason}" if case.state_reason else case.state
+        return Decision(Verdict.SUPPRESS, rule=f"hold.{case.state}", reason=kind)
+    if case.state == "paused" and case.state_until is not None and case.state_until > now:
+        return Decision(Verdict.DEFER, rule="hold.paused", reason=case.state_reason or "paused", until=case.state_until)
+    return None
+
+
+def _eligibility(message: MessageFacts, case: CaseFacts, contact: ContactFacts, now: datetime) -> Decision | None:
+    if contact.status != "active":
+        return Decision(Verdict.SUPPRESS, rule=f"channel.{contact.status}", reason=f"contact point {contact.status}")
+    return None
+
+
+def _not_before(message: MessageFacts, case: CaseFacts, contact: ContactFacts, now: datetime) -> Decision | None:
+    if message.not_before is not None and message.not_before > now:
+        return Decision(Verdict.DEFER, rule="message.not_before", reason="not before", until=message.not_before)
+    return None

@@ -1,0 +1,126 @@
+"""The due-work pump and the sweeper: the database is the source of truth for time.
+
+Every waiting message (accepted, deferred, retrying, or accepted for later with `not_before`) has
+a `next_attempt_at`. Each tick the pump enqueues, in chunks, the due ones that were not enqueued
+in the last `requeue_after_s` seconds, so a job lost with Redis (flushed, restarted, failed over)
+is re-derived from the database within that time. The sweeper ends expired claims: a claim still
+`dispatching` was never handed to a provider and goes back to waiting; one in `sending` may or may
+not have reached the provider and becomes `unknown` — never sent again blindly.
+
+One scheduler is active at a time: a Redis lock with a TTL elects it; a second one stands by.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from typing import Any
+
+import structlog
+
+from gateway.bootstrap import Runtime
+from gateway.queue import enqueue_ids
+from gateway.states import State
+from gateway.store import messages as message_store
+from gateway.store import timeline
+
+log = structlog.get_logger()
+
+PUMP_BATCH = 5000
+LOCK_TTL_MS = 10_000
+
+
+async def pump_once(rt: Runtime) -> int:
+    """Enqueue every due message not recently enqueued; return how many."""
+    total = 0
+    while True:
+        now = rt.clock()
+        async with rt.engine.begin() as conn:
+            due = await message_store.due_for_enqueue(
+                conn, now=now, requeue_after_s=rt.settings.requeue_after_s, limit=PUMP_BATCH
+            )
+            await message_store.mark_enqueued(conn, [i for i, _ in due], now)
+        if not due:
+            return total
+        await asyncio.to_thread(enqueue_ids, rt.redis, rt.keys, due, rt.settings.dispatch_chunk)
+        total += len(due)
+        if len(due) < PUMP_BATCH:
+            return total
+
+
+async def sweep_once(rt: Runtime) -> dict[str, int]:
+    """End claims whose lease expired (their worker died or hung)."""
+    now = rt.clock()
+    async with rt.engine.begin() as conn:
+        stale = await message_store.expired_claims(conn, now)
+        dispatching = [r for r in stale if r.state == State.DISPATCHING.value]
+        sending = [r for r in stale if r.state == State.SENDING.value]
+        back = await message_store.transition(
+            conn, [r.id for r in dispatching], State.RETRY_WAIT, now=now, from_=[State.DISPATCHING],
+            where=[message_store.M.c.lease_until < now], next_attempt_at=now, enqueued_at=None,
+            lease_until=None, state_reason="claim expired before sending",
+        )
+        unknown = await message_store.transition(
+            conn, [r.id for r in sending], State.UNKNOWN, now=now, from_=[State.SENDING],
+            where=[message_store.M.c.lease_until < now], lease_until=None,
+            state_reason="worker lost while sending; reconcile from receipts",
+        )
+        moved = set(back) | set(unknown)
+        await timeline.append(
+            conn,
+            [
+                timeline.entry(r.case_id, "claim_expired", now, message_id=r.id, was=r.state,
+                               now_state="retry_wait" if r.state == State.DISPATCHING.value else "unknown")
+                for r in stale
+                if r.id in moved
+            ],
+        )
+    if moved:
+        log.warning("claims_swept", requeued=len(back), unknown=len(unknown))
+    return {"requeued": len(back), "unknown": len(unknown)}
+
+
+class Scheduler:
+    def __init__(self, rt: Runtime):
+        self.rt = rt
+        self.identity = f"{socket.gethostname()}:{os.getpid()}"
+        self.leader = False
+
+    async def _elect(self) -> bool:
+        key = self.rt.keys.scheduler_lock
+        redis: Any = self.rt.aredis
+        if await redis.set(key, self.identity, nx=True, px=LOCK_TTL_MS):
+            return True
+        holder = await redis.get(key)
+        if holder is not None and holder.decode() == self.identity:
+            await redis.pexpire(key, LOCK_TTL_MS)
+            return True
+        return False
+
+    async def tick(self) -> None:
+        try:
+            leader = await self._elect()
+        except Exception as exc:  # noqa: BLE001 — Redis down: nothing to pump into, try again later
+            log.warning("scheduler_redis_unavailable", error=type(exc).__name__)
+            return
+        if leader != self.leader:
+            log.info("scheduler_role", leader=leader)
+            self.leader = leader
+        if not leader:
+            return
+        await sweep_once(self.rt)
+        enqueued = await pump_once(self.rt)
+        if enqueued:
+            log.info("pumped", messages=enqueued)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self.tick()
+            except Exception:  # noqa: BLE001 — a bad tick (e.g. database restart) must not end the loop
+                log.exception("scheduler_tick_failed")
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=self.rt.settings.pump_interval_s)
+            except TimeoutError:
+                pass
