@@ -11,6 +11,7 @@ from channels.base import Provider
 from channels.email.smtp import SmtpEmail
 from channels.letter.folder import FolderLetters
 from channels.sms.sandbox import SandboxSms
+from channels.sms.twilio import TwilioSms
 from gateway.redis_keys import Keys
 from gateway.settings import Settings
 
@@ -24,6 +25,16 @@ def _sandbox(settings: Settings, redis: Redis) -> Provider:
         secret=settings.sandbox_secret,
         receipts_url=f"{settings.public_url}/v1/providers/sandbox/receipts",
         receipt_delay_s=settings.sandbox_receipt_delay_s,
+    )
+
+
+def _twilio(settings: Settings, redis: Redis) -> Provider:
+    return TwilioSms(
+        base_url=settings.twilio_base_url,
+        account_sid=settings.twilio_account_sid,
+        auth_token=settings.twilio_auth_token,
+        sender=settings.sms_sender,
+        public_url=settings.public_url,
     )
 
 
@@ -48,6 +59,7 @@ def _folder(settings: Settings, redis: Redis) -> Provider:
 
 REGISTRY: dict[str, tuple[str, Factory]] = {
     "sandbox": ("sms", _sandbox),
+    "twilio": ("sms", _twilio),
     "smtp": ("email", _smtp),
     "folder": ("letter", _folder),
 }

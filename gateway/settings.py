@@ -70,6 +70,7 @@ class Settings:
     smtp_pool_size: int = field(default=8, metadata={"env": "SMTP_POOL_SIZE"})
     smtp_timeout_s: float = field(default=15.0, metadata={"env": "SMTP_TIMEOUT_S"})
     email_from: str = field(default="reminders@collector.example", metadata={"env": "EMAIL_FROM"})
+    catcher_host: str = field(default="127.0.0.1", metadata={"env": "CATCHER_HOST"})
     catcher_port: int = field(default=2525, metadata={"env": "CATCHER_PORT"})
 
     letters_dir: Path | None = field(default=None, metadata={"env": "LETTERS_DIR"})

@@ -18,7 +18,7 @@ from gateway.store.keys import ApiKey
 
 RUNTIME: web.AppKey[Runtime] = web.AppKey("runtime", Runtime)
 KEY_CACHE: web.AppKey[dict[str, tuple[ApiKey | None, float]]] = web.AppKey("key_cache", dict)
-API_KEY = "api_key"
+API_KEY: web.RequestKey[ApiKey] = web.RequestKey("api_key", ApiKey)
 KEY_CACHE_S = 30.0
 
 M = TypeVar("M", bound=BaseModel)
@@ -111,5 +111,4 @@ def requires(scope: str) -> Callable[[Handler], Handler]:
 
 
 def api_key(request: web.Request) -> ApiKey:
-    key: ApiKey = request[API_KEY]
-    return key
+    return request[API_KEY]

@@ -45,6 +45,9 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         response = json_response(unavailable.to_json(), status=503)
         response.headers["Retry-After"] = "5"
         return response
+    except Exception:
+        log.exception("unhandled_error", route=request.path)
+        return error_body(500, "internal_error", "an internal error occurred; it has been logged")
 
 
 @web.middleware

@@ -1,0 +1,268 @@
+"""Twilio-compatible SMS: the Messages REST resource, signed status callbacks and inbound SMS.
+
+Sends go through one `aiohttp.ClientSession` per process with a keep-alive connection pool, so a
+worker pays the TCP (and TLS) handshake once, not once per message. Callbacks are authenticated
+with `X-Twilio-Signature` over the *public* URL Twilio posted to, which behind a proxy is not the
+URL the gateway sees: the URL is rebuilt from `public_url` and the request's path and query.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any, ClassVar
+from urllib.parse import parse_qsl, urlsplit
+
+import aiohttp
+
+from channels.base import (
+    Callback,
+    Outgoing,
+    PermanentProviderError,
+    SendResult,
+    SignatureInvalid,
+    TransientProviderError,
+)
+from channels.events import DeliveryEvent, DeliveryEventType, InboundMessage
+
+SIGNATURE_HEADER = "X-Twilio-Signature"
+E = DeliveryEventType
+
+
+def signature(auth_token: str, url: str, params: list[tuple[str, str]]) -> str:
+    """Twilio's request signature: base64(HMAC-SHA1(token, url + sorted name+value pairs))."""
+    # As Twilio's own validator: pairs sorted by name then value, repeated identical pairs once.
+    payload = url + "".join(name + value for name, value in sorted(set(params)))
+    digest = hmac.new(auth_token.encode(), payload.encode(), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode()
+
+
+def _form(callback: Callback) -> list[tuple[str, str]]:
+    return parse_qsl(callback.body.decode("utf-8", errors="replace"), keep_blank_values=True)
+
+
+def _retry_after(raw: str | None) -> float | None:
+    """Retry-After as delta-seconds or an HTTP date; None if absent or unreadable."""
+    if not raw:
+        return None
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(raw)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+class TwilioSms:
+    name: ClassVar[str] = "twilio"
+    channel: ClassVar[str] = "sms"
+
+    # Twilio's message statuses → normalized events. "sending" is still on Twilio's side, not yet
+    # accepted by a carrier; "read" (WhatsApp/RCS) implies it was delivered.
+    STATUS_MAP: ClassVar[dict[str, DeliveryEventType]] = {
+        "accepted": E.QUEUED,
+        "scheduled": E.QUEUED,
+        "queued": E.QUEUED,
+        "sending": E.QUEUED,
+        "sent": E.SENT,
+        "delivered": E.DELIVERED,
+        "read": E.DELIVERED,
+        "undelivered": E.UNDELIVERED,
+        "failed": E.FAILED,
+        "canceled": E.FAILED,
+    }
+    # Delivery error codes (30xxx) that say something about the recipient rather than the content.
+    ERROR_REASONS: ClassVar[dict[str, str]] = {
+        "30003": "unreachable",
+        "30004": "unreachable",
+        "30005": "unreachable",
+        "30006": "unreachable",
+        "30007": "filtered",
+    }
+    # REST API error codes (21xxx) on send → the permanent reason category.
+    SEND_ERRORS: ClassVar[dict[int, str]] = {
+        21211: "invalid_recipient",
+        21614: "invalid_recipient",
+        21610: "unsubscribed",
+        21408: "unreachable",
+        21612: "unreachable",
+    }
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        account_sid: str,
+        auth_token: str,
+        sender: str,
+        public_url: str,
+        timeout_s: float = 10.0,
+        pool_size: int = 100,
+        clock: Callable[[], datetime] | None = None,
+    ):
+        self.base_url = base_url.rstrip("/")
+        self.account_sid = account_sid
+        self.auth_token = auth_token
+        self.sender = sender
+        self.public_url = public_url.rstrip("/")
+        self.status_callback = f"{self.public_url}/v1/providers/{self.name}/receipts"
+        self.messages_url = f"{self.base_url}/2010-04-01/Accounts/{account_sid}/Messages.json"
+        self.timeout_s = timeout_s
+        self.pool_size = pool_size
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self._auth = aiohttp.BasicAuth(account_sid, auth_token)
+        self._session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        if self._session is None:
+            connector = aiohttp.TCPConnector(limit=self.pool_size, keepalive_timeout=60)
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                auth=self._auth,
+                timeout=aiohttp.ClientTimeout(total=self.timeout_s),
+                headers={"Accept": "application/json"},
+            )
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def send(self, message: Outgoing) -> SendResult:
+        if self._session is None:
+            await self.start()
+        assert self._session is not None
+        form = {"To": message.to, "From": self.sender, "Body": message.body,
+                "StatusCallback": self.status_callback}
+        try:
+            async with self._session.post(self.messages_url, data=form) as resp:
+                status = resp.status
+                retry_after = resp.headers.get("Retry-After")
+                raw = await resp.read()
+        except TimeoutError:
+            raise TransientProviderError("twilio: timeout") from None
+        except aiohttp.ClientError as exc:
+            raise TransientProviderError(f"twilio: {type(exc).__name__}") from None
+        data = _json(raw)
+        if status in (200, 201):
+            sid = data.get("sid")
+            if not sid:
+                # Accepted but unreadable: retrying could send a second reminder, so never retry.
+                raise PermanentProviderError("twilio: malformed success response")
+            detail: dict[str, Any] = {"status": data.get("status")}
+            segments = _int(data.get("num_segments"))
+            if segments is not None:
+                detail["segments"] = segments
+            return SendResult(provider_ref=str(sid), detail=detail)
+        code = _int(data.get("code"))
+        if status == 429:
+            raise TransientProviderError(f"twilio: throttled{f':{code}' if code else ''}",
+                                         retry_after=_retry_after(retry_after))
+        if status >= 500:
+            raise TransientProviderError(f"twilio: http {status}", retry_after=_retry_after(retry_after))
+        if status == 401:
+            # The account's credentials, not this message, are wrong: retry after ops fix them.
+            raise TransientProviderError(f"twilio: authentication failed:{code or status}")
+        if code is None:
+            raise PermanentProviderError(f"rejected:http_{status}")
+        raise PermanentProviderError(f"{self.SEND_ERRORS.get(code, 'rejected')}:{code}")
+
+    def public_url_of(self, callback: Callback) -> str:
+        """The URL Twilio signed: our public base URL plus the callback's path and query."""
+        parts = urlsplit(callback.url)
+        base = urlsplit(self.public_url)
+        # A public URL with a path prefix (a proxy mounting the gateway under /sms) keeps it.
+        prefix = base.path.rstrip("/")
+        path = parts.path if not prefix or parts.path.startswith(prefix + "/") else prefix + parts.path
+        return f"{base.scheme}://{base.netloc}{path}" + (f"?{parts.query}" if parts.query else "")
+
+    def verify(self, callback: Callback) -> None:
+        headers = {k.lower(): v for k, v in callback.headers.items()}
+        given = headers.get(SIGNATURE_HEADER.lower(), "")
+        if not given:
+            raise SignatureInvalid("X-Twilio-Signature missing")
+        params = _form(callback)
+        url = self.public_url_of(callback)
+        for candidate in _port_variants(url):
+            if hmac.compare_digest(given.encode(), signature(self.auth_token, candidate, params).encode()):
+                return
+        raise SignatureInvalid("X-Twilio-Signature does not match")
+
+    def parse_receipts(self, callback: Callback) -> list[DeliveryEvent]:
+        form = dict(_form(callback))
+        sid = form.get("MessageSid") or form.get("SmsSid") or ""
+        status = (form.get("MessageStatus") or form.get("SmsStatus") or "").lower()
+        if not sid or not status:
+            return []
+        error = form.get("ErrorCode") or None
+        return [
+            DeliveryEvent(
+                provider=self.name,
+                provider_ref=sid,
+                event_id=f"{sid}:{status}",  # Twilio has no event id; one callback per status
+                type=self.STATUS_MAP.get(status, E.UNKNOWN),
+                occurred_at=self.clock(),
+                reject_reason=self.ERROR_REASONS.get(error, error) if error else None,
+                description=form.get("ErrorMessage") or None,
+                raw=form,
+            )
+        ]
+
+    def parse_inbound(self, callback: Callback) -> list[InboundMessage]:
+        form = dict(_form(callback))
+        if not form.get("From"):
+            return []
+        return [
+            InboundMessage(
+                provider=self.name,
+                channel="sms",
+                from_addr=form["From"],
+                to_addr=form.get("To", ""),
+                body=form.get("Body", ""),
+                provider_ref=form.get("MessageSid") or form.get("SmsSid") or None,
+                received_at=self.clock(),
+                raw=form,
+            )
+        ]
+
+
+def _port_variants(url: str) -> list[str]:
+    """The URL as given, and with the default port added or removed: Twilio signs either form."""
+    parts = urlsplit(url)
+    default = {"https": 443, "http": 80}.get(parts.scheme)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    userinfo = parts.netloc.rpartition("@")[0]
+    prefix = f"{userinfo}@" if userinfo else ""
+    rest = url[len(f"{parts.scheme}://{parts.netloc}"):]
+    if parts.port is None and default is not None:
+        return [url, f"{parts.scheme}://{prefix}{host}:{default}{rest}"]
+    if parts.port == default:
+        return [url, f"{parts.scheme}://{prefix}{host}{rest}"]
+    return [url]
+
+
+def _json(raw: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(raw) if raw else {}
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
