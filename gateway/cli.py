@@ -113,7 +113,9 @@ def cmd_catcher(args: argparse.Namespace) -> int:
     settings = _settings(args)
 
     async def main() -> None:
-        server = await serve(settings.data_dir / "mail", settings.catcher_host, settings.catcher_port)
+        server = await serve(
+            settings.data_dir / "mail", settings.catcher_host, settings.catcher_port
+        )
         log.info("smtp_catcher_started", host=settings.catcher_host, port=settings.catcher_port)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

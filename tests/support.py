@@ -145,8 +145,8 @@ async def drain(rt: Any, rounds: int = 50) -> int:
         progressed = False
         for name in (rt.keys.dispatch_queue, rt.keys.letters_queue):
             queue = Queue(name, connection=rt.redis)
-            while (job_id := queue.pop_job_id()) is not None:
-                job = Job.fetch(job_id, connection=rt.redis)
+            while (raw := rt.redis.lpop(queue.key)) is not None:
+                job = Job.fetch(raw.decode(), connection=rt.redis)
                 await dispatch(rt, list(job.args[0]))
                 ran += 1
                 progressed = True

@@ -120,7 +120,8 @@ class TwilioSms:
         self.timeout_s = timeout_s
         self.pool_size = pool_size
         self.clock = clock or (lambda: datetime.now(UTC))
-        self._auth = aiohttp.BasicAuth(account_sid, auth_token)
+        credentials = base64.b64encode(f"{account_sid}:{auth_token}".encode()).decode()
+        self._headers = {"Authorization": f"Basic {credentials}", "Accept": "application/json"}
         self._session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
@@ -128,9 +129,8 @@ class TwilioSms:
             connector = aiohttp.TCPConnector(limit=self.pool_size, keepalive_timeout=60)
             self._session = aiohttp.ClientSession(
                 connector=connector,
-                auth=self._auth,
                 timeout=aiohttp.ClientTimeout(total=self.timeout_s),
-                headers={"Accept": "application/json"},
+                headers=self._headers,
             )
 
     async def close(self) -> None:
@@ -142,8 +142,12 @@ class TwilioSms:
         if self._session is None:
             await self.start()
         assert self._session is not None
-        form = {"To": message.to, "From": self.sender, "Body": message.body,
-                "StatusCallback": self.status_callback}
+        form = {
+            "To": message.to,
+            "From": self.sender,
+            "Body": message.body,
+            "StatusCallback": self.status_callback,
+        }
         try:
             async with self._session.post(self.messages_url, data=form) as resp:
                 status = resp.status
@@ -166,10 +170,14 @@ class TwilioSms:
             return SendResult(provider_ref=str(sid), detail=detail)
         code = _int(data.get("code"))
         if status == 429:
-            raise TransientProviderError(f"twilio: throttled{f':{code}' if code else ''}",
-                                         retry_after=_retry_after(retry_after))
+            raise TransientProviderError(
+                f"twilio: throttled{f':{code}' if code else ''}",
+                retry_after=_retry_after(retry_after),
+            )
         if status >= 500:
-            raise TransientProviderError(f"twilio: http {status}", retry_after=_retry_after(retry_after))
+            raise TransientProviderError(
+                f"twilio: http {status}", retry_after=_retry_after(retry_after)
+            )
         if status == 401:
             # The account's credentials, not this message, are wrong: retry after ops fix them.
             raise TransientProviderError(f"twilio: authentication failed:{code or status}")
@@ -183,7 +191,9 @@ class TwilioSms:
         base = urlsplit(self.public_url)
         # A public URL with a path prefix (a proxy mounting the gateway under /sms) keeps it.
         prefix = base.path.rstrip("/")
-        path = parts.path if not prefix or parts.path.startswith(prefix + "/") else prefix + parts.path
+        path = (
+            parts.path if not prefix or parts.path.startswith(prefix + "/") else prefix + parts.path
+        )
         return f"{base.scheme}://{base.netloc}{path}" + (f"?{parts.query}" if parts.query else "")
 
     def verify(self, callback: Callback) -> None:
@@ -194,7 +204,9 @@ class TwilioSms:
         params = _form(callback)
         url = self.public_url_of(callback)
         for candidate in _port_variants(url):
-            if hmac.compare_digest(given.encode(), signature(self.auth_token, candidate, params).encode()):
+            if hmac.compare_digest(
+                given.encode(), signature(self.auth_token, candidate, params).encode()
+            ):
                 return
         raise SignatureInvalid("X-Twilio-Signature does not match")
 
@@ -245,7 +257,7 @@ def _port_variants(url: str) -> list[str]:
         host = f"[{host}]"
     userinfo = parts.netloc.rpartition("@")[0]
     prefix = f"{userinfo}@" if userinfo else ""
-    rest = url[len(f"{parts.scheme}://{parts.netloc}"):]
+    rest = url[len(f"{parts.scheme}://{parts.netloc}") :]
     if parts.port is None and default is not None:
         return [url, f"{parts.scheme}://{prefix}{host}:{default}{rest}"]
     if parts.port == default:

@@ -77,7 +77,8 @@ async def transition_each(
     columns = [k for k in rows[0] if k != "id"]
     stmt = (
         sa.update(M)
-        .where(M.c.id == sa.bindparam("_id"), M.c.state.in_(_sources(to, from_)))
+        # Plain equalities: an expanding IN cannot be used with executemany.
+        .where(M.c.id == sa.bindparam("_id"), sa.or_(*(M.c.state == s.value for s in _sources(to, from_))))
         .values(state=to.value, updated_at=now, **{c: sa.bindparam(f"_{c}") for c in columns})
     )
     if held_by is not None:

@@ -130,13 +130,20 @@ def test_gateway_services_share_one_built_image(services: dict[str, Any]) -> Non
     assert len(images) == 1, f"gateway services use different image names: {sorted(images)}"
     # Any other service built from this repository must be in the list checked below.
     built_here = {name for name, svc in services.items() if "build" in svc}
-    assert built_here == set(GATEWAY), f"unexpected built services: {sorted(built_here - set(GATEWAY))}"
+    assert built_here == set(GATEWAY), (
+        f"unexpected built services: {sorted(built_here - set(GATEWAY))}"
+    )
 
 
 @pytest.mark.parametrize("name", GATEWAY)
 def test_gateway_service_runs_its_subcommand(services: dict[str, Any], name: str) -> None:
-    expected = {"migrate": "migrate", "api": "api", "worker": "worker",
-                "scheduler": "scheduler", "smtp": "catcher"}[name]
+    expected = {
+        "migrate": "migrate",
+        "api": "api",
+        "worker": "worker",
+        "scheduler": "scheduler",
+        "smtp": "catcher",
+    }[name]
     assert command_of(services[name]) == [expected]
 
 
@@ -153,10 +160,14 @@ def test_postgres_keeps_its_data(services: dict[str, Any], compose: dict[str, An
     pg = services["postgres"]
     assert str(pg.get("image", "")).startswith("postgres:16")
     source = mounts_of(pg).get("/var/lib/postgresql/data")
-    assert source in (compose.get("volumes") or {}), "postgres data must be on a declared named volume"
+    assert source in (compose.get("volumes") or {}), (
+        "postgres data must be on a declared named volume"
+    )
 
 
-@pytest.mark.parametrize("name,probe", [("redis", "redis-cli"), ("postgres", "pg_isready"), ("api", "/healthz")])
+@pytest.mark.parametrize(
+    "name,probe", [("redis", "redis-cli"), ("postgres", "pg_isready"), ("api", "/healthz")]
+)
 def test_healthchecks(services: dict[str, Any], name: str, probe: str) -> None:
     check = services[name].get("healthcheck")
     assert check, f"{name} has no healthcheck"
@@ -169,7 +180,9 @@ def test_healthchecks(services: dict[str, Any], name: str, probe: str) -> None:
 
 
 @pytest.mark.parametrize("name", [n for n in GATEWAY if n != "api"])
-def test_image_healthcheck_is_off_where_nothing_serves_http(services: dict[str, Any], name: str) -> None:
+def test_image_healthcheck_is_off_where_nothing_serves_http(
+    services: dict[str, Any], name: str
+) -> None:
     # The Dockerfile's HEALTHCHECK probes :8080/healthz, which only `api` serves; left on, a
     # healthy worker or scheduler would be reported unhealthy.
     assert (services[name].get("healthcheck") or {}).get("disable") is True, name
@@ -195,8 +208,10 @@ def test_processes_wait_for_migrations(services: dict[str, Any], name: str) -> N
 
 
 def test_api_publishes_8080(services: dict[str, Any]) -> None:
-    ports = [str(p) if not isinstance(p, dict) else f"{p.get('published')}:{p.get('target')}"
-             for p in services["api"].get("ports") or []]
+    ports = [
+        str(p) if not isinstance(p, dict) else f"{p.get('published')}:{p.get('target')}"
+        for p in services["api"].get("ports") or []
+    ]
     assert any(p.endswith("8080") and p.split(":")[0] == "8080" for p in ports), ports
 
 
@@ -211,7 +226,9 @@ def test_gateway_env_points_at_the_services(services: dict[str, Any], name: str)
     assert db.scheme.startswith("postgresql"), f"{name}: DATABASE_URL={env.get('DATABASE_URL')!r}"
     assert db.hostname == "postgres" and db.hostname in services
     pg_env = env_of(services["postgres"])
-    assert db.username == pg_env.get("POSTGRES_USER"), "DATABASE_URL user differs from POSTGRES_USER"
+    assert db.username == pg_env.get("POSTGRES_USER"), (
+        "DATABASE_URL user differs from POSTGRES_USER"
+    )
     assert db.password == pg_env.get("POSTGRES_PASSWORD"), "DATABASE_URL password differs"
     assert db.path.lstrip("/") == pg_env.get("POSTGRES_DB"), "DATABASE_URL database differs"
 
@@ -220,7 +237,9 @@ def test_gateway_env_points_at_the_services(services: dict[str, Any], name: str)
         f"{name}: REDIS_URL={env.get('REDIS_URL')!r}"
     )
 
-    assert env.get("SMTP_HOST") == "smtp" and "smtp" in services, f"{name}: SMTP_HOST={env.get('SMTP_HOST')!r}"
+    assert env.get("SMTP_HOST") == "smtp" and "smtp" in services, (
+        f"{name}: SMTP_HOST={env.get('SMTP_HOST')!r}"
+    )
     catcher_port = env_of(services["smtp"]).get("CATCHER_PORT")
     assert env.get("SMTP_PORT") == catcher_port, "SMTP_PORT must be the port the catcher listens on"
 
@@ -234,7 +253,9 @@ def test_gateway_env_points_at_the_services(services: dict[str, Any], name: str)
 def test_secret_comes_from_the_host_environment(services: dict[str, Any]) -> None:
     for name in GATEWAY:
         secret = env_of(services[name]).get("GATEWAY_SECRET") or ""
-        assert re.fullmatch(r"\$\{GATEWAY_SECRET(:?-[^}]*)?\}", secret), f"{name}: GATEWAY_SECRET={secret!r}"
+        assert re.fullmatch(r"\$\{GATEWAY_SECRET(:?-[^}]*)?\}", secret), (
+            f"{name}: GATEWAY_SECRET={secret!r}"
+        )
 
 
 def test_every_env_name_is_read_by_settings(services: dict[str, Any]) -> None:
@@ -255,7 +276,9 @@ def test_catcher_listens_beyond_loopback(services: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("name", ["api", "worker", "smtp"])
 def test_shared_data_volume(services: dict[str, Any], compose: dict[str, Any], name: str) -> None:
-    assert mounts_of(services[name]).get("/data") == "gateway-data", f"{name}: gateway-data not at /data"
+    assert mounts_of(services[name]).get("/data") == "gateway-data", (
+        f"{name}: gateway-data not at /data"
+    )
     assert "gateway-data" in (compose.get("volumes") or {}), "gateway-data is not a declared volume"
 
 
@@ -268,8 +291,13 @@ def test_dockerfile_base_and_packages() -> None:
     assert froms and froms[-1].split()[0] == "python:3.11-slim", froms
     apt = " ".join(args for ins, args in instructions if ins == "RUN" and "apt-get install" in args)
     assert "--no-install-recommends" in apt
-    for lib in ("libpango-1.0-0", "libpangoft2-1.0-0", "libharfbuzz-subset0",
-                "fonts-dejavu-core", "fonts-wqy-microhei"):
+    for lib in (
+        "libpango-1.0-0",
+        "libpangoft2-1.0-0",
+        "libharfbuzz-subset0",
+        "fonts-dejavu-core",
+        "fonts-wqy-microhei",
+    ):
         assert lib in apt.split(), f"Dockerfile does not install {lib}"
     assert "rm -rf /var/lib/apt/lists" in apt, "apt lists are not cleaned in the install layer"
 
@@ -280,7 +308,9 @@ def test_dockerfile_copies_every_packaged_directory() -> None:
     copied = set()
     for ins, args in dockerfile_instructions():
         if ins == "COPY":
-            copied.update(part.rstrip("/") for part in args.split()[:-1] if not part.startswith("--"))
+            copied.update(
+                part.rstrip("/") for part in args.split()[:-1] if not part.startswith("--")
+            )
     for needed in [*packages, "pyproject.toml", "README.md"]:
         assert needed in copied, f"Dockerfile does not COPY {needed}"
 
@@ -295,7 +325,9 @@ def test_dockerfile_installs_non_editably() -> None:
             if "pip" in " ".join(tokens[:3]) and "install" in tokens:
                 installs.append(tokens)
     assert installs, "no `pip install` in the Dockerfile"
-    assert any("." in tokens for tokens in installs), f"the project itself is not installed: {installs}"
+    assert any("." in tokens for tokens in installs), (
+        f"the project itself is not installed: {installs}"
+    )
     for tokens in installs:
         assert "-e" not in tokens and "--editable" not in tokens, f"editable install: {tokens}"
 
@@ -313,4 +345,6 @@ def test_dockerfile_entrypoint_cmd_user_and_healthcheck() -> None:
     env = " ".join(args for ins, args in instructions if ins == "ENV")
     assert re.search(r"\bGATEWAY_HOST=0\.0\.0\.0\b", env), "GATEWAY_HOST=0.0.0.0 is not set"
     checks = [args for ins, args in instructions if ins == "HEALTHCHECK"]
-    assert checks and "http://127.0.0.1:8080/healthz" in checks[-1] and "urllib" in checks[-1], checks
+    assert checks and "http://127.0.0.1:8080/healthz" in checks[-1] and "urllib" in checks[-1], (
+        checks
+    )

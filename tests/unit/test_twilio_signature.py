@@ -23,8 +23,14 @@ FORM = "application/x-www-form-urlencoded"
 
 
 def provider(public_url: str = PUBLIC) -> TwilioSms:
-    return TwilioSms(base_url="https://api.twilio.com", account_sid="AC3e1f2a9b8c7d6e5f4a3b2c1d0e9f8a7b",
-                     auth_token=TOKEN, sender="+15005550006", public_url=public_url, clock=lambda: NOW)
+    return TwilioSms(
+        base_url="https://api.twilio.com",
+        account_sid="AC3e1f2a9b8c7d6e5f4a3b2c1d0e9f8a7b",
+        auth_token=TOKEN,
+        sender="+15005550006",
+        public_url=public_url,
+        clock=lambda: NOW,
+    )
 
 
 def fixture(name: str) -> bytes:
@@ -36,7 +42,9 @@ def by_hand(token: str, url: str, pairs: list[tuple[str, str]]) -> str:
     data = url
     for name, value in sorted(pairs, key=lambda p: (p[0], p[1])):
         data += name + value
-    return base64.b64encode(hmac.new(token.encode("utf-8"), data.encode("utf-8"), hashlib.sha1).digest()).decode()
+    return base64.b64encode(
+        hmac.new(token.encode("utf-8"), data.encode("utf-8"), hashlib.sha1).digest()
+    ).decode()
 
 
 def callback(body: bytes, url: str, sig: str | None) -> Callback:
@@ -47,8 +55,13 @@ def callback(body: bytes, url: str, sig: str | None) -> Callback:
 
 
 def test_signature_matches_twilios_published_example() -> None:
-    params = [("CallSid", "CA1234567890ABCDE"), ("Caller", "+14158675309"), ("Digits", "1234"),
-              ("From", "+14158675309"), ("To", "+18005551212")]
+    params = [
+        ("CallSid", "CA1234567890ABCDE"),
+        ("Caller", "+14158675309"),
+        ("Digits", "1234"),
+        ("From", "+14158675309"),
+        ("To", "+18005551212"),
+    ]
     url = "https://mycompany.com/myapp.php?foo=1&bar=2"
     assert signature("12345", url, params) == "RSOYDt4T1cUTdK1PDd93/VVr8B8="
     assert by_hand("12345", url, params) == "RSOYDt4T1cUTdK1PDd93/VVr8B8="
@@ -69,20 +82,30 @@ def test_verify_accepts_a_signature_over_the_public_url_behind_a_proxy() -> None
     pairs = parse_qsl(body.decode(), keep_blank_values=True)
     sig = by_hand(TOKEN, f"{PUBLIC}/v1/providers/twilio/receipts?attempt=2", pairs)
     # The gateway sees the internal address the proxy forwarded to, not what Twilio posted to.
-    provider().verify(callback(body, "http://10.1.2.3:8080/v1/providers/twilio/receipts?attempt=2", sig))
+    provider().verify(
+        callback(body, "http://10.1.2.3:8080/v1/providers/twilio/receipts?attempt=2", sig)
+    )
 
 
 def test_verify_keeps_a_path_prefix_of_the_public_url() -> None:
     body = fixture("status_sent.form")
     pairs = parse_qsl(body.decode())
     sig = by_hand(TOKEN, "https://example.com/gw/v1/providers/twilio/receipts", pairs)
-    provider("https://example.com/gw/").verify(callback(body, "http://127.0.0.1:8080/v1/providers/twilio/receipts", sig))
-    provider("https://example.com/gw").verify(callback(body, "http://127.0.0.1:8080/gw/v1/providers/twilio/receipts", sig))
+    provider("https://example.com/gw/").verify(
+        callback(body, "http://127.0.0.1:8080/v1/providers/twilio/receipts", sig)
+    )
+    provider("https://example.com/gw").verify(
+        callback(body, "http://127.0.0.1:8080/gw/v1/providers/twilio/receipts", sig)
+    )
 
 
 def test_verify_accepts_the_url_signed_with_the_default_port() -> None:
     body = fixture("status_sent.form")
-    sig = by_hand(TOKEN, "https://gateway.example.com:443/v1/providers/twilio/receipts", parse_qsl(body.decode()))
+    sig = by_hand(
+        TOKEN,
+        "https://gateway.example.com:443/v1/providers/twilio/receipts",
+        parse_qsl(body.decode()),
+    )
     provider().verify(callback(body, "http://127.0.0.1:8080/v1/providers/twilio/receipts", sig))
 
 
@@ -124,15 +147,33 @@ def test_verify_rejects_a_tampered_body() -> None:
     ("name", "ref", "kind", "reason"),
     [
         ("status_sent.form", "SM5f1c8a6b0d2e4c7a9b3e2f1d0c9b8a7e", DeliveryEventType.SENT, None),
-        ("status_delivered.form", "SM5f1c8a6b0d2e4c7a9b3e2f1d0c9b8a7e", DeliveryEventType.DELIVERED, None),
-        ("status_undelivered_30003.form", "SM0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d", DeliveryEventType.UNDELIVERED,
-         "unreachable"),
-        ("status_failed_30007.form", "SM1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e", DeliveryEventType.FAILED, "filtered"),
+        (
+            "status_delivered.form",
+            "SM5f1c8a6b0d2e4c7a9b3e2f1d0c9b8a7e",
+            DeliveryEventType.DELIVERED,
+            None,
+        ),
+        (
+            "status_undelivered_30003.form",
+            "SM0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d",
+            DeliveryEventType.UNDELIVERED,
+            "unreachable",
+        ),
+        (
+            "status_failed_30007.form",
+            "SM1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e",
+            DeliveryEventType.FAILED,
+            "filtered",
+        ),
     ],
 )
-def test_parse_captured_status_callbacks(name: str, ref: str, kind: DeliveryEventType, reason: str | None) -> None:
+def test_parse_captured_status_callbacks(
+    name: str, ref: str, kind: DeliveryEventType, reason: str | None
+) -> None:
     body = fixture(name)
-    [event] = provider().parse_receipts(callback(body, f"{PUBLIC}/v1/providers/twilio/receipts", "x"))
+    [event] = provider().parse_receipts(
+        callback(body, f"{PUBLIC}/v1/providers/twilio/receipts", "x")
+    )
     assert event.provider == "twilio"
     assert event.provider_ref == ref
     assert event.type is kind
@@ -160,7 +201,9 @@ def test_status_map_and_its_fallback(status: str, kind: DeliveryEventType) -> No
 
 
 def test_unlisted_error_code_is_kept_as_the_reason() -> None:
-    body = urlencode({"MessageSid": "SM2", "MessageStatus": "undelivered", "ErrorCode": "30008"}).encode()
+    body = urlencode(
+        {"MessageSid": "SM2", "MessageStatus": "undelivered", "ErrorCode": "30008"}
+    ).encode()
     [event] = provider().parse_receipts(callback(body, PUBLIC, None))
     assert event.reject_reason == "30008"
 
