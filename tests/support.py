@@ -162,3 +162,56 @@ async def message_state(rt: Any, message_id: str) -> str:
 
     async with rt.engine.connect() as conn:
         return (await conn.execute(sa.select(messages.c.state).where(messages.c.id == message_id))).scalar_one()
+
+
+def settings_env(settings: Any, **extra: str) -> dict[str, str]:
+    """The environment that makes a child process build the same settings."""
+    import dataclasses
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GATEWAY_", "SMTP_", "SMS_", "REDIS_"))}
+    for f in dataclasses.fields(settings):
+        name = f.metadata.get("env")
+        value = getattr(settings, f.name)
+        if name is None or value is None:
+            continue
+        env[name] = ",".join(value) if isinstance(value, list) else str(value).lower() if isinstance(value, bool) else str(value)
+    env.update(LOG_JSON="true", **extra)
+    return env
+
+
+def start_worker(settings: Any, **extra: str) -> Any:
+    import subprocess
+    import sys
+
+    return subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", "worker"],
+        env=settings_env(settings, **extra),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+
+
+async def wait_for(predicate: Any, timeout: float, interval: float = 0.1) -> Any:
+    """Await `predicate()` until it returns something truthy; fail after `timeout` seconds."""
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        value = await predicate()
+        if value:
+            return value
+        if loop.time() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s (last value {value!r})")
+        await asyncio.sleep(interval)
+
+
+async def states(rt: Any, ids: list[str]) -> dict[str, str]:
+    import sqlalchemy as sa
+
+    from gateway.store.tables import messages
+
+    async with rt.engine.connect() as conn:
+        rows = await conn.execute(sa.select(messages.c.id, messages.c.state).where(messages.c.id.in_(ids)))
+        return {r.id: r.state for r in rows}
