@@ -1,0 +1,77 @@
+"""`python -m bench`: run every scenario and print one JSON line per figure on stdout.
+
+Environment: BENCH_SCALE (size multiplier, default 1), BENCH_DATABASE_URL (PostgreSQL instead of
+SQLite; a fresh database per scenario), REDIS_URL, BENCH_WORKERS (default 2), BENCH_CLIENTS
+(default 4), BENCH_ONLY (comma-separated: intake,sms,email,naive), BENCH_KEEP (keep the work dir).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+import time
+import traceback
+from typing import Any
+
+from bench import scenarios
+from bench.cases import pick_profile
+from bench.procs import Databases, Procs, RedisService, Workdir, log
+
+
+def emit(figure: dict[str, Any]) -> None:
+    print(json.dumps(figure), flush=True)
+
+
+def main() -> int:
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    scale = float(os.environ.get("BENCH_SCALE", "1"))
+    only = set(filter(None, os.environ.get("BENCH_ONLY", "intake,sms,email,naive").split(",")))
+    workdir = Workdir()
+    procs = Procs(workdir.path)
+    databases = Databases()
+    redis_service: RedisService | None = None
+    failed = 0
+    began = time.monotonic()
+    try:
+        redis_service = RedisService(workdir.path)
+        profile, window_open = pick_profile()
+        if not window_open:
+            log("no preset's contact window is open right now; messages may be deferred")
+        run = scenarios.Run(root=workdir.path, redis=redis_service, databases=databases, procs=procs,
+                            scale=scale, workers=int(os.environ.get("BENCH_WORKERS", "2")), profile=profile)
+        log(f"scale {scale}, database {databases.kind}, redis {redis_service.kind} ({redis_service.url}), "
+            f"debtor profile {profile.name}, work dir {workdir.path}")
+        plan = [("intake", scenarios.intake), ("sms", lambda r: scenarios.end_to_end(r, "sms")),
+                ("email", lambda r: scenarios.end_to_end(r, "email")), ("naive", scenarios.naive)]
+        for name, scenario in plan:
+            if name not in only:
+                continue
+            try:
+                figure = asyncio.run(scenario(run))
+            except Exception:
+                failed += 1
+                log(f"scenario {name} failed:\n{traceback.format_exc()}")
+                log(scenarios.worker_logs(run))
+                procs.stop_all()
+                continue
+            run.figures[figure["figure"]] = figure["value"]
+            emit(figure)
+        email, naive = run.figures.get("e2e_email_per_s"), run.figures.get("naive_email_per_s")
+        if email and naive:
+            emit({"figure": "speedup_vs_naive", "value": round(email / naive, 1), "unit": "x",
+                  "e2e_email_per_s": email, "naive_email_per_s": naive})
+    finally:
+        procs.stop_all()
+        databases.drop_all()
+        if redis_service is not None:
+            redis_service.close()
+        workdir.remove()
+        log(f"done in {time.monotonic() - began:.0f}s")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

