@@ -54,6 +54,7 @@ class Procs:
     def __init__(self, logs: Path):
         self.logs = logs
         self.children: list[tuple[subprocess.Popen[bytes], Path]] = []
+        self.profilers: list[subprocess.Popen[bytes]] = []
 
     def start(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
         path = self.logs / f"{name}-{len(self.children)}.log"
@@ -64,7 +65,20 @@ class Procs:
         finally:
             out.close()
         self.children.append((proc, path))
+        profile_dir = os.environ.get("BENCH_PYSPY")
+        if profile_dir and "gateway.cli" in argv:
+            self._profile(proc, Path(profile_dir) / f"{name}-{proc.pid}.txt")
         return proc
+
+    def _profile(self, proc: subprocess.Popen[bytes], out: Path) -> None:
+        """Sample `proc` with py-spy (collapsed stacks, idle frames left out) until it ends."""
+        out.parent.mkdir(parents=True, exist_ok=True)
+        py_spy = Path(sys.executable).with_name("py-spy")
+        self.profilers.append(subprocess.Popen(
+            [str(py_spy), "record", "--pid", str(proc.pid), "--format", "raw", "--rate", "200",
+             "--output", str(out), "--threads"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        ))
 
     def check_alive(self) -> None:
         for proc, path in self.children:
@@ -72,6 +86,16 @@ class Procs:
                 raise RuntimeError(f"{proc.args!r} exited with {proc.returncode}; see {path}:\n{tail(path)}")
 
     def stop_all(self) -> None:
+        # Profilers first: on SIGINT py-spy writes what it sampled and exits.
+        for profiler in self.profilers:
+            profiler.send_signal(signal.SIGINT)
+        for profiler in self.profilers:
+            try:
+                profiler.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                profiler.kill()
+                profiler.wait(timeout=5)
+        self.profilers.clear()
         for proc, _ in self.children:
             _signal_group(proc, signal.SIGTERM)
         deadline = time.monotonic() + 10

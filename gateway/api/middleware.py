@@ -12,6 +12,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from gateway.api.base import Handler, json_response
+from gateway.api.ops import METRICS
 from gateway.errors import GatewayError, Unavailable
 
 log = structlog.get_logger()
@@ -63,6 +64,10 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
         response.headers["X-Request-Id"] = request_id
         return response
     finally:
+        route = request.match_info.route.resource
+        request.app[METRICS].requests.labels(
+            route=route.canonical if route is not None else "unmatched", status=str(status)
+        ).inc()
         log.info(
             "request",
             method=request.method,
