@@ -80,6 +80,24 @@ class Procs:
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         ))
 
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds (user + system, with reaped children such as RQ work horses) per child."""
+        out: dict[str, float] = {}
+        for proc, path in self.children:
+            out[f"{path.stem}:{proc.pid}"] = _cpu_seconds(f"/proc/{proc.pid}/stat", children=True)
+        return out
+
+    def threads(self) -> dict[str, dict[int, float]]:
+        """CPU seconds per thread id of each child (py-spy reports the same native ids)."""
+        out: dict[str, dict[int, float]] = {}
+        for proc, path in self.children:
+            tasks = Path(f"/proc/{proc.pid}/task")
+            per = {}
+            for task in tasks.glob("*") if tasks.exists() else []:
+                per[int(task.name)] = _cpu_seconds(str(task / "stat"))
+            out[f"{path.stem}:{proc.pid}"] = per
+        return out
+
     def check_alive(self) -> None:
         for proc, path in self.children:
             if proc.poll() is not None:
@@ -108,6 +126,19 @@ class Procs:
             # A work horse left behind by a killed RQ worker shares the worker's process group.
             _signal_group(proc, signal.SIGKILL)
         self.children.clear()
+
+
+def _cpu_seconds(stat_path: str, children: bool = False) -> float:
+    try:
+        raw = Path(stat_path).read_text()
+    except OSError:
+        return 0.0
+    fields = raw.rpartition(")")[2].split()
+    # Fields after the command: state is [0]; utime, stime, cutime, cstime are [11:15].
+    ticks = int(fields[11]) + int(fields[12])
+    if children:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
@@ -225,3 +256,44 @@ class Workdir:
 
 def python() -> str:
     return sys.executable
+
+
+class CpuMeter:
+    """Where the CPU went during a measurement: each child, this process, and the Redis server."""
+
+    def __init__(self, procs: Procs, redis_client: redis.Redis):
+        self.procs, self.redis = procs, redis_client
+        self.before: dict[str, float] = {}
+        self.started = 0.0
+
+    def _now(self) -> dict[str, float]:
+        import resource
+
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        values = {**self.procs.cpu(), "bench-client": usage.ru_utime + usage.ru_stime}
+        try:
+            info = self.redis.info("cpu")
+            values["redis-server"] = float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+        except redis.RedisError:
+            pass
+        return values
+
+    def start(self) -> None:
+        self.before = self._now()
+        self.started = time.perf_counter()
+
+    def report(self) -> dict[str, float]:
+        """CPU seconds used by each since `start()`, with the wall time as `wall`."""
+        after = self._now()
+        out = {name: round(after[name] - self.before.get(name, 0.0), 2) for name in after}
+        out["wall"] = round(time.perf_counter() - self.started, 2)
+        return out
+
+
+def format_cpu(report: dict[str, float]) -> str:
+    wall = report.get("wall", 0.0) or 1.0
+    parts = [f"{name} {secs:.1f}s ({100 * secs / wall:.0f}%)" for name, secs in
+             sorted(report.items(), key=lambda kv: -kv[1]) if name != "wall"]
+    busy = sum(v for k, v in report.items() if k != "wall")
+    return (f"cpu over {wall:.1f}s wall ({busy / wall:.2f} of {os.cpu_count()} cores busy in these): "
+            + ", ".join(parts))

@@ -19,7 +19,18 @@ import orjson
 import sqlalchemy as sa
 
 from bench import cases as bench_cases
-from bench.procs import Databases, Procs, RedisService, free_port, log, python, tail, wait_port
+from bench.procs import (
+    CpuMeter,
+    Databases,
+    Procs,
+    RedisService,
+    format_cpu,
+    free_port,
+    log,
+    python,
+    tail,
+    wait_port,
+)
 from gateway.settings import Settings
 
 TENANT = "default"
@@ -87,6 +98,17 @@ class Gateway:
 
     def start(self, name: str, argv: list[str]) -> Any:
         return self.run.procs.start(f"{self.name}-{name}", argv, self.env)
+
+    def meter(self) -> CpuMeter:
+        meter = CpuMeter(self.run.procs, self.run.redis.client())
+        meter.start()
+        return meter
+
+    def log_threads(self) -> None:
+        if os.environ.get("BENCH_THREADS"):
+            for name, per in self.run.procs.threads().items():
+                busy = sorted(per.items(), key=lambda kv: -kv[1])[:4]
+                log(f"  threads of {name}: " + ", ".join(f"{tid} {secs:.1f}s" for tid, secs in busy))
 
     def context(self, **extra: Any) -> dict[str, Any]:
         return {"database": self.run.databases.kind, "redis": self.run.redis.kind,
@@ -199,9 +221,11 @@ async def intake(run: Run) -> dict[str, Any]:
     async with _session(clients) as session:
         await put_cases(session, base, gw.key, run.profile, refs)
         log(f"intake: {len(refs)} cases; posting {n} reminders in {len(bodies)} batches, {clients} clients")
+        meter = gw.meter()
         started = time.perf_counter()
         accepted = await submit(session, base, gw.key, bodies, clients)
         seconds = time.perf_counter() - started
+        log("intake:", format_cpu(meter.report()))
     jobs = run.redis.client().llen(f"rq:queue:{gw.settings.queue_prefix}-dispatch")
     run.procs.stop_all()
     return {"figure": "intake_reminders_per_s", "value": round(accepted / seconds, 1), "unit": "reminders/s",
@@ -238,11 +262,14 @@ async def end_to_end(run: Run, channel: str) -> dict[str, Any]:
     try:
         async with _session(clients) as session:
             log(f"e2e {channel}: {n} reminders to {n} debtors, {run.workers} workers")
+            meter = gw.meter()
             started = time.perf_counter()
             watcher = asyncio.create_task(wait_sent(gw, engine, n, started))
             accepted = await submit(session, base, gw.key, bodies, clients)
             submitted = time.perf_counter() - started
             done = await watcher
+            log(f"e2e {channel}:", format_cpu(meter.report()))
+            gw.log_threads()
         seconds = done - started
         final = await states(engine)
     finally:
@@ -286,10 +313,12 @@ async def naive(run: Run) -> dict[str, Any]:
         await asyncio.sleep(float(os.environ.get("BENCH_IDLE_S", "3")))
         run.procs.check_alive()
         log(f"naive: {n} emails, one forking RQ job each, {run.workers} workers")
+        meter = gw.meter()
         started = time.perf_counter()
         await asyncio.to_thread(enqueue_all, run.redis.url, queue, ids)
         done = await wait_sent(gw, engine, n, started)
         seconds = done - started
+        log("naive:", format_cpu(meter.report()))
     finally:
         await engine.dispose()
         run.procs.stop_all()

@@ -31,8 +31,14 @@ def cmd_api(args: argparse.Namespace) -> int:
     from gateway.api.app import create_app
 
     settings = _settings(args)
-    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None,
-                access_log=None, reuse_port=args.reuse_port)
+    web.run_app(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        print=None,
+        access_log=None,
+        reuse_port=args.reuse_port,
+    )
     return 0
 
 
@@ -136,24 +142,33 @@ def parser() -> argparse.ArgumentParser:
     api = sub.add_parser("api", help="serve the HTTP API")
     api.add_argument("--host")
     api.add_argument("--port", type=int)
-    api.add_argument("--reuse-port", action="store_true", help="let several api processes share the port")
+    api.add_argument(
+        "--reuse-port", action="store_true", help="let several api processes share the port"
+    )
     api.set_defaults(func=cmd_api)
 
     worker = sub.add_parser("worker", help="run a dispatch worker")
     worker.add_argument("--burst", action="store_true", help="exit when the queues are empty")
-    worker.add_argument("--queue", action="append", help="queue name (default: dispatch and letters)")
+    worker.add_argument(
+        "--queue", action="append", help="queue name (default: dispatch and letters)"
+    )
     worker.set_defaults(func=cmd_worker)
 
-    sub.add_parser("scheduler", help="run the due-work pump and the sweeper").set_defaults(func=cmd_scheduler)
-    sub.add_parser("migrate", help="migrate the database and install the template pack").set_defaults(
-        func=cmd_migrate
+    sub.add_parser("scheduler", help="run the due-work pump and the sweeper").set_defaults(
+        func=cmd_scheduler
     )
+    sub.add_parser(
+        "migrate", help="migrate the database and install the template pack"
+    ).set_defaults(func=cmd_migrate)
 
     keys = sub.add_parser("keys", help="manage API keys")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
     create = keys_sub.add_parser("create", help="create a key and print it (shown once)")
-    create.add_argument("--scope", action="append", help="reminders:write, cases:read, cases:write, "
-                                                          "templates:write or ops; repeat for several")
+    create.add_argument(
+        "--scope",
+        action="append",
+        help="reminders:write, cases:read, cases:write, templates:write or ops; repeat for several",
+    )
     create.add_argument("--all-scopes", action="store_true")
     create.add_argument("--name", default="")
     create.add_argument("--tenant", default="default")
@@ -167,7 +182,9 @@ def parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="seed demo cases, send on every channel, print timelines")
     demo.add_argument("--url", default=None, help="gateway URL (default: GATEWAY_PUBLIC_URL)")
-    demo.add_argument("--key", default=None, help="API key (default: GATEWAY_DEV_API_KEY or a new one)")
+    demo.add_argument(
+        "--key", default=None, help="API key (default: GATEWAY_DEV_API_KEY or a new one)"
+    )
     demo.set_defaults(func=cmd_demo)
 
     sub.add_parser("catcher", help="run the local SMTP catcher").set_defaults(func=cmd_catcher)

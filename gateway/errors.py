@@ -9,7 +9,9 @@ class GatewayError(Exception):
     status = 500
     code = "internal_error"
 
-    def __init__(self, message: str, details: list[dict[str, Any]] | None = None, code: str | None = None):
+    def __init__(
+        self, message: str, details: list[dict[str, Any]] | None = None, code: str | None = None
+    ):
         super().__init__(message)
         self.message = message
         self.details = details or []

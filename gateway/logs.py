@@ -15,9 +15,26 @@ import structlog
 
 SENSITIVE_KEYS = frozenset(
     {
-        "to", "from", "from_", "phone", "email", "address", "addresses", "recipient",
-        "recipients", "name", "debtor", "debtor_name", "amount", "balance", "body",
-        "subject", "postal_address", "account", "text", "html",
+        "to",
+        "from",
+        "from_",
+        "phone",
+        "email",
+        "address",
+        "addresses",
+        "recipient",
+        "recipients",
+        "name",
+        "debtor",
+        "debtor_name",
+        "amount",
+        "balance",
+        "body",
+        "subject",
+        "postal_address",
+        "account",
+        "text",
+        "html",
     }
 )
 REDACTED = "[redacted]"
@@ -43,7 +60,9 @@ def configure(level: str = "info", json: bool | None = None) -> None:
         structlog.processors.format_exc_info,
     ]
     renderer: Any = (
-        structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer(colors=False)
+        structlog.processors.JSONRenderer()
+        if as_json
+        else structlog.dev.ConsoleRenderer(colors=False)
     )
     structlog.configure(
         processors=[*processors, renderer],

@@ -71,13 +71,21 @@ def register(name: str, channel: str, factory: Factory) -> None:
 
 def configured(settings: Settings) -> dict[str, list[str]]:
     """channel → provider names in order of preference, checked against the registry."""
-    out = {"sms": settings.sms_providers, "email": settings.email_providers, "letter": settings.letter_providers}
+    out = {
+        "sms": settings.sms_providers,
+        "email": settings.email_providers,
+        "letter": settings.letter_providers,
+    }
     for channel, names in out.items():
         for name in names:
             if name not in REGISTRY:
-                raise ValueError(f"unknown {channel} provider {name!r}; known: {', '.join(sorted(REGISTRY))}")
+                raise ValueError(
+                    f"unknown {channel} provider {name!r}; known: {', '.join(sorted(REGISTRY))}"
+                )
             if REGISTRY[name][0] != channel:
-                raise ValueError(f"provider {name!r} is a {REGISTRY[name][0]} provider, not {channel}")
+                raise ValueError(
+                    f"provider {name!r} is a {REGISTRY[name][0]} provider, not {channel}"
+                )
     return out
 
 

@@ -56,14 +56,18 @@ def mask(value: Any, visible: int = 4, plain: bool = False) -> str:
 
 @lru_cache(maxsize=1)
 def environment() -> SandboxedEnvironment:
-    env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True)
+    env = SandboxedEnvironment(
+        undefined=StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True
+    )
     env.filters.update(money=money, date=date_filter, mask=mask)
     return env
 
 
 @lru_cache(maxsize=1)
 def html_environment() -> SandboxedEnvironment:
-    env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=True, trim_blocks=True, lstrip_blocks=True)
+    env = SandboxedEnvironment(
+        undefined=StrictUndefined, autoescape=True, trim_blocks=True, lstrip_blocks=True
+    )
     env.filters.update(money=money, date=date_filter, mask=mask)
     return env
 
@@ -79,7 +83,9 @@ def render_part(source: str, context: dict[str, Any], *, html: bool = False) -> 
     try:
         return _compile(source, html).render(context).strip()
     except (TemplateError, ValueError, TypeError, KeyError) as exc:
-        raise ValidationFailed(f"template could not be rendered: {exc}", code="template_error") from exc
+        raise ValidationFailed(
+            f"template could not be rendered: {exc}", code="template_error"
+        ) from exc
 
 
 def check_syntax(source: str, *, html: bool = False) -> None:

@@ -47,14 +47,18 @@ def run_all(settings: Settings, *, workers: int = 1) -> int:
     )
     print(f"reminder-gateway on http://{settings.host}:{settings.port}", flush=True)
     print(f"  database: {settings.database_url}  redis: {env['REDIS_URL']}", flush=True)
-    print(f"  templates installed: {installed}; letters in {settings.letters_dir}; mail caught in "
-          f"{settings.data_dir / 'mail'}", flush=True)
+    print(
+        f"  templates installed: {installed}; letters in {settings.letters_dir}; mail caught in "
+        f"{settings.data_dir / 'mail'}",
+        flush=True,
+    )
     print(f"  API key (all scopes): {key}", flush=True)
     env["GATEWAY_DEV_API_KEY"] = key
 
     me = [sys.executable, "-m", "gateway.cli"]
     commands = [[*me, "catcher"], [*me, "api"], [*me, "scheduler"]] + [[*me, "worker"]] * workers
     children = [subprocess.Popen(cmd, env=env) for cmd in commands]
+    names = {child.pid: cmd[-1] for child, cmd in zip(children, commands, strict=True)}
     stopping = False
 
     def stop(*_: Any) -> None:
@@ -68,8 +72,11 @@ def run_all(settings: Settings, *, workers: int = 1) -> int:
         while not stopping:
             for child in children:
                 if child.poll() is not None:
-                    print(f"a gateway process exited ({child.args[-1]}, code {child.returncode}); stopping",
-                          file=sys.stderr, flush=True)
+                    print(
+                        f"a gateway process exited ({names[child.pid]}, code {child.returncode}); stopping",
+                        file=sys.stderr,
+                        flush=True,
+                    )
                     code = child.returncode or 1
                     stopping = True
             time.sleep(0.3)

@@ -51,14 +51,22 @@ class Settings:
     sms_sender: str = field(default="+15005550006", metadata={"env": "SMS_SENDER"})
 
     # Providers, in order of preference per channel.
-    sms_providers: list[str] = field(default_factory=lambda: ["sandbox"], metadata={"env": "SMS_PROVIDERS"})
-    email_providers: list[str] = field(default_factory=lambda: ["smtp"], metadata={"env": "EMAIL_PROVIDERS"})
-    letter_providers: list[str] = field(default_factory=lambda: ["folder"], metadata={"env": "LETTER_PROVIDERS"})
+    sms_providers: list[str] = field(
+        default_factory=lambda: ["sandbox"], metadata={"env": "SMS_PROVIDERS"}
+    )
+    email_providers: list[str] = field(
+        default_factory=lambda: ["smtp"], metadata={"env": "EMAIL_PROVIDERS"}
+    )
+    letter_providers: list[str] = field(
+        default_factory=lambda: ["folder"], metadata={"env": "LETTER_PROVIDERS"}
+    )
 
     sandbox_secret: str = field(default="sandbox-dev-secret", metadata={"env": "SANDBOX_SECRET"})
     sandbox_receipt_delay_s: float = field(default=0.2, metadata={"env": "SANDBOX_RECEIPT_DELAY_S"})
 
-    twilio_base_url: str = field(default="https://api.twilio.com", metadata={"env": "TWILIO_BASE_URL"})
+    twilio_base_url: str = field(
+        default="https://api.twilio.com", metadata={"env": "TWILIO_BASE_URL"}
+    )
     twilio_account_sid: str = field(default="", metadata={"env": "TWILIO_ACCOUNT_SID"})
     twilio_auth_token: str = field(default="", metadata={"env": "TWILIO_AUTH_TOKEN"})
 
@@ -91,7 +99,9 @@ class Settings:
 
     def __post_init__(self) -> None:
         if not self.database_url:
-            object.__setattr__(self, "database_url", f"sqlite+aiosqlite:///{self.data_dir / 'gateway.db'}")
+            object.__setattr__(
+                self, "database_url", f"sqlite+aiosqlite:///{self.data_dir / 'gateway.db'}"
+            )
         if self.letters_dir is None:
             object.__setattr__(self, "letters_dir", self.data_dir / "letters")
 
@@ -118,7 +128,9 @@ class Settings:
         return replace(self, **changes)
 
     def validate(self) -> None:
-        if not (self.database_url.startswith("sqlite") or self.database_url.startswith("postgresql")):
+        if not (
+            self.database_url.startswith("sqlite") or self.database_url.startswith("postgresql")
+        ):
             raise SettingsError("DATABASE_URL: only sqlite and postgresql are supported")
         if self.dispatch_chunk < 1 or self.dispatch_chunk > 1000:
             raise SettingsError("DISPATCH_CHUNK: must be between 1 and 1000")
@@ -128,10 +140,10 @@ class Settings:
         """The URL with an asyncio driver (aiosqlite / asyncpg) whatever the caller wrote."""
         url = self.database_url
         if url.startswith("sqlite:"):
-            url = "sqlite+aiosqlite:" + url[len("sqlite:"):]
+            url = "sqlite+aiosqlite:" + url[len("sqlite:") :]
         for plain in ("postgresql:", "postgresql+psycopg2:", "postgresql+psycopg:"):
             if url.startswith(plain):
-                url = "postgresql+asyncpg:" + url[len(plain):]
+                url = "postgresql+asyncpg:" + url[len(plain) :]
         return url
 
     @property
@@ -150,7 +162,12 @@ class Settings:
         for f in fields(Settings):
             if "env" in f.metadata:
                 default = f.default_factory() if callable(f.default_factory) else f.default  # type: ignore[misc]
-                out.append((f.metadata["env"], ",".join(default) if isinstance(default, list) else str(default)))
+                out.append(
+                    (
+                        f.metadata["env"],
+                        ",".join(default) if isinstance(default, list) else str(default),
+                    )
+                )
         return out
 
 

@@ -22,12 +22,19 @@ async def prepare(settings: Settings) -> int:
 
 
 async def create_key(
-    settings: Settings, *, scopes: list[str], name: str = "", tenant: str = "default", key: str | None = None
+    settings: Settings,
+    *,
+    scopes: list[str],
+    name: str = "",
+    tenant: str = "default",
+    key: str | None = None,
 ) -> str:
     engine = create_engine(settings)
     try:
         async with engine.begin() as conn:
-            clear, _ = await key_store.create(conn, scopes=scopes, now=utcnow(), name=name, tenant=tenant, key=key)
+            clear, _ = await key_store.create(
+                conn, scopes=scopes, now=utcnow(), name=name, tenant=tenant, key=key
+            )
             return clear
     finally:
         await engine.dispose()

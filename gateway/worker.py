@@ -33,7 +33,9 @@ class AsyncLoop:
 
     def __init__(self, settings: Settings):
         self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="gateway-loop", daemon=True)
+        self.thread = threading.Thread(
+            target=self.loop.run_forever, name="gateway-loop", daemon=True
+        )
         self.thread.start()
         self.runtime: Runtime = self.run(open_runtime(settings, with_providers=True))
 
@@ -90,7 +92,9 @@ def run_worker(settings: Settings, *, burst: bool = False, queues: list[str] | N
     loop = AsyncLoop(settings)
     install(loop)
     try:
-        worker = GatewayWorker([Queue(n, connection=connection) for n in names], connection=connection)
+        worker = GatewayWorker(
+            [Queue(n, connection=connection) for n in names], connection=connection
+        )
         log.info("worker_started", queues=names, name=worker.name)
         worker.work(burst=burst, logging_level="WARNING")
     finally:

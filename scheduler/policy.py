@@ -83,22 +83,39 @@ def decide(
     return ALLOW
 
 
-def _legal_holds(message: MessageFacts, case: CaseFacts, contact: ContactFacts, now: datetime) -> Decision | None:
+def _legal_holds(
+    message: MessageFacts, case: CaseFacts, contact: ContactFacts, now: datetime
+) -> Decision | None:
     if case.state in HOLD_STATES:
         kind = f"{case.state}.{case.state_reason}" if case.state_reason else case.state
         return Decision(Verdict.SUPPRESS, rule=f"hold.{case.state}", reason=kind)
     if case.state == "paused" and case.state_until is not None and case.state_until > now:
-        return Decision(Verdict.DEFER, rule="hold.paused", reason=case.state_reason or "paused", until=case.state_until)
+        return Decision(
+            Verdict.DEFER,
+            rule="hold.paused",
+            reason=case.state_reason or "paused",
+            until=case.state_until,
+        )
     return None
 
 
-def _eligibility(message: MessageFacts, case: CaseFacts, contact: ContactFacts, now: datetime) -> Decision | None:
+def _eligibility(
+    message: MessageFacts, case: CaseFacts, contact: ContactFacts, now: datetime
+) -> Decision | None:
     if contact.status != "active":
-        return Decision(Verdict.SUPPRESS, rule=f"channel.{contact.status}", reason=f"contact point {contact.status}")
+        return Decision(
+            Verdict.SUPPRESS,
+            rule=f"channel.{contact.status}",
+            reason=f"contact point {contact.status}",
+        )
     return None
 
 
-def _not_before(message: MessageFacts, case: CaseFacts, contact: ContactFacts, now: datetime) -> Decision | None:
+def _not_before(
+    message: MessageFacts, case: CaseFacts, contact: ContactFacts, now: datetime
+) -> Decision | None:
     if message.not_before is not None and message.not_before > now:
-        return Decision(Verdict.DEFER, rule="message.not_before", reason="not before", until=message.not_before)
+        return Decision(
+            Verdict.DEFER, rule="message.not_before", reason="not before", until=message.not_before
+        )
     return None

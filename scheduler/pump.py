@@ -13,6 +13,7 @@ One scheduler is active at a time: a Redis lock with a TTL elects it; a second o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 from typing import Any
@@ -57,21 +58,39 @@ async def sweep_once(rt: Runtime) -> dict[str, int]:
         dispatching = [r for r in stale if r.state == State.DISPATCHING.value]
         sending = [r for r in stale if r.state == State.SENDING.value]
         back = await message_store.transition(
-            conn, [r.id for r in dispatching], State.RETRY_WAIT, now=now, from_=[State.DISPATCHING],
-            where=[message_store.M.c.lease_until < now], next_attempt_at=now, enqueued_at=None,
-            lease_until=None, state_reason="claim expired before sending",
+            conn,
+            [r.id for r in dispatching],
+            State.RETRY_WAIT,
+            now=now,
+            from_=[State.DISPATCHING],
+            where=[message_store.M.c.lease_until < now],
+            next_attempt_at=now,
+            enqueued_at=None,
+            lease_until=None,
+            state_reason="claim expired before sending",
         )
         unknown = await message_store.transition(
-            conn, [r.id for r in sending], State.UNKNOWN, now=now, from_=[State.SENDING],
-            where=[message_store.M.c.lease_until < now], lease_until=None,
+            conn,
+            [r.id for r in sending],
+            State.UNKNOWN,
+            now=now,
+            from_=[State.SENDING],
+            where=[message_store.M.c.lease_until < now],
+            lease_until=None,
             state_reason="worker lost while sending; reconcile from receipts",
         )
         moved = set(back) | set(unknown)
         await timeline.append(
             conn,
             [
-                timeline.entry(r.case_id, "claim_expired", now, message_id=r.id, was=r.state,
-                               now_state="retry_wait" if r.state == State.DISPATCHING.value else "unknown")
+                timeline.entry(
+                    r.case_id,
+                    "claim_expired",
+                    now,
+                    message_id=r.id,
+                    was=r.state,
+                    now_state="retry_wait" if r.state == State.DISPATCHING.value else "unknown",
+                )
                 for r in stale
                 if r.id in moved
             ],
@@ -120,7 +139,5 @@ class Scheduler:
                 await self.tick()
             except Exception:  # noqa: BLE001 — a bad tick (e.g. database restart) must not end the loop
                 log.exception("scheduler_tick_failed")
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=self.rt.settings.pump_interval_s)
-            except TimeoutError:
-                pass

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
@@ -19,10 +18,8 @@ from typing import Any
 
 import pytest
 import redis as redis_lib
-import sqlalchemy as sa
 
 from gateway.settings import Settings
-
 from tests.support import ApiClient, Clock, free_port
 
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -39,6 +36,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 # --- Redis -------------------------------------------------------------------------------------
+
 
 def _local_redis() -> str | None:
     url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
@@ -75,6 +73,7 @@ def redis_client(redis_url: str) -> Iterator[redis_lib.Redis]:
 
 
 # --- Databases ---------------------------------------------------------------------------------
+
 
 async def _pg_admin(sql: str) -> None:
     import asyncpg
@@ -153,6 +152,7 @@ def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
 
 # --- The gateway -------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
@@ -170,12 +170,19 @@ def api_port() -> int:
 
 @pytest.fixture
 def settings(
-    tmp_path: Path, database_url: str, redis_url: str, redis_client: Any, api_port: int, smtp_port: int
+    tmp_path: Path,
+    database_url: str,
+    redis_url: str,
+    redis_client: Any,
+    api_port: int,
+    smtp_port: int,
 ) -> Settings:
     return make_settings(tmp_path, database_url, redis_url, api_port, smtp_port)
 
 
-def make_settings(tmp_path: Path, database_url: str, redis_url: str, api_port: int, smtp_port: int) -> Settings:
+def make_settings(
+    tmp_path: Path, database_url: str, redis_url: str, api_port: int, smtp_port: int
+) -> Settings:
     return Settings.from_env(
         {},
         data_dir=tmp_path / "var",

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import socket
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
-import re
 from openapi_schema_validator import OAS31Validator
 from rq import Queue
 from rq.job import Job
@@ -45,13 +45,17 @@ def _operation(method: str, path: str) -> tuple[str, dict[str, Any]] | None:
     return None
 
 
-def check_against_spec(method: str, path: str, status: int, request_body: Any, response: Any, content_type: str) -> None:
+def check_against_spec(
+    method: str, path: str, status: int, request_body: Any, response: Any, content_type: str
+) -> None:
     """Assert that an exchange matches the OpenAPI document (request bodies of successful calls too)."""
     found = _operation(method, path.split("?")[0])
     assert found is not None, f"{method} {path} is not documented in /openapi.json"
     template, op = found
     responses = op["responses"]
-    assert str(status) in responses, f"{method} {template} answered {status}, which is not documented"
+    assert str(status) in responses, (
+        f"{method} {template} answered {status}, which is not documented"
+    )
     components = {"components": spec()["components"]}
     media = responses[str(status)].get("content", {})
     if "application/json" in media and content_type == "application/json":
@@ -77,8 +81,15 @@ class ApiClient:
         self.session, self.base, self.key, self.settings = session, base, key, settings
 
     async def call(
-        self, method: str, path: str, json: Any = None, *, data: bytes | str | None = None,
-        key: str | None = "default", headers: dict[str, str] | None = None, check: bool = True,
+        self,
+        method: str,
+        path: str,
+        json: Any = None,
+        *,
+        data: bytes | str | None = None,
+        key: str | None = "default",
+        headers: dict[str, str] | None = None,
+        check: bool = True,
     ) -> Response:
         hdrs = dict(headers or {})
         if key == "default":
@@ -108,9 +119,15 @@ class ApiClient:
 
 
 def case_body(
-    *, name: str = "Jane Doe", locale: str = "en", phone: str | None = "+14155550123",
-    email: str | None = "jane@example.com", postal: bool = True, preset: str = "US-RegF",
-    amount: str = "420.50", currency: str = "USD",
+    *,
+    name: str = "Jane Doe",
+    locale: str = "en",
+    phone: str | None = "+14155550123",
+    email: str | None = "jane@example.com",
+    postal: bool = True,
+    preset: str = "US-RegF",
+    amount: str = "420.50",
+    currency: str = "USD",
 ) -> dict[str, Any]:
     contacts = []
     if phone:
@@ -119,21 +136,36 @@ def case_body(
         contacts.append({"channel": "email", "address": email})
     debtor: dict[str, Any] = {"name": name, "locale": locale}
     if postal:
-        debtor["postal_address"] = {"lines": ["12 Main St", "Springfield, IL 62701"], "country": "US",
-                                    "postal_code": "62701"}
+        debtor["postal_address"] = {
+            "lines": ["12 Main St", "Springfield, IL 62701"],
+            "country": "US",
+            "postal_code": "62701",
+        }
     return {
         "debtor": debtor,
         "preset": preset,
         "collector_role": "third_party",
-        "debt": {"amount": amount, "currency": currency, "due_date": "2026-10-01", "days_past_due": 52,
-                 "account_number": "4111 1111 1111 1234"},
+        "debt": {
+            "amount": amount,
+            "currency": currency,
+            "due_date": "2026-10-01",
+            "days_past_due": 52,
+            "account_number": "4111 1111 1111 1234",
+        },
         "contacts": contacts,
     }
 
 
-def reminder(case_ref: str, channel: str = "sms", key: str | None = None, **extra: Any) -> dict[str, Any]:
-    return {"case_ref": case_ref, "template": "first_notice", "channel": channel,
-            "idempotency_key": key or f"{case_ref}-{channel}", **extra}
+def reminder(
+    case_ref: str, channel: str = "sms", key: str | None = None, **extra: Any
+) -> dict[str, Any]:
+    return {
+        "case_ref": case_ref,
+        "template": "first_notice",
+        "channel": channel,
+        "idempotency_key": key or f"{case_ref}-{channel}",
+        **extra,
+    }
 
 
 async def drain(rt: Any, rounds: int = 50) -> int:
@@ -161,7 +193,9 @@ async def message_state(rt: Any, message_id: str) -> str:
     from gateway.store.tables import messages
 
     async with rt.engine.connect() as conn:
-        return (await conn.execute(sa.select(messages.c.state).where(messages.c.id == message_id))).scalar_one()
+        return (
+            await conn.execute(sa.select(messages.c.state).where(messages.c.id == message_id))
+        ).scalar_one()
 
 
 def settings_env(settings: Any, **extra: str) -> dict[str, str]:
@@ -169,13 +203,23 @@ def settings_env(settings: Any, **extra: str) -> dict[str, str]:
     import dataclasses
     import os
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GATEWAY_", "SMTP_", "SMS_", "REDIS_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("GATEWAY_", "SMTP_", "SMS_", "REDIS_"))
+    }
     for f in dataclasses.fields(settings):
         name = f.metadata.get("env")
         value = getattr(settings, f.name)
         if name is None or value is None:
             continue
-        env[name] = ",".join(value) if isinstance(value, list) else str(value).lower() if isinstance(value, bool) else str(value)
+        env[name] = (
+            ",".join(value)
+            if isinstance(value, list)
+            else str(value).lower()
+            if isinstance(value, bool)
+            else str(value)
+        )
     env.update(LOG_JSON="true", **extra)
     return env
 
@@ -213,5 +257,7 @@ async def states(rt: Any, ids: list[str]) -> dict[str, str]:
     from gateway.store.tables import messages
 
     async with rt.engine.connect() as conn:
-        rows = await conn.execute(sa.select(messages.c.id, messages.c.state).where(messages.c.id.in_(ids)))
+        rows = await conn.execute(
+            sa.select(messages.c.id, messages.c.state).where(messages.c.id.in_(ids))
+        )
         return {r.id: r.state for r in rows}

@@ -38,7 +38,9 @@ async def serve(folder: Path, host: str = "127.0.0.1", port: int = 2525) -> asyn
     handler = MailFolder(folder)
     loop = asyncio.get_running_loop()
     return await loop.create_server(
-        lambda: SMTP(handler, hostname="catcher.local", data_size_limit=20 * 1024 * 1024), host, port
+        lambda: SMTP(handler, hostname="catcher.local", data_size_limit=20 * 1024 * 1024),
+        host,
+        port,
     )
 
 

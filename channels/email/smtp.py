@@ -65,7 +65,10 @@ class SmtpEmail:
 
     async def _connect(self) -> aiosmtplib.SMTP:
         client = aiosmtplib.SMTP(
-            hostname=self.host, port=self.port, timeout=self.timeout_s, start_tls=self.starttls or None,
+            hostname=self.host,
+            port=self.port,
+            timeout=self.timeout_s,
+            start_tls=self.starttls or None,
         )
         await client.connect()
         if self.username:

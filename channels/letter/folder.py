@@ -37,7 +37,12 @@ class FolderLetters:
         target = self.folder / f"{ref}.pdf"
         tmp = self.folder / f".{ref}.pdf.tmp"
         await asyncio.to_thread(_write, tmp, target, pdf.content)
-        sidecar = {"ref": ref, "message_id": message.message_id, "pages": pdf.pages, "bytes": len(pdf.content)}
+        sidecar = {
+            "ref": ref,
+            "message_id": message.message_id,
+            "pages": pdf.pages,
+            "bytes": len(pdf.content),
+        }
         (self.folder / f"{ref}.json").write_text(json.dumps(sidecar))
         return SendResult(ref, {"pages": pdf.pages, "file": target.name, "bytes": len(pdf.content)})
 

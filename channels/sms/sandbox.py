@@ -73,7 +73,12 @@ class SandboxSms:
 
     async def send(self, message: Outgoing) -> SendResult:
         ref = "SB" + secrets.token_hex(12)
-        record = {"ref": ref, "to": message.to, "body": message.body, "at": datetime.now(UTC).isoformat()}
+        record = {
+            "ref": ref,
+            "to": message.to,
+            "body": message.body,
+            "at": datetime.now(UTC).isoformat(),
+        }
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.lpush(self.outbox_key, json.dumps(record))
             pipe.ltrim(self.outbox_key, 0, self.keep - 1)
@@ -101,7 +106,10 @@ class SandboxSms:
                 async with self._session.post(
                     self.receipts_url,
                     data=body,
-                    headers={"Content-Type": "application/json", SIGNATURE_HEADER: sign(self.secret, body)},
+                    headers={
+                        "Content-Type": "application/json",
+                        SIGNATURE_HEADER: sign(self.secret, body),
+                    },
                 ) as resp:
                     if resp.status >= 300:
                         log.warning("sandbox_receipt_refused", status=resp.status, ref=ref)
@@ -110,7 +118,9 @@ class SandboxSms:
                 return
 
     def verify(self, callback: Callback) -> None:
-        given = {k.lower(): v for k, v in callback.headers.items()}.get(SIGNATURE_HEADER.lower(), "")
+        given = {k.lower(): v for k, v in callback.headers.items()}.get(
+            SIGNATURE_HEADER.lower(), ""
+        )
         if not given or not hmac.compare_digest(given, sign(self.secret, callback.body)):
             raise SignatureInvalid("sandbox signature missing or wrong")
 

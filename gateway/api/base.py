@@ -44,7 +44,11 @@ def json_response(data: Any, status: int = 200) -> web.Response:
 
 def pydantic_details(exc: ValidationError) -> list[dict[str, Any]]:
     return [
-        {"field": ".".join(str(p) for p in err["loc"]) or "(body)", "problem": err["msg"], "type": err["type"]}
+        {
+            "field": ".".join(str(p) for p in err["loc"]) or "(body)",
+            "problem": err["msg"],
+            "type": err["type"],
+        }
         for err in exc.errors(include_url=False, include_context=False, include_input=False)
     ]
 
@@ -63,7 +67,9 @@ def validate(model: type[M], data: Any) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise ValidationFailed("the request does not match the schema", details=pydantic_details(exc)) from None
+        raise ValidationFailed(
+            "the request does not match the schema", details=pydantic_details(exc)
+        ) from None
 
 
 async def parse(request: web.Request, model: type[M]) -> M:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.api.base import api_key, json_response, parse, requires, runtime
-from gateway.api.schemas import CaseIn, CaseOut, ContactOut, Ref, TimelineOut
+from gateway.api.schemas import CaseIn, Ref, TimelineEntryOut, TimelineOut
 from gateway.errors import NotFound, ValidationFailed
 from gateway.services import cases as case_service
 from gateway.store import cases as case_store
@@ -40,7 +40,9 @@ async def put_case(request: web.Request) -> web.Response:
 @requires("cases:read")
 async def get_case(request: web.Request) -> web.Response:
     case_ref = _case_ref(request)
-    return json_response(await case_service.read(runtime(request), api_key(request).tenant, case_ref))
+    return json_response(
+        await case_service.read(runtime(request), api_key(request).tenant, case_ref)
+    )
 
 
 @routes.get("/v1/cases/{case_ref}/timeline")
@@ -52,7 +54,7 @@ async def get_timeline(request: web.Request) -> web.Response:
         limit = int(request.query.get("limit", "500"))
     except ValueError:
         raise ValidationFailed("after and limit are integers") from None
-    if not (0 <= after and 1 <= limit <= 1000):
+    if not (after >= 0 and 1 <= limit <= 1000):
         raise ValidationFailed("after ≥ 0 and 1 ≤ limit ≤ 1000")
     rt = runtime(request)
     async with rt.engine.connect() as conn:
@@ -61,7 +63,12 @@ async def get_timeline(request: web.Request) -> web.Response:
             raise NotFound(f"no case {case_ref!r}", code="unknown_case")
         entries = await timeline.for_case(conn, case.id, after=after, limit=limit)
     next_after = entries[-1]["id"] if len(entries) == limit else None
-    return json_response(TimelineOut(case_ref=case_ref, entries=entries, next_after=next_after))
+    return json_response(
+        TimelineOut(
+            case_ref=case_ref,
+            entries=[TimelineEntryOut.model_validate(e) for e in entries],
+            next_after=next_after,
+        )
+    )
 
 
-__all__ = ["routes", "CaseOut", "ContactOut"]

@@ -18,14 +18,22 @@ from gateway.errors import GatewayError, Unavailable
 log = structlog.get_logger()
 
 HTTP_CODES = {
-    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-    405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
-    415: "unsupported_media_type", 422: "validation_failed",
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_failed",
 }
 
 
 def error_body(status: int, code: str, message: str) -> web.Response:
-    return json_response({"error": {"code": code, "message": message, "details": []}}, status=status)
+    return json_response(
+        {"error": {"code": code, "message": message, "details": []}}, status=status
+    )
 
 
 @web.middleware
@@ -40,7 +48,13 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         code = HTTP_CODES.get(exc.status, "http_error")
         message = exc.reason if exc.status != 413 else "the request body is too large"
         return error_body(exc.status, code, message)
-    except (OperationalError, DBAPIError, PoolTimeout, RedisConnectionError, ConnectionRefusedError) as exc:
+    except (
+        OperationalError,
+        DBAPIError,
+        PoolTimeout,
+        RedisConnectionError,
+        ConnectionRefusedError,
+    ) as exc:
         log.warning("dependency_unavailable", error=type(exc).__name__)
         unavailable = Unavailable("a backing service is unavailable; retry shortly")
         response = json_response(unavailable.to_json(), status=503)
@@ -71,7 +85,9 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
         log.info(
             "request",
             method=request.method,
-            route=request.match_info.route.resource.canonical if request.match_info.route.resource else None,
+            route=request.match_info.route.resource.canonical
+            if request.match_info.route.resource
+            else None,
             status=status,
             ms=round((time.perf_counter() - started) * 1000, 2),
         )

@@ -19,30 +19,96 @@ REF = "#/components/schemas/{model}"
 
 # (method, path, summary, scope or None, request model or None, {status: model or None})
 OPERATIONS: list[tuple[str, str, str, str | None, type[BaseModel] | None, dict[int, Any]]] = [
-    ("put", "/v1/cases/{case_ref}", "Create or update a case", "cases:write", s.CaseIn, {200: s.CaseOut, 201: s.CaseOut}),
+    (
+        "put",
+        "/v1/cases/{case_ref}",
+        "Create or update a case",
+        "cases:write",
+        s.CaseIn,
+        {200: s.CaseOut, 201: s.CaseOut},
+    ),
     ("get", "/v1/cases/{case_ref}", "Read a case", "cases:read", None, {200: s.CaseOut}),
-    ("get", "/v1/cases/{case_ref}/timeline", "Read a case's timeline", "cases:read", None, {200: s.TimelineOut}),
-    ("post", "/v1/reminders", "Enqueue one reminder", "reminders:write", s.ReminderIn,
-     {202: s.ReminderResult, 200: s.ReminderResult}),
-    ("post", "/v1/reminders/batch", "Enqueue up to 1,000 reminders", "reminders:write", s.BatchIn, {202: s.BatchOut}),
-    ("get", "/v1/messages/{message_id}", "Read a message: state, attempts, events, content", "cases:read", None,
-     {200: s.MessageOut}),
-    ("post", "/v1/providers/{provider}/receipts", "Delivery receipts from a provider (signed)", None, None,
-     {200: "object"}),
-    ("post", "/v1/providers/{provider}/inbound", "Inbound replies from a provider (signed)", None, None,
-     {200: "object"}),
+    (
+        "get",
+        "/v1/cases/{case_ref}/timeline",
+        "Read a case's timeline",
+        "cases:read",
+        None,
+        {200: s.TimelineOut},
+    ),
+    (
+        "post",
+        "/v1/reminders",
+        "Enqueue one reminder",
+        "reminders:write",
+        s.ReminderIn,
+        {202: s.ReminderResult, 200: s.ReminderResult},
+    ),
+    (
+        "post",
+        "/v1/reminders/batch",
+        "Enqueue up to 1,000 reminders",
+        "reminders:write",
+        s.BatchIn,
+        {202: s.BatchOut},
+    ),
+    (
+        "get",
+        "/v1/messages/{message_id}",
+        "Read a message: state, attempts, events, content",
+        "cases:read",
+        None,
+        {200: s.MessageOut},
+    ),
+    (
+        "post",
+        "/v1/providers/{provider}/receipts",
+        "Delivery receipts from a provider (signed)",
+        None,
+        None,
+        {200: "object"},
+    ),
+    (
+        "post",
+        "/v1/providers/{provider}/inbound",
+        "Inbound replies from a provider (signed)",
+        None,
+        None,
+        {200: "object"},
+    ),
     ("get", "/v1/sandbox/sms", "SMS held by the sandbox provider", "ops", None, {200: "object"}),
-    ("get", "/v1/sandbox/email", "Mail caught by the local SMTP catcher", "ops", None, {200: "object"}),
+    (
+        "get",
+        "/v1/sandbox/email",
+        "Mail caught by the local SMTP catcher",
+        "ops",
+        None,
+        {200: "object"},
+    ),
     ("get", "/v1/unsubscribe/{token}", "One-click unsubscribe page", None, None, {200: "html"}),
-    ("post", "/v1/unsubscribe/{token}", "One-click unsubscribe (RFC 8058)", None, None, {200: "object"}),
+    (
+        "post",
+        "/v1/unsubscribe/{token}",
+        "One-click unsubscribe (RFC 8058)",
+        None,
+        None,
+        {200: "object"},
+    ),
     ("get", "/healthz", "Liveness and readiness", None, None, {200: "object", 503: "object"}),
     ("get", "/metrics", "Prometheus metrics", None, None, {200: "text"}),
     ("get", "/openapi.json", "This document", None, None, {200: "object"}),
 ]
 
-ERRORS = {400: "Bad request", 401: "Missing or unknown API key", 403: "The key lacks the scope",
-          404: "Not found", 409: "Conflict", 413: "Too large", 422: "Validation failed",
-          503: "A backing service is unavailable"}
+ERRORS = {
+    400: "Bad request",
+    401: "Missing or unknown API key",
+    403: "The key lacks the scope",
+    404: "Not found",
+    409: "Conflict",
+    413: "Too large",
+    422: "Validation failed",
+    503: "A backing service is unavailable",
+}
 
 
 def _content(model: Any) -> dict[str, Any]:
@@ -57,40 +123,59 @@ def _content(model: Any) -> dict[str, Any]:
 
 @lru_cache(maxsize=1)
 def spec() -> dict[str, Any]:
-    models = {s.ErrorOut, s.SandboxReceiptIn, s.SandboxInboundIn}
+    models: set[type[BaseModel]] = {s.ErrorOut, s.SandboxReceiptIn, s.SandboxInboundIn}
     for _, _, _, _, request, responses in OPERATIONS:
         if request is not None:
             models.add(request)
-        models.update(m for m in responses.values() if isinstance(m, type))
+        models.update(
+            m for m in responses.values() if isinstance(m, type) and issubclass(m, BaseModel)
+        )
     ordered = sorted(models, key=lambda m: m.__name__)
     _, defs = models_json_schema(
         [(m, "validation") for m in ordered], ref_template=REF, by_alias=True
     )
     paths: dict[str, dict[str, Any]] = {}
     for method, path, summary, scope, request, responses in OPERATIONS:
-        op: dict[str, Any] = {"summary": summary, "operationId": f"{method}_{path}".replace("/", "_").strip("_")}
+        op: dict[str, Any] = {
+            "summary": summary,
+            "operationId": f"{method}_{path}".replace("/", "_").strip("_"),
+        }
         params = [part[1:-1] for part in path.split("/") if part.startswith("{")]
         if params:
-            op["parameters"] = [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
-                                for p in params]
+            op["parameters"] = [
+                {"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
+                for p in params
+            ]
         if request is not None:
             op["requestBody"] = {"required": True, "content": _content(request)}
-        op["responses"] = {str(code): {"description": "OK", "content": _content(model)}
-                           for code, model in responses.items()}
+        op["responses"] = {
+            str(code): {"description": "OK", "content": _content(model)}
+            for code, model in responses.items()
+        }
         for code, text in ERRORS.items():
-            op["responses"].setdefault(str(code), {"description": text, "content": _content(s.ErrorOut)})
+            op["responses"].setdefault(
+                str(code), {"description": text, "content": _content(s.ErrorOut)}
+            )
         if scope is not None:
             op["security"] = [{"apiKey": [scope]}]
             op["x-required-scope"] = scope
         paths.setdefault(path, {})[method] = op
     return {
         "openapi": "3.1.0",
-        "info": {"title": "reminder-gateway", "version": __version__,
-                 "description": "Omnichannel reminder gateway for overdue-debt collection."},
+        "info": {
+            "title": "reminder-gateway",
+            "version": __version__,
+            "description": "Omnichannel reminder gateway for overdue-debt collection.",
+        },
         "paths": paths,
         "components": {
             "schemas": defs["$defs"],
-            "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer",
-                                           "description": "An API key: Authorization: Bearer rg_..."}},
+            "securitySchemes": {
+                "apiKey": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "An API key: Authorization: Bearer rg_...",
+                }
+            },
         },
     }

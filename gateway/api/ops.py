@@ -6,7 +6,13 @@ import asyncio
 
 import sqlalchemy as sa
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    generate_latest,
+)
 
 from gateway.api.base import json_response, runtime
 from gateway.api.openapi import spec
@@ -20,8 +26,12 @@ REGISTRY: web.AppKey[CollectorRegistry] = web.AppKey("metrics", CollectorRegistr
 class Metrics:
     def __init__(self, registry: CollectorRegistry):
         self.registry = registry
-        self.requests = Counter("gateway_http_requests", "HTTP requests", ["route", "status"], registry=registry)
-        self.messages = Gauge("gateway_messages", "Messages by state", ["state", "channel"], registry=registry)
+        self.requests = Counter(
+            "gateway_http_requests", "HTTP requests", ["route", "status"], registry=registry
+        )
+        self.messages = Gauge(
+            "gateway_messages", "Messages by state", ["state", "channel"], registry=registry
+        )
 
 
 METRICS: web.AppKey[Metrics] = web.AppKey("metrics_obj", Metrics)
@@ -45,7 +55,9 @@ async def healthz(request: web.Request) -> web.Response:
     except Exception as exc:  # noqa: BLE001
         checks["redis"] = f"down: {type(exc).__name__}"
     ok = all(v == "ok" for v in checks.values())
-    return json_response({"status": "ok" if ok else "degraded", "checks": checks}, status=200 if ok else 503)
+    return json_response(
+        {"status": "ok" if ok else "degraded", "checks": checks}, status=200 if ok else 503
+    )
 
 
 @routes.get("/metrics")
@@ -53,7 +65,9 @@ async def metrics(request: web.Request) -> web.Response:
     m = request.app[METRICS]
     rt = runtime(request)
     async with rt.engine.connect() as conn:
-        rows = await conn.execute(sa.select(M.c.state, M.c.channel, sa.func.count()).group_by(M.c.state, M.c.channel))
+        rows = await conn.execute(
+            sa.select(M.c.state, M.c.channel, sa.func.count()).group_by(M.c.state, M.c.channel)
+        )
         m.messages.clear()
         for state, channel, n in rows:
             m.messages.labels(state=state, channel=channel).set(n)

@@ -29,8 +29,12 @@ async def _callback(request: web.Request) -> tuple[object, Callback]:
     if provider is None:
         raise NotFound(f"no provider {name!r} is configured", code="unknown_provider")
     body = await request.read()
-    return provider, Callback(url=str(request.url), headers=dict(request.headers), body=body,
-                              content_type=request.content_type)
+    return provider, Callback(
+        url=str(request.url),
+        headers=dict(request.headers),
+        body=body,
+        content_type=request.content_type,
+    )
 
 
 def _check(schema: type | None, body: bytes) -> None:
@@ -39,8 +43,9 @@ def _check(schema: type | None, body: bytes) -> None:
     try:
         schema.model_validate_json(body)  # type: ignore[attr-defined]
     except ValidationError as exc:
-        raise ValidationFailed("the callback does not match the provider's format",
-                               details=pydantic_details(exc)) from None
+        raise ValidationFailed(
+            "the callback does not match the provider's format", details=pydantic_details(exc)
+        ) from None
 
 
 @routes.post("/v1/providers/{provider}/receipts")
@@ -72,7 +77,9 @@ async def post_inbound(request: web.Request) -> web.Response:
             raise Unauthorized("signature missing or wrong", code="bad_signature") from None
         key = await authenticate(request)
         if "ops" not in key.scopes:
-            raise Forbidden("sandbox replies need a valid signature or an 'ops' key", code="missing_scope") from None
+            raise Forbidden(
+                "sandbox replies need a valid signature or an 'ops' key", code="missing_scope"
+            ) from None
     except NotImplementedError:
         raise NotFound("this provider takes no inbound messages", code="no_callbacks") from None
     _check(INBOUND_SCHEMAS.get(name), callback.body)
@@ -129,22 +136,38 @@ async def unsubscribe(request: web.Request) -> web.Response:
     rt = runtime(request)
     now = rt.clock()
     async with rt.engine.begin() as conn:
-        row = (await conn.execute(sa.select(M.c.case_id, M.c.contact_id).where(M.c.id == message_id))).first()
+        row = (
+            await conn.execute(sa.select(M.c.case_id, M.c.contact_id).where(M.c.id == message_id))
+        ).first()
         if row is None:
             raise NotFound("unknown link", code="unknown_message")
         changed = await conn.execute(
-            sa.update(CP).where(CP.c.id == row.contact_id, CP.c.status != "opted_out")
+            sa.update(CP)
+            .where(CP.c.id == row.contact_id, CP.c.status != "opted_out")
             .values(status="opted_out", status_reason="one-click unsubscribe", updated_at=now)
         )
         if changed.rowcount:
-            await timeline.append(conn, [timeline.entry(row.case_id, "opted_out", now, message_id=message_id,
-                                                        actor="debtor:email", channel="email",
-                                                        source="list-unsubscribe")])
+            await timeline.append(
+                conn,
+                [
+                    timeline.entry(
+                        row.case_id,
+                        "opted_out",
+                        now,
+                        message_id=message_id,
+                        actor="debtor:email",
+                        channel="email",
+                        source="list-unsubscribe",
+                    )
+                ],
+            )
     return json_response({"unsubscribed": True})
 
 
 def _token_message(request: web.Request) -> str:
-    message_id = check_unsubscribe_token(runtime(request).settings.secret, request.match_info["token"])
+    message_id = check_unsubscribe_token(
+        runtime(request).settings.secret, request.match_info["token"]
+    )
     if message_id is None:
         raise BadRequest("this unsubscribe link is not valid", code="bad_token")
     return message_id

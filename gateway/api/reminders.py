@@ -6,7 +6,14 @@ import sqlalchemy as sa
 from aiohttp import web
 
 from gateway.api.base import api_key, json_response, parse, read_json, requires, runtime, validate
-from gateway.api.schemas import BatchIn, BatchOut, MessageOut, ReminderIn, ReminderResult
+from gateway.api.schemas import (
+    BatchIn,
+    BatchOut,
+    DeliveryEventOut,
+    MessageOut,
+    ReminderIn,
+    ReminderResult,
+)
 from gateway.errors import BadRequest, GatewayError, NotFound, PayloadTooLarge
 from gateway.services import intake
 from gateway.store import messages as message_store
@@ -29,7 +36,7 @@ async def post_reminder(request: web.Request) -> web.Response:
         error.status = result.http_status
         raise error
     return json_response(
-        ReminderResult(status=result.status, id=result.id, state=result.state),  # type: ignore[arg-type]
+        ReminderResult(status=result.status, id=result.id, state=result.state),
         status=result.http_status,
     )
 
@@ -43,7 +50,9 @@ async def post_batch(request: web.Request) -> web.Response:
     if not data["items"]:
         raise BadRequest("the batch is empty", code="empty_batch")
     if len(data["items"]) > MAX_BATCH:
-        raise PayloadTooLarge(f"a batch holds at most {MAX_BATCH} reminders", code="batch_too_large")
+        raise PayloadTooLarge(
+            f"a batch holds at most {MAX_BATCH} reminders", code="batch_too_large"
+        )
     batch = validate(BatchIn, data)
     results = await intake.accept(runtime(request), api_key(request), batch.items)
     out = BatchOut(
@@ -51,8 +60,13 @@ async def post_batch(request: web.Request) -> web.Response:
         duplicates=sum(r.status == "duplicate" for r in results),
         rejected=sum(r.status == "rejected" for r in results),
         results=[
-            ReminderResult(index=i, status=r.status, id=r.id, state=r.state,  # type: ignore[arg-type]
-                           error={**r.error, "status": r.http_status} if r.error else None)
+            ReminderResult(
+                index=i,
+                status=r.status,
+                id=r.id,
+                state=r.state,
+                error={**r.error, "status": r.http_status} if r.error else None,
+            )
             for i, r in enumerate(results)
         ],
     )
@@ -65,10 +79,16 @@ async def get_message(request: web.Request) -> web.Response:
     message_id = request.match_info["message_id"]
     rt = runtime(request)
     async with rt.engine.connect() as conn:
-        row = await message_store.get(conn, message_id, api_key(request).tenant) if len(message_id) <= 32 else None
+        row = (
+            await message_store.get(conn, message_id, api_key(request).tenant)
+            if len(message_id) <= 32
+            else None
+        )
         if row is None:
             raise NotFound(f"no message {message_id!r}", code="unknown_message")
-        case_ref = (await conn.execute(sa.select(C.c.case_ref).where(C.c.id == row.case_id))).scalar_one()
+        case_ref = (
+            await conn.execute(sa.select(C.c.case_ref).where(C.c.id == row.case_id))
+        ).scalar_one()
         template = (await conn.execute(sa.select(TV).where(TV.c.id == row.template_id))).one()
         events = list(
             await conn.execute(
@@ -90,13 +110,20 @@ async def get_message(request: web.Request) -> web.Response:
             provider_ref=row.provider_ref,
             not_before=row.not_before,
             expires_at=row.expires_at,
-            next_attempt_at=row.next_attempt_at if row.state in ("accepted", "deferred", "retry_wait") else None,
+            next_attempt_at=row.next_attempt_at
+            if row.state in ("accepted", "deferred", "retry_wait")
+            else None,
             created_at=row.created_at,
             sent_at=row.sent_at,
             rendered=row.rendered,
             events=[
-                {"type": e.event_type, "provider": e.provider, "occurred_at": e.occurred_at,
-                 "reject_reason": e.reject_reason, "description": e.description}
+                DeliveryEventOut(
+                    type=e.event_type,
+                    provider=e.provider,
+                    occurred_at=e.occurred_at,
+                    reject_reason=e.reject_reason,
+                    description=e.description,
+                )
                 for e in events
             ],
         )

@@ -23,7 +23,9 @@ class Strict(BaseModel):
 
 
 class PostalAddress(Strict):
-    lines: list[Annotated[str, Field(min_length=1, max_length=120)]] = Field(min_length=1, max_length=6)
+    lines: list[Annotated[str, Field(min_length=1, max_length=120)]] = Field(
+        min_length=1, max_length=6
+    )
     country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
     postal_code: Annotated[str, Field(max_length=16)] | None = None
 

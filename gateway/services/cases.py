@@ -38,10 +38,14 @@ def _fields(body: CaseIn) -> dict[str, Any]:
 
 
 def _contacts(body: CaseIn) -> list[dict[str, Any]]:
-    contacts = [{"channel": c.channel, "address": c.address} for c in body.contacts]
+    contacts: list[dict[str, Any]] = [
+        {"channel": c.channel, "address": c.address} for c in body.contacts
+    ]
     if body.debtor.postal_address is not None:
         postal = body.debtor.postal_address.model_dump()
-        contacts.append({"channel": "letter", "address": case_store.postal_key(postal), "postal": postal})
+        contacts.append(
+            {"channel": "letter", "address": case_store.postal_key(postal), "postal": postal}
+        )
     return contacts
 
 
@@ -49,12 +53,25 @@ async def upsert(rt: Runtime, key: ApiKey, case_ref: str, body: CaseIn) -> tuple
     now = rt.clock()
     async with rt.engine.begin() as conn:
         case_id, created, changes = await case_store.upsert(
-            conn, tenant=key.tenant, case_ref=case_ref, fields=_fields(body), contacts=_contacts(body), now=now
+            conn,
+            tenant=key.tenant,
+            case_ref=case_ref,
+            fields=_fields(body),
+            contacts=_contacts(body),
+            now=now,
         )
         await timeline.append(
             conn,
-            [timeline.entry(case_id, "case_created" if created else "case_updated", now,
-                            actor=f"key:{key.name}", preset=body.preset, changes=changes)],
+            [
+                timeline.entry(
+                    case_id,
+                    "case_created" if created else "case_updated",
+                    now,
+                    actor=f"key:{key.name}",
+                    preset=body.preset,
+                    changes=changes,
+                )
+            ],
         )
         out = await _read(conn, key.tenant, case_ref)
     return created, out
@@ -81,7 +98,9 @@ async def _read(conn: Any, tenant: str, case_ref: str) -> CaseOut:
         collector_role=case.collector_role,
         debtor=debtor,
         debt=case.debt,
-        contacts=[ContactOut(channel=c.channel, address=c.address, status=c.status) for c in contacts],
+        contacts=[
+            ContactOut(channel=c.channel, address=c.address, status=c.status) for c in contacts
+        ],
         created_at=case.created_at,
         updated_at=case.updated_at,
     )

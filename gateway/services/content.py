@@ -15,7 +15,9 @@ from gateway.store.templates import TemplateVersion
 
 
 def unsubscribe_token(secret: str, message_id: str) -> str:
-    sig = hmac.new(secret.encode(), f"unsubscribe:{message_id}".encode(), hashlib.sha256).hexdigest()[:32]
+    sig = hmac.new(
+        secret.encode(), f"unsubscribe:{message_id}".encode(), hashlib.sha256
+    ).hexdigest()[:32]
     return f"{message_id}.{sig}"
 
 
@@ -35,14 +37,25 @@ def context(rt: Runtime, row: Any, now: datetime) -> dict[str, Any]:
         "locale": row.locale,
         "case_ref": row.case_ref,
         "today": now.date(),
-        "debtor": {"name": debtor["name"], "first_name": debtor.get("first_name") or debtor["name"]},
+        "debtor": {
+            "name": debtor["name"],
+            "first_name": debtor.get("first_name") or debtor["name"],
+        },
         "debt": dict(row.debt),
-        "address": {"lines": postal.get("lines", []), "country": postal.get("country", ""),
-                    "postal_code": postal.get("postal_code")},
-        "collector": {"name": settings.collector_name, "phone": settings.collector_phone,
-                      "return_address": settings.letter_return_address},
-        "links": {"unsubscribe": f"{settings.public_url}/v1/unsubscribe/"
-                                 f"{unsubscribe_token(settings.secret, row.id)}"},
+        "address": {
+            "lines": postal.get("lines", []),
+            "country": postal.get("country", ""),
+            "postal_code": postal.get("postal_code"),
+        },
+        "collector": {
+            "name": settings.collector_name,
+            "phone": settings.collector_phone,
+            "return_address": settings.letter_return_address,
+        },
+        "links": {
+            "unsubscribe": f"{settings.public_url}/v1/unsubscribe/"
+            f"{unsubscribe_token(settings.secret, row.id)}"
+        },
         "data": row.data or {},
     }
 
@@ -52,12 +65,22 @@ def render_message(
 ) -> tuple[Outgoing, dict[str, Any]]:
     """Render the pinned version. Raises `ValidationFailed` if the template cannot be rendered."""
     ctx = context(rt, row, now)
-    pinned = {"template_id": template.id, "template": template.key, "version": template.version,
-              "locale": template.locale}
+    pinned = {
+        "template_id": template.id,
+        "template": template.key,
+        "version": template.version,
+        "locale": template.locale,
+    }
     if row.channel == "sms":
         body = render_part(template.body, ctx)
         seg = count_segments(body)
-        rendered = {**pinned, "body": body, "encoding": seg.encoding, "units": seg.units, "parts": seg.parts}
+        rendered = {
+            **pinned,
+            "body": body,
+            "encoding": seg.encoding,
+            "units": seg.units,
+            "parts": seg.parts,
+        }
         return Outgoing(row.id, "sms", row.address, body, locale=row.locale), rendered
     if row.channel == "email":
         subject = render_part(template.subject or "", ctx)
@@ -65,10 +88,29 @@ def render_message(
         html = render_part(template.html, ctx, html=True) if template.html else None
         rendered = {**pinned, "subject": subject, "text": text, "html": html}
         unsubscribe = ctx["links"]["unsubscribe"]
-        headers = {"List-Unsubscribe": f"<{unsubscribe}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
-        return Outgoing(row.id, "email", row.address, text, subject=subject, html=html, locale=row.locale,
-                        headers=headers), rendered
+        headers = {
+            "List-Unsubscribe": f"<{unsubscribe}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        }
+        return Outgoing(
+            row.id,
+            "email",
+            row.address,
+            text,
+            subject=subject,
+            html=html,
+            locale=row.locale,
+            headers=headers,
+        ), rendered
     html = render_part(template.body, ctx, html=True)
     rendered = {**pinned, "html": html}
-    return Outgoing(row.id, "letter", row.address, html, html=html, postal=row.postal,
-                    recipient_name=row.debtor["name"], locale=row.locale), rendered
+    return Outgoing(
+        row.id,
+        "letter",
+        row.address,
+        html,
+        html=html,
+        postal=row.postal,
+        recipient_name=row.debtor["name"],
+        locale=row.locale,
+    ), rendered

@@ -23,11 +23,17 @@ from gateway.store.tables import replies as R
 UNCLASSIFIED = "unclassified"
 
 
-async def record(conn: AsyncConnection, messages: Sequence[InboundMessage], now: datetime) -> list[dict[str, Any]]:
+async def record(
+    conn: AsyncConnection, messages: Sequence[InboundMessage], now: datetime
+) -> list[dict[str, Any]]:
     out = []
     for msg in messages:
         try:
-            address = normalize_address(msg.channel, msg.from_addr) if msg.channel != "letter" else msg.from_addr
+            address = (
+                normalize_address(msg.channel, msg.from_addr)
+                if msg.channel != "letter"
+                else msg.from_addr
+            )
         except ValueError:
             address = msg.from_addr
         matches = await case_store.by_contact_address(conn, msg.channel, address)
@@ -53,9 +59,18 @@ async def record(conn: AsyncConnection, messages: Sequence[InboundMessage], now:
         if match is not None:
             await timeline.append(
                 conn,
-                [timeline.entry(match.case_id, "reply_received", now, actor=f"debtor:{msg.channel}",
-                                reply_id=reply_id, channel=msg.channel, category=UNCLASSIFIED,
-                                body=msg.body)],
+                [
+                    timeline.entry(
+                        match.case_id,
+                        "reply_received",
+                        now,
+                        actor=f"debtor:{msg.channel}",
+                        reply_id=reply_id,
+                        channel=msg.channel,
+                        category=UNCLASSIFIED,
+                        body=msg.body,
+                    )
+                ],
             )
         out.append({"reply_id": reply_id, "case_ref": match.case_ref if match else None})
     return out

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 import sqlalchemy as sa
@@ -33,7 +33,7 @@ log = structlog.get_logger()
 
 @dataclass(slots=True)
 class ItemResult:
-    status: str  # accepted | duplicate | rejected
+    status: Literal["accepted", "duplicate", "rejected"]
     id: str | None = None
     state: str | None = None
     error: dict[str, Any] | None = None
@@ -45,7 +45,9 @@ def _reject(code: str, message: str, http_status: int) -> ItemResult:
 
 
 def request_hash(item: ReminderIn) -> str:
-    return hashlib.sha256(orjson.dumps(item.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)).hexdigest()
+    return hashlib.sha256(
+        orjson.dumps(item.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
+    ).hexdigest()
 
 
 async def accept(rt: Runtime, key: ApiKey, items: list[ReminderIn]) -> list[ItemResult]:
@@ -104,12 +106,14 @@ async def _accept(rt: Runtime, key: ApiKey, items: list[ReminderIn]) -> list[Ite
                 results[index] = _reject("unknown_case", f"no case {item.case_ref!r}", 404)
                 continue
             case, contacts = found
-            template_id = published.get((item.template, item.channel, case.locale)) or published.get(
-                (item.template, item.channel, template_store.DEFAULT_LOCALE)
-            )
+            template_id = published.get(
+                (item.template, item.channel, case.locale)
+            ) or published.get((item.template, item.channel, template_store.DEFAULT_LOCALE))
             if template_id is None:
                 if item.template not in template_keys:
-                    results[index] = _reject("unknown_template", f"no template {item.template!r}", 422)
+                    results[index] = _reject(
+                        "unknown_template", f"no template {item.template!r}", 422
+                    )
                 else:
                     results[index] = _reject(
                         "template_unavailable",
@@ -152,8 +156,14 @@ async def _accept(rt: Runtime, key: ApiKey, items: list[ReminderIn]) -> list[Ite
             )
             entries.append(
                 timeline.entry(
-                    case.id, "accepted", now, message_id=message_id, actor=f"key:{key.name}",
-                    channel=item.channel, template=item.template, template_id=template_id,
+                    case.id,
+                    "accepted",
+                    now,
+                    message_id=message_id,
+                    actor=f"key:{key.name}",
+                    channel=item.channel,
+                    template=item.template,
+                    template_id=template_id,
                     not_before=item.not_before.isoformat() if item.not_before else None,
                 )
             )
@@ -195,4 +205,3 @@ def _pick_contact(item: ReminderIn, contacts: list[Any]) -> tuple[Any | None, st
     # An opted-out or invalid point is still chosen when it is the only one: the message is then
     # suppressed by policy, with the reason on the timeline, rather than silently refused here.
     return (active or candidates)[0], ""
-

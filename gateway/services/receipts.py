@@ -27,11 +27,13 @@ def _insert(conn: AsyncConnection) -> Any:
     return postgresql.insert(DE) if conn.dialect.name == "postgresql" else sqlite.insert(DE)
 
 
-async def record(conn: AsyncConnection, events: Sequence[DeliveryEvent], now: datetime) -> dict[str, int]:
+async def record(
+    conn: AsyncConnection, events: Sequence[DeliveryEvent], now: datetime
+) -> dict[str, int]:
     """Store and apply a batch of events from one provider callback (or many)."""
     if not events:
         return {"new": 0, "duplicate": 0}
-    refs: dict[str, dict[str, Any]] = {}
+    refs: dict[str, Any] = {}
     for provider in {e.provider for e in events}:
         found = await message_store.by_provider_refs(
             conn, provider, [e.provider_ref for e in events if e.provider == provider]
@@ -62,25 +64,37 @@ async def record(conn: AsyncConnection, events: Sequence[DeliveryEvent], now: da
     )
     new = list(inserted)
     case_of = {row.id: row.case_id for row in refs.values()}
-    await _apply(conn, [(r.message_id, r.event_type, r.provider, r.reject_reason) for r in new if r.message_id],
-                 case_of, now)
+    await _apply(
+        conn,
+        [(r.message_id, r.event_type, r.provider, r.reject_reason) for r in new if r.message_id],
+        case_of,
+        now,
+    )
     return {"new": len(new), "duplicate": len(events) - len(new)}
 
 
-async def reconcile(conn: AsyncConnection, provider: str, refs: Sequence[str], now: datetime) -> int:
+async def reconcile(
+    conn: AsyncConnection, provider: str, refs: Sequence[str], now: datetime
+) -> int:
     """Attach events that arrived before these provider references were recorded; apply them."""
     if not refs:
         return 0
     waiting = list(
         await conn.execute(
             sa.select(DE.c.id, DE.c.provider_ref, DE.c.event_type, DE.c.reject_reason)
-            .where(DE.c.provider == provider, DE.c.provider_ref.in_(list(refs)), DE.c.message_id.is_(None))
+            .where(
+                DE.c.provider == provider,
+                DE.c.provider_ref.in_(list(refs)),
+                DE.c.message_id.is_(None),
+            )
             .order_by(DE.c.occurred_at, DE.c.id)
         )
     )
     if not waiting:
         return 0
-    messages = await message_store.by_provider_refs(conn, provider, [w.provider_ref for w in waiting])
+    messages = await message_store.by_provider_refs(
+        conn, provider, [w.provider_ref for w in waiting]
+    )
     applied = []
     for w in waiting:
         message = messages.get(w.provider_ref)
@@ -104,12 +118,23 @@ async def _apply(
         moved = []
         if target is not None:
             moved = await message_store.transition(
-                conn, [message_id], target, now=now, from_=_forward_sources(target),
+                conn,
+                [message_id],
+                target,
+                now=now,
+                from_=_forward_sources(target),
                 state_reason=reject_reason,
             )
         entries.append(
-            timeline.entry(case_of[message_id], event_type, now, message_id=message_id, actor=f"provider:{provider}",
-                           reject_reason=reject_reason, state_changed=bool(moved))
+            timeline.entry(
+                case_of[message_id],
+                event_type,
+                now,
+                message_id=message_id,
+                actor=f"provider:{provider}",
+                reject_reason=reject_reason,
+                state_changed=bool(moved),
+            )
         )
     await timeline.append(conn, entries)
 

@@ -17,7 +17,9 @@ STICKY = (OPTED_OUT, INVALID)
 
 
 def postal_key(postal: dict[str, Any]) -> str:
-    return " | ".join([*postal["lines"], postal.get("postal_code") or "", postal["country"]]).strip()
+    return " | ".join(
+        [*postal["lines"], postal.get("postal_code") or "", postal["country"]]
+    ).strip()
 
 
 async def upsert(
@@ -37,11 +39,19 @@ async def upsert(
     if created:
         result = await conn.execute(
             sa.insert(C)
-            .values(tenant=tenant, case_ref=case_ref, state="active", created_at=now, updated_at=now, **fields)
+            .values(
+                tenant=tenant,
+                case_ref=case_ref,
+                state="active",
+                created_at=now,
+                updated_at=now,
+                **fields,
+            )
             .returning(C.c.id)
         )
         case_id = result.scalar_one()
     else:
+        assert row is not None
         case_id = row.id
         await conn.execute(sa.update(C).where(C.c.id == case_id).values(updated_at=now, **fields))
 
@@ -56,9 +66,14 @@ async def upsert(
         if current is None:
             await conn.execute(
                 sa.insert(CP).values(
-                    case_id=case_id, channel=contact["channel"], address=contact["address"],
-                    postal=contact.get("postal"), status=ACTIVE, consent={"source": "upstream"},
-                    created_at=now, updated_at=now,
+                    case_id=case_id,
+                    channel=contact["channel"],
+                    address=contact["address"],
+                    postal=contact.get("postal"),
+                    status=ACTIVE,
+                    consent={"source": "upstream"},
+                    created_at=now,
+                    updated_at=now,
                 )
             )
             changes.append(f"contact_added:{contact['channel']}")
@@ -83,14 +98,12 @@ async def get(conn: AsyncConnection, tenant: str, case_ref: str) -> sa.Row[Any] 
 
 
 async def contacts_of(conn: AsyncConnection, case_id: int) -> list[sa.Row[Any]]:
-    return list(
-        await conn.execute(sa.select(CP).where(CP.c.case_id == case_id).order_by(CP.c.id))
-    )
+    return list(await conn.execute(sa.select(CP).where(CP.c.case_id == case_id).order_by(CP.c.id)))
 
 
 async def for_intake(
     conn: AsyncConnection, tenant: str, case_refs: set[str]
-) -> dict[str, tuple[sa.Row[Any], list[sa.Row[Any]]]]:
+) -> dict[str, tuple[Any, list[Any]]]:
     """case_ref → (case row, contact rows) for many cases in two queries."""
     if not case_refs:
         return {}
@@ -102,7 +115,7 @@ async def for_intake(
         )
     )
     by_id = {r.id: r for r in rows}
-    contacts: dict[int, list[sa.Row[Any]]] = {r.id: [] for r in rows}
+    contacts: dict[int, list[Any]] = {r.id: [] for r in rows}
     if by_id:
         for cp in await conn.execute(
             sa.select(CP.c.id, CP.c.case_id, CP.c.channel, CP.c.address, CP.c.status)

@@ -60,16 +60,26 @@ async def create(
     prefix = _split(key)
     if prefix is None:
         raise ValueError("a key has the form rg_<prefix>_<secret>")
-    existing = (await conn.execute(sa.select(K.c.id, K.c.secret_hash).where(K.c.prefix == prefix))).first()
+    existing = (
+        await conn.execute(sa.select(K.c.id, K.c.secret_hash).where(K.c.prefix == prefix))
+    ).first()
     if existing is not None:
         if not hmac.compare_digest(existing.secret_hash, _hash(key)):
             raise ValueError("another key with this prefix exists")
-        await conn.execute(sa.update(K).where(K.c.id == existing.id).values(scopes=sorted(scopes), revoked_at=None))
+        await conn.execute(
+            sa.update(K).where(K.c.id == existing.id).values(scopes=sorted(scopes), revoked_at=None)
+        )
         return key, ApiKey(existing.id, tenant, name, frozenset(scopes))
     result = await conn.execute(
         sa.insert(K)
-        .values(tenant=tenant, name=name or prefix, prefix=prefix, secret_hash=_hash(key),
-                scopes=sorted(scopes), created_at=now)
+        .values(
+            tenant=tenant,
+            name=name or prefix,
+            prefix=prefix,
+            secret_hash=_hash(key),
+            scopes=sorted(scopes),
+            created_at=now,
+        )
         .returning(K.c.id)
     )
     return key, ApiKey(result.scalar_one(), tenant, name, frozenset(scopes))
@@ -79,7 +89,9 @@ async def verify(conn: AsyncConnection, key: str) -> ApiKey | None:
     prefix = _split(key)
     if prefix is None:
         return None
-    row = (await conn.execute(sa.select(K).where(K.c.prefix == prefix, K.c.revoked_at.is_(None)))).first()
+    row = (
+        await conn.execute(sa.select(K).where(K.c.prefix == prefix, K.c.revoked_at.is_(None)))
+    ).first()
     if row is None or not hmac.compare_digest(row.secret_hash, _hash(key)):
         return None
     return ApiKey(row.id, row.tenant, row.name, frozenset(row.scopes))

@@ -78,7 +78,10 @@ async def transition_each(
     stmt = (
         sa.update(M)
         # Plain equalities: an expanding IN cannot be used with executemany.
-        .where(M.c.id == sa.bindparam("_id"), sa.or_(*(M.c.state == s.value for s in _sources(to, from_))))
+        .where(
+            M.c.id == sa.bindparam("_id"),
+            sa.or_(*(M.c.state == s.value for s in _sources(to, from_))),
+        )
         .values(state=to.value, updated_at=now, **{c: sa.bindparam(f"_{c}") for c in columns})
     )
     if held_by is not None:
@@ -129,13 +132,13 @@ async def mark_enqueued(conn: AsyncConnection, ids: Sequence[str], now: datetime
         await conn.execute(sa.update(M).where(M.c.id.in_(list(ids))).values(enqueued_at=now))
 
 
-async def expired_claims(conn: AsyncConnection, now: datetime, limit: int = 1000) -> list[sa.Row[Any]]:
+async def expired_claims(conn: AsyncConnection, now: datetime, limit: int = 1000) -> list[Any]:
     rows = await conn.execute(
         sa.select(M.c.id, M.c.case_id, M.c.state)
         .where(M.c.state.in_([State.DISPATCHING.value, State.SENDING.value]), M.c.lease_until < now)
         .limit(limit)
     )
-    return list(rows)
+    return list(rows.all())
 
 
 async def get(conn: AsyncConnection, message_id: str, tenant: str) -> sa.Row[Any] | None:
@@ -145,7 +148,7 @@ async def get(conn: AsyncConnection, message_id: str, tenant: str) -> sa.Row[Any
 
 async def by_provider_refs(
     conn: AsyncConnection, provider: str, refs: Sequence[str]
-) -> dict[str, sa.Row[Any]]:
+) -> dict[str, Any]:
     if not refs:
         return {}
     rows = await conn.execute(

@@ -42,7 +42,15 @@ class TemplateVersion:
 
 def _row_to_version(row: Any) -> TemplateVersion:
     return TemplateVersion(
-        row.id, row.key, row.channel, row.locale, row.version, row.subject, row.body, row.html, row.meta or {}
+        row.id,
+        row.key,
+        row.channel,
+        row.locale,
+        row.version,
+        row.subject,
+        row.body,
+        row.html,
+        row.meta or {},
     )
 
 
@@ -57,7 +65,14 @@ def load_pack(root: Path = PACK_ROOT) -> list[dict[str, Any]]:
                 raise ValueError(f"{path}: unknown part {part!r} for {channel}")
             item = found.setdefault(
                 (key, channel, locale),
-                {"key": key, "channel": channel, "locale": locale, "subject": None, "body": None, "html": None},
+                {
+                    "key": key,
+                    "channel": channel,
+                    "locale": locale,
+                    "subject": None,
+                    "body": None,
+                    "html": None,
+                },
             )
             source = path.read_text(encoding="utf-8").strip()
             check_syntax(source, html=part == "html")
@@ -65,7 +80,9 @@ def load_pack(root: Path = PACK_ROOT) -> list[dict[str, Any]]:
     for (key, channel, locale), item in found.items():
         missing = [part for part, column in PARTS[channel].items() if item[column] is None]
         if missing:
-            raise ValueError(f"template {key} ({channel}, {locale}) lacks part(s): {', '.join(missing)}")
+            raise ValueError(
+                f"template {key} ({channel}, {locale}) lacks part(s): {', '.join(missing)}"
+            )
     return list(found.values())
 
 
@@ -79,8 +96,15 @@ async def install_pack(conn: AsyncConnection, now: datetime, root: Path = PACK_R
         for r in await conn.execute(sa.select(TV.c.key, TV.c.channel, TV.c.locale).distinct())
     }
     rows = [
-        {**item, "version": 1, "status": "published", "meta": {"source": "pack"}, "author": BUILTIN_AUTHOR,
-         "created_at": now, "published_at": now}
+        {
+            **item,
+            "version": 1,
+            "status": "published",
+            "meta": {"source": "pack"},
+            "author": BUILTIN_AUTHOR,
+            "created_at": now,
+            "published_at": now,
+        }
         for item in load_pack(root)
         if (item["key"], item["channel"], item["locale"]) not in existing
     ]

@@ -23,7 +23,14 @@ def entry(
     actor: str = SYSTEM,
     **data: Any,
 ) -> dict[str, Any]:
-    return {"case_id": case_id, "kind": kind, "at": at, "message_id": message_id, "actor": actor, "data": data}
+    return {
+        "case_id": case_id,
+        "kind": kind,
+        "at": at,
+        "message_id": message_id,
+        "actor": actor,
+        "data": data,
+    }
 
 
 async def append(conn: AsyncConnection, entries: Sequence[dict[str, Any]]) -> None:

@@ -45,7 +45,9 @@ async def test_phone_numbers_are_normalized_to_e164(api: ApiClient) -> None:
     body = case_body(phone="+44 20 7946 0958")
     resp = await api.put("/v1/cases/C-uk", body)
     assert resp.status == 201
-    assert {"channel": "sms", "address": "+442079460958", "status": "active"} in resp.body["contacts"]
+    assert {"channel": "sms", "address": "+442079460958", "status": "active"} in resp.body[
+        "contacts"
+    ]
 
 
 async def test_reminder_accepted_once_per_idempotency_key(api: ApiClient) -> None:
@@ -90,7 +92,9 @@ async def test_batch_gives_a_result_per_item(api: ApiClient) -> None:
     assert (await counts(api))["messages"] == 2
 
 
-async def test_batch_of_1000_is_accepted_and_enqueued_in_chunks(api: ApiClient, redis_client: Any) -> None:
+async def test_batch_of_1000_is_accepted_and_enqueued_in_chunks(
+    api: ApiClient, redis_client: Any
+) -> None:
     await api.put("/v1/cases/C-5", case_body())
     items = [reminder("C-5", "sms", key=f"k{i}") for i in range(1000)]
     resp = await api.post("/v1/reminders/batch", {"items": items})
@@ -110,36 +114,97 @@ async def test_batch_of_1000_is_accepted_and_enqueued_in_chunks(api: ApiClient, 
 BAD_INPUT = [
     ("malformed json", "/v1/reminders", b"{not json", 400, "malformed_json"),
     ("empty body", "/v1/reminders", b"", 400, "empty_body"),
-    ("unknown field", "/v1/reminders", {**reminder("C-6"), "surprise": 1}, 422, "validation_failed"),
-    ("missing field", "/v1/reminders", {"case_ref": "C-6", "template": "first_notice", "channel": "sms"}, 422,
-     "validation_failed"),
+    (
+        "unknown field",
+        "/v1/reminders",
+        {**reminder("C-6"), "surprise": 1},
+        422,
+        "validation_failed",
+    ),
+    (
+        "missing field",
+        "/v1/reminders",
+        {"case_ref": "C-6", "template": "first_notice", "channel": "sms"},
+        422,
+        "validation_failed",
+    ),
     ("wrong type", "/v1/reminders", {**reminder("C-6"), "channel": 7}, 422, "validation_failed"),
-    ("unknown channel", "/v1/reminders", {**reminder("C-6"), "channel": "fax"}, 422, "validation_failed"),
-    ("naive time", "/v1/reminders", {**reminder("C-6"), "not_before": "2026-12-01T09:00:00"}, 422,
-     "validation_failed"),
+    (
+        "unknown channel",
+        "/v1/reminders",
+        {**reminder("C-6"), "channel": "fax"},
+        422,
+        "validation_failed",
+    ),
+    (
+        "naive time",
+        "/v1/reminders",
+        {**reminder("C-6"), "not_before": "2026-12-01T09:00:00"},
+        422,
+        "validation_failed",
+    ),
     ("unknown case", "/v1/reminders", reminder("C-nope"), 404, "unknown_case"),
-    ("unknown template", "/v1/reminders", {**reminder("C-6"), "template": "nope"}, 422, "unknown_template"),
-    ("past expiry", "/v1/reminders", {**reminder("C-6"), "expires_at": "2020-01-01T00:00:00+00:00"}, 422,
-     "already_expired"),
-    ("to not a contact", "/v1/reminders", {**reminder("C-6"), "to": "+14155550999"}, 422, "no_contact_point"),
+    (
+        "unknown template",
+        "/v1/reminders",
+        {**reminder("C-6"), "template": "nope"},
+        422,
+        "unknown_template",
+    ),
+    (
+        "past expiry",
+        "/v1/reminders",
+        {**reminder("C-6"), "expires_at": "2020-01-01T00:00:00+00:00"},
+        422,
+        "already_expired",
+    ),
+    (
+        "to not a contact",
+        "/v1/reminders",
+        {**reminder("C-6"), "to": "+14155550999"},
+        422,
+        "no_contact_point",
+    ),
     ("empty batch", "/v1/reminders/batch", {"items": []}, 400, "empty_batch"),
     ("batch not a list", "/v1/reminders/batch", {"items": "x"}, 400, "bad_batch"),
-    ("oversized batch", "/v1/reminders/batch", {"items": [reminder("C-6", key=f"o{i}") for i in range(1001)]}, 413,
-     "batch_too_large"),
-    ("bad item in batch", "/v1/reminders/batch", {"items": [reminder("C-6"), {"case_ref": "C-6"}]}, 422,
-     "validation_failed"),
+    (
+        "oversized batch",
+        "/v1/reminders/batch",
+        {"items": [reminder("C-6", key=f"o{i}") for i in range(1001)]},
+        413,
+        "batch_too_large",
+    ),
+    (
+        "bad item in batch",
+        "/v1/reminders/batch",
+        {"items": [reminder("C-6"), {"case_ref": "C-6"}]},
+        422,
+        "validation_failed",
+    ),
     ("invalid phone", "/v1/cases/C-7", case_body(phone="+1 555 0100"), 422, "validation_failed"),
     ("phone not e164", "/v1/cases/C-7", case_body(phone="4155550123"), 422, "validation_failed"),
     ("invalid email", "/v1/cases/C-7", case_body(email="jane@@example"), 422, "validation_failed"),
-    ("bad time zone", "/v1/cases/C-7", {**case_body(), "debtor": {"name": "J", "timezone": "Mars/Base"}}, 422,
-     "validation_failed"),
-    ("negative amount", "/v1/cases/C-7", {**case_body(), "debt": {**case_body()["debt"], "amount": "-1"}}, 422,
-     "validation_failed"),
+    (
+        "bad time zone",
+        "/v1/cases/C-7",
+        {**case_body(), "debtor": {"name": "J", "timezone": "Mars/Base"}},
+        422,
+        "validation_failed",
+    ),
+    (
+        "negative amount",
+        "/v1/cases/C-7",
+        {**case_body(), "debt": {**case_body()["debt"], "amount": "-1"}},
+        422,
+        "validation_failed",
+    ),
     ("bad case ref", "/v1/cases/bad%20ref", case_body(), 422, "validation_failed"),
 ]
 
 
-@pytest.mark.parametrize(("label", "path", "body", "status", "code"), BAD_INPUT, ids=[b[0] for b in BAD_INPUT])
+@pytest.mark.parametrize(
+    ("label", "path", "body", "status", "code"), BAD_INPUT, ids=[b[0] for b in BAD_INPUT]
+)
 async def test_bad_input_is_a_precise_4xx_and_changes_nothing(
     api: ApiClient, label: str, path: str, body: Any, status: int, code: str
 ) -> None:
@@ -157,7 +222,9 @@ async def test_bad_input_is_a_precise_4xx_and_changes_nothing(
 
 
 async def test_validation_errors_name_the_field(api: ApiClient) -> None:
-    resp = await api.post("/v1/reminders/batch", {"items": [reminder("C-1"), {**reminder("C-1"), "channel": 3}]})
+    resp = await api.post(
+        "/v1/reminders/batch", {"items": [reminder("C-1"), {**reminder("C-1"), "channel": 3}]}
+    )
     assert resp.status == 422
     fields = [d["field"] for d in resp.body["error"]["details"]]
     assert "items.1.channel" in fields

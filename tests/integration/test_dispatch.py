@@ -20,7 +20,9 @@ from scheduler.pump import pump_once, sweep_once
 from tests.support import ApiClient, case_body, drain, message_state, reminder
 
 
-async def settle(api: ApiClient, message_id: str, want: str, timeout: float = 5.0) -> dict[str, Any]:
+async def settle(
+    api: ApiClient, message_id: str, want: str, timeout: float = 5.0
+) -> dict[str, Any]:
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         got = await api.get(f"/v1/messages/{message_id}")
@@ -29,7 +31,9 @@ async def settle(api: ApiClient, message_id: str, want: str, timeout: float = 5.
         await asyncio.sleep(0.05)
 
 
-async def test_sms_is_sent_and_delivery_receipt_lands_on_message_and_timeline(api: ApiClient, runtime: Any) -> None:
+async def test_sms_is_sent_and_delivery_receipt_lands_on_message_and_timeline(
+    api: ApiClient, runtime: Any
+) -> None:
     await api.put("/v1/cases/C-1", case_body())
     accepted = await api.post("/v1/reminders", reminder("C-1", "sms"))
     assert await drain(runtime) == 1
@@ -46,14 +50,23 @@ async def test_sms_is_sent_and_delivery_receipt_lands_on_message_and_timeline(ap
 
 async def test_a_job_run_twice_sends_once(api: ApiClient, runtime: Any) -> None:
     await api.put("/v1/cases/C-2", case_body())
-    ids = [(await api.post("/v1/reminders", reminder("C-2", "sms", key=f"k{i}"))).body["id"] for i in range(20)]
-    results = await asyncio.gather(dispatch(runtime, ids), dispatch(runtime, ids), dispatch(runtime, ids))
+    ids = [
+        (await api.post("/v1/reminders", reminder("C-2", "sms", key=f"k{i}"))).body["id"]
+        for i in range(20)
+    ]
+    results = await asyncio.gather(
+        dispatch(runtime, ids), dispatch(runtime, ids), dispatch(runtime, ids)
+    )
     assert sum(r.get("sent", 0) for r in results) == 20
-    outbox = await api.get("/v1/sandbox/sms", )
+    outbox = await api.get(
+        "/v1/sandbox/sms",
+    )
     assert len(outbox.body["messages"]) == 20
 
 
-async def test_email_reaches_the_smtp_server_with_headers(api: ApiClient, runtime: Any, smtp_server: Any) -> None:
+async def test_email_reaches_the_smtp_server_with_headers(
+    api: ApiClient, runtime: Any, smtp_server: Any
+) -> None:
     await api.put("/v1/cases/C-3", case_body())
     accepted = await api.post("/v1/reminders", reminder("C-3", "email"))
     await drain(runtime)
@@ -70,7 +83,9 @@ async def test_email_reaches_the_smtp_server_with_headers(api: ApiClient, runtim
     assert caught.body["messages"][0]["subject"] == mail["Subject"]
 
 
-async def test_one_click_unsubscribe_suppresses_the_next_email(api: ApiClient, runtime: Any, smtp_server: Any) -> None:
+async def test_one_click_unsubscribe_suppresses_the_next_email(
+    api: ApiClient, runtime: Any, smtp_server: Any
+) -> None:
     await api.put("/v1/cases/C-4", case_body())
     first = await api.post("/v1/reminders", reminder("C-4", "email", key="e1"))
     await drain(runtime)
@@ -89,7 +104,9 @@ async def test_one_click_unsubscribe_suppresses_the_next_email(api: ApiClient, r
     assert got.body["state_reason"].startswith("channel.opted_out")
     assert len(list(smtp_server.glob("*.eml"))) == 1
     case = await api.get("/v1/cases/C-4")
-    assert {"channel": "email", "address": "jane@example.com", "status": "opted_out"} in case.body["contacts"]
+    assert {"channel": "email", "address": "jane@example.com", "status": "opted_out"} in case.body[
+        "contacts"
+    ]
 
 
 async def test_letter_pdf_carries_the_debtor_name(api: ApiClient, runtime: Any) -> None:
@@ -104,13 +121,20 @@ async def test_letter_pdf_carries_the_debtor_name(api: ApiClient, runtime: Any) 
 
 
 async def test_chinese_sms_counts_ucs2_segments(api: ApiClient, runtime: Any) -> None:
-    await api.put("/v1/cases/C-6", case_body(name="王小明", locale="zh-CN", currency="CNY", phone="+8613800138000"))
+    await api.put(
+        "/v1/cases/C-6",
+        case_body(name="王小明", locale="zh-CN", currency="CNY", phone="+8613800138000"),
+    )
     accepted = await api.post("/v1/reminders", reminder("C-6", "sms"))
     await drain(runtime)
     rendered = (await api.get(f"/v1/messages/{accepted.body['id']}")).body["rendered"]
     assert rendered["encoding"] == "UCS-2"
     assert rendered["locale"] == "zh-CN"
-    assert "王小明" in rendered["body"] and "尾号1234" in rendered["body"] and "退订" in rendered["body"]
+    assert (
+        "王小明" in rendered["body"]
+        and "尾号1234" in rendered["body"]
+        and "退订" in rendered["body"]
+    )
     assert rendered["parts"] == -(-rendered["units"] // 67)
 
 
@@ -139,7 +163,9 @@ async def test_expired_message_is_not_sent(api: ApiClient, runtime: Any, clock: 
     assert (await api.get("/v1/sandbox/sms")).body["messages"] == []
 
 
-async def test_smtp_down_means_retry_with_backoff_then_failed(api: ApiClient, runtime: Any, clock: Any) -> None:
+async def test_smtp_down_means_retry_with_backoff_then_failed(
+    api: ApiClient, runtime: Any, clock: Any
+) -> None:
     # No SMTP server listens on the test's port: every attempt is a transient failure.
     await api.put("/v1/cases/C-9", case_body())
     accepted = await api.post("/v1/reminders", reminder("C-9", "email"))
@@ -159,7 +185,9 @@ async def test_smtp_down_means_retry_with_backoff_then_failed(api: ApiClient, ru
     assert kinds[-1] == "failed"
 
 
-async def test_sweeper_never_resends_a_message_that_may_have_left(api: ApiClient, runtime: Any, clock: Any) -> None:
+async def test_sweeper_never_resends_a_message_that_may_have_left(
+    api: ApiClient, runtime: Any, clock: Any
+) -> None:
     from gateway.states import State
     from gateway.store import messages as store
 
@@ -184,14 +212,24 @@ async def test_sweeper_never_resends_a_message_that_may_have_left(api: ApiClient
     assert await message_state(runtime, b) == "sent"
 
 
-def _sandbox_receipt(secret: str, ref: str, status: str, event_id: str | None = None) -> tuple[bytes, dict[str, str]]:
-    body = json.dumps({"event_id": event_id or f"{ref}:{status}", "message_ref": ref, "status": status,
-                       "occurred_at": "2026-11-22T10:00:00+00:00"}).encode()
+def _sandbox_receipt(
+    secret: str, ref: str, status: str, event_id: str | None = None
+) -> tuple[bytes, dict[str, str]]:
+    body = json.dumps(
+        {
+            "event_id": event_id or f"{ref}:{status}",
+            "message_ref": ref,
+            "status": status,
+            "occurred_at": "2026-11-22T10:00:00+00:00",
+        }
+    ).encode()
     sig = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
     return body, {"Content-Type": "application/json", "X-Sandbox-Signature": sig}
 
 
-async def test_receipts_are_verified_deduplicated_and_monotonic(api: ApiClient, runtime: Any) -> None:
+async def test_receipts_are_verified_deduplicated_and_monotonic(
+    api: ApiClient, runtime: Any
+) -> None:
     runtime.providers["sandbox"].receipt_delay_s = 3600  # the test plays the carrier
     await api.put("/v1/cases/C-11", case_body())
     accepted = await api.post("/v1/reminders", reminder("C-11", "sms"))
@@ -207,7 +245,9 @@ async def test_receipts_are_verified_deduplicated_and_monotonic(api: ApiClient, 
 
     body, headers = _sandbox_receipt(secret, ref, "delivered")
     assert (await api.call("POST", path, data=body, headers=headers, key=None)).body["new"] == 1
-    assert (await api.call("POST", path, data=body, headers=headers, key=None)).body["duplicate"] == 1
+    assert (await api.call("POST", path, data=body, headers=headers, key=None)).body[
+        "duplicate"
+    ] == 1
     late_body, late_headers = _sandbox_receipt(secret, ref, "sent")
     await api.call("POST", path, data=late_body, headers=late_headers, key=None)
     got = (await api.get(f"/v1/messages/{accepted.body['id']}")).body
@@ -215,10 +255,14 @@ async def test_receipts_are_verified_deduplicated_and_monotonic(api: ApiClient, 
     assert [e["type"] for e in got["events"]] == ["delivered", "sent"]
 
     bad_body, bad_headers = _sandbox_receipt(secret, ref, "exploded")
-    assert (await api.call("POST", path, data=bad_body, headers=bad_headers, key=None)).status == 422
+    assert (
+        await api.call("POST", path, data=bad_body, headers=bad_headers, key=None)
+    ).status == 422
 
 
-async def test_receipt_for_an_unknown_reference_is_kept_and_reconciled(api: ApiClient, runtime: Any) -> None:
+async def test_receipt_for_an_unknown_reference_is_kept_and_reconciled(
+    api: ApiClient, runtime: Any
+) -> None:
     from channels.base import SendResult
 
     sandbox = runtime.providers["sandbox"]
@@ -230,8 +274,12 @@ async def test_receipt_for_an_unknown_reference_is_kept_and_reconciled(api: ApiC
         result = await original(message)
         ref_holder["ref"] = result.provider_ref
         # The carrier's receipt overtakes our own bookkeeping: it arrives before `sent` is recorded.
-        body, headers = _sandbox_receipt(runtime.settings.sandbox_secret, result.provider_ref, "delivered")
-        resp = await api.call("POST", "/v1/providers/sandbox/receipts", data=body, headers=headers, key=None)
+        body, headers = _sandbox_receipt(
+            runtime.settings.sandbox_secret, result.provider_ref, "delivered"
+        )
+        resp = await api.call(
+            "POST", "/v1/providers/sandbox/receipts", data=body, headers=headers, key=None
+        )
         assert resp.body == {"received": 1, "new": 1, "duplicate": 0}
         return result
 
@@ -246,20 +294,28 @@ async def test_receipt_for_an_unknown_reference_is_kept_and_reconciled(api: ApiC
 
 async def test_sandbox_inbound_reply_lands_on_the_case(api: ApiClient) -> None:
     await api.put("/v1/cases/C-13", case_body(phone="+14155550188"))
-    resp = await api.post("/v1/providers/sandbox/inbound", {"from": "+1 415 555 0188", "to": "+15005550006",
-                                                             "body": "I'll pay on Friday"})
+    resp = await api.post(
+        "/v1/providers/sandbox/inbound",
+        {"from": "+1 415 555 0188", "to": "+15005550006", "body": "I'll pay on Friday"},
+    )
     assert resp.status == 200 and resp.body["replies"][0]["case_ref"] == "C-13"
     entries = (await api.get("/v1/cases/C-13/timeline")).body["entries"]
     assert entries[-1]["kind"] == "reply_received"
     assert entries[-1]["data"]["body"] == "I'll pay on Friday"
-    unsigned = await api.post("/v1/providers/sandbox/inbound", {"from": "+14155550188", "to": "x", "body": "hi"},
-                              key=None)
+    unsigned = await api.post(
+        "/v1/providers/sandbox/inbound", {"from": "+14155550188", "to": "x", "body": "hi"}, key=None
+    )
     assert unsigned.status == 401
 
 
-async def test_pump_recovers_jobs_lost_from_redis(api: ApiClient, runtime: Any, redis_client: Any, clock: Any) -> None:
+async def test_pump_recovers_jobs_lost_from_redis(
+    api: ApiClient, runtime: Any, redis_client: Any, clock: Any
+) -> None:
     await api.put("/v1/cases/C-14", case_body())
-    ids = [(await api.post("/v1/reminders", reminder("C-14", "sms", key=f"f{i}"))).body["id"] for i in range(5)]
+    ids = [
+        (await api.post("/v1/reminders", reminder("C-14", "sms", key=f"f{i}"))).body["id"]
+        for i in range(5)
+    ]
     redis_client.flushdb()
     assert await drain(runtime) == 0
     assert await pump_once(runtime) == 0  # enqueued moments ago: not yet considered lost
@@ -267,5 +323,9 @@ async def test_pump_recovers_jobs_lost_from_redis(api: ApiClient, runtime: Any, 
     assert await pump_once(runtime) == 5
     await drain(runtime)
     async with runtime.engine.connect() as conn:
-        states = (await conn.execute(sa.select(messages.c.state).where(messages.c.id.in_(ids)))).scalars().all()
+        states = (
+            (await conn.execute(sa.select(messages.c.state).where(messages.c.id.in_(ids))))
+            .scalars()
+            .all()
+        )
     assert set(states) == {"sent"}

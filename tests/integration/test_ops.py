@@ -59,7 +59,9 @@ async def test_database_down_is_503_not_500(
     client = await aiohttp_client(create_app(down))
     health = await client.get("/healthz")
     assert health.status == 503 and (await health.json())["checks"]["database"].startswith("down")
-    resp = await client.put("/v1/cases/D-1", json=case_body(), headers={"Authorization": f"Bearer {key}"})
+    resp = await client.put(
+        "/v1/cases/D-1", json=case_body(), headers={"Authorization": f"Bearer {key}"}
+    )
     assert resp.status == 503
     assert resp.headers["Retry-After"] == "5"
     assert (await resp.json())["error"]["code"] == "unavailable"

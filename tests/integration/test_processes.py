@@ -63,18 +63,37 @@ async def test_end_to_end_every_channel_through_a_worker_process(
     api: ApiClient, runtime: Any, smtp_server: Path
 ) -> None:
     await api.put("/v1/cases/E2E-1", case_body(name="Jane Doe"))
-    await api.put("/v1/cases/E2E-2", case_body(name="王小明", locale="zh-CN", currency="CNY",
-                                                 phone="+8613800138000", email="wang@example.cn"))
+    await api.put(
+        "/v1/cases/E2E-2",
+        case_body(
+            name="王小明",
+            locale="zh-CN",
+            currency="CNY",
+            phone="+8613800138000",
+            email="wang@example.cn",
+        ),
+    )
     ids = {}
     for case_ref in ("E2E-1", "E2E-2"):
         for channel in ("sms", "email", "letter"):
-            ids[case_ref, channel] = (await api.post("/v1/reminders", reminder(case_ref, channel))).body["id"]
+            ids[case_ref, channel] = (
+                await api.post("/v1/reminders", reminder(case_ref, channel))
+            ).body["id"]
     worker = start_worker(runtime.settings)
     try:
+
         async def delivered() -> bool:
             got = await states(runtime, list(ids.values()))
-            return got[ids["E2E-1", "sms"]] == "delivered" and got[ids["E2E-2", "sms"]] == "delivered" and all(
-                got[ids[c, ch]] == "sent" for c in ("E2E-1", "E2E-2") for ch in ("email", "letter"))
+            return (
+                got[ids["E2E-1", "sms"]] == "delivered"
+                and got[ids["E2E-2", "sms"]] == "delivered"
+                and all(
+                    got[ids[c, ch]] == "sent"
+                    for c in ("E2E-1", "E2E-2")
+                    for ch in ("email", "letter")
+                )
+            )
+
         await wait_for(delivered, timeout=60)
     finally:
         stop(worker)
@@ -119,13 +138,17 @@ async def test_sigkill_mid_batch_loses_nothing_and_sends_nothing_twice(
         killed_at = sum(sink.received.values())
         assert killed_at < 200, "the worker finished before it could be killed"
 
-        replacement = start_worker(settings, SEND_CONCURRENCY="4", DISPATCH_CHUNK="50", CLAIM_LEASE_S=lease)
+        replacement = start_worker(
+            settings, SEND_CONCURRENCY="4", DISPATCH_CHUNK="50", CLAIM_LEASE_S=lease
+        )
         scheduler = Scheduler(runtime)
         try:
+
             async def settled() -> bool:
                 await scheduler.tick()
                 got = await states(runtime, ids)
                 return all(s in FINAL_STATES or s == "unknown" for s in got.values())
+
             await wait_for(settled, timeout=120, interval=0.5)
         finally:
             stop(replacement)
@@ -142,8 +165,14 @@ async def test_sigkill_mid_batch_loses_nothing_and_sends_nothing_twice(
     assert sent <= set(sink.received), "a message recorded as sent never reached the server"
     assert unknown, "the kill left no message in flight; the test proved nothing"
     assert len(sent) + len(unknown) == 200
-    entries = (await api.get("/v1/cases/K-1/timeline", )).body["entries"]
-    assert any(e["kind"] == "claim_expired" and e["data"]["now_state"] == "unknown" for e in entries)
+    entries = (
+        await api.get(
+            "/v1/cases/K-1/timeline",
+        )
+    ).body["entries"]
+    assert any(
+        e["kind"] == "claim_expired" and e["data"]["now_state"] == "unknown" for e in entries
+    )
 
 
 async def _gt(sink: CountingSink, n: int) -> bool:
@@ -170,6 +199,7 @@ async def test_redis_flushed_mid_run_every_message_still_finishes(
             await scheduler.tick()
             got = await states(runtime, ids)
             return all(s in FINAL_STATES for s in got.values())
+
         await wait_for(finished, timeout=120, interval=0.5)
     finally:
         stop(worker)

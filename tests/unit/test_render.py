@@ -9,8 +9,12 @@ from gateway.store.templates import CHANNELS, LOCALES, PARTS, load_pack
 
 def test_money_and_dates_follow_the_locale() -> None:
     source = "{{ 1234.5 | money('USD') }} {{ d | date }}"
-    assert render_part(source, {"locale": "en", "d": date(2026, 10, 1)}) == "$1,234.50 October 1, 2026"
-    zh = render_part("{{ 1234.5 | money('CNY') }} {{ d | date }}", {"locale": "zh-CN", "d": "2026-10-01"})
+    assert (
+        render_part(source, {"locale": "en", "d": date(2026, 10, 1)}) == "$1,234.50 October 1, 2026"
+    )
+    zh = render_part(
+        "{{ 1234.5 | money('CNY') }} {{ d | date }}", {"locale": "zh-CN", "d": "2026-10-01"}
+    )
     assert zh == "¥1,234.50 2026年10月1日"
 
 

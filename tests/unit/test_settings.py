@@ -12,15 +12,32 @@ def test_defaults_are_local_and_safe() -> None:
 
 
 def test_environment_values_are_converted() -> None:
-    s = Settings.from_env({"SMTP_PORT": "1025", "SMTP_STARTTLS": "yes", "SMS_PROVIDERS": "twilio, sandbox",
-                           "GATEWAY_DATA_DIR": "/tmp/x", "RETRY_BASE_S": "2.5"})
-    assert (s.smtp_port, s.smtp_starttls, s.sms_providers, s.retry_base_s) == (1025, True, ["twilio", "sandbox"], 2.5)
+    s = Settings.from_env(
+        {
+            "SMTP_PORT": "1025",
+            "SMTP_STARTTLS": "yes",
+            "SMS_PROVIDERS": "twilio, sandbox",
+            "GATEWAY_DATA_DIR": "/tmp/x",
+            "RETRY_BASE_S": "2.5",
+        }
+    )
+    assert (s.smtp_port, s.smtp_starttls, s.sms_providers, s.retry_base_s) == (
+        1025,
+        True,
+        ["twilio", "sandbox"],
+        2.5,
+    )
     assert s.data_dir == Path("/tmp/x") and s.letters_dir == Path("/tmp/x/letters")
 
 
-@pytest.mark.parametrize(("env", "name"), [({"SMTP_PORT": "many"}, "SMTP_PORT"),
-                                          ({"SMTP_STARTTLS": "maybe"}, "SMTP_STARTTLS"),
-                                          ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL")])
+@pytest.mark.parametrize(
+    ("env", "name"),
+    [
+        ({"SMTP_PORT": "many"}, "SMTP_PORT"),
+        ({"SMTP_STARTTLS": "maybe"}, "SMTP_STARTTLS"),
+        ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL"),
+    ],
+)
 def test_bad_values_name_the_variable(env: dict[str, str], name: str) -> None:
     with pytest.raises(SettingsError, match=name):
         Settings.from_env(env)

@@ -33,10 +33,20 @@ def test_illegal_transitions_are_refused() -> None:
         _sources(State.SENDING, [State.SENT])
 
 
-def facts(state: str = "active", contact: str = "active", not_before: datetime | None = None,
-          until: datetime | None = None, reason: str | None = None):
-    return (MessageFacts("sms", "reminder", not_before), CaseFacts(state, reason, until, "US-RegF"),
-            ContactFacts("sms", contact), (), NOW)
+def facts(
+    state: str = "active",
+    contact: str = "active",
+    not_before: datetime | None = None,
+    until: datetime | None = None,
+    reason: str | None = None,
+):
+    return (
+        MessageFacts("sms", "reminder", not_before),
+        CaseFacts(state, reason, until, "US-RegF"),
+        ContactFacts("sms", contact),
+        (),
+        NOW,
+    )
 
 
 def test_active_case_active_contact_is_allowed() -> None:
@@ -62,7 +72,9 @@ def test_ineligible_contact_points_suppress(status: str) -> None:
 
 
 def test_holds_win_over_everything_else() -> None:
-    decision = decide(*facts(state="hold", contact="opted_out", not_before=NOW + timedelta(hours=1)))
+    decision = decide(
+        *facts(state="hold", contact="opted_out", not_before=NOW + timedelta(hours=1))
+    )
     assert decision.rule == "hold.hold"
 
 
