@@ -225,15 +225,26 @@ def settings_env(settings: Any, **extra: str) -> dict[str, str]:
 
 
 def start_worker(settings: Any, **extra: str) -> Any:
+    """A real `reminder-gateway worker` process; its log goes to `<data dir>/worker-N.log`."""
+    import itertools
     import subprocess
     import sys
 
-    return subprocess.Popen(
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    for n in itertools.count():
+        log_path = settings.data_dir / f"worker-{n}.log"
+        if not log_path.exists():
+            break
+    log_file = open(log_path, "wb")  # noqa: SIM115 — the child owns it
+    process = subprocess.Popen(
         [sys.executable, "-m", "gateway.cli", "worker"],
         env=settings_env(settings, **extra),
-        stdout=subprocess.PIPE,
+        stdout=log_file,
         stderr=subprocess.STDOUT,
     )
+    process.log_path = log_path  # type: ignore[attr-defined]
+    log_file.close()
+    return process
 
 
 async def wait_for(predicate: Any, timeout: float, interval: float = 0.1) -> Any:
