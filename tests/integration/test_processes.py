@@ -101,8 +101,16 @@ async def test_end_to_end_every_channel_through_a_worker_process(
     # No personal data in the worker's log: no phone number, email address, postal address, amount.
     log = worker.log_path.read_text()
     assert '"event": "dispatched"' in log
-    for secret in ("4155550123", "13800138000", "jane@example.com", "wang@example.cn", "Main St", "420.50",
-                   "Jane Doe", "王小明"):
+    for secret in (
+        "4155550123",
+        "13800138000",
+        "jane@example.com",
+        "wang@example.cn",
+        "Main St",
+        "420.50",
+        "Jane Doe",
+        "王小明",
+    ):
         assert secret not in log, f"{secret!r} appears in the worker log"
 
     for case_ref in ("E2E-1", "E2E-2"):
