@@ -24,7 +24,18 @@ class TransientProviderError(ProviderError):
 
 
 class PermanentProviderError(ProviderError):
-    """Retrying cannot help: invalid recipient, unsubscribed, rejected content."""
+    """Retrying cannot help.
+
+    `provider_side` failures (our account suspended, credentials refused, the provider cannot serve
+    this destination) let the next provider of the channel try; recipient failures do not — a
+    second provider would only fail the same way. `contact_status` (`invalid`, `opted_out`) tells
+    the gateway what the failure says about the debtor's contact point.
+    """
+
+    def __init__(self, reason: str, *, provider_side: bool = False, contact_status: str | None = None):
+        super().__init__(reason)
+        self.provider_side = provider_side
+        self.contact_status = contact_status
 
 
 class SignatureInvalid(Exception):

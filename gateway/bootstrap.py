@@ -36,6 +36,7 @@ class Runtime:
     keys: Keys
     providers: dict[str, Any] = field(default_factory=dict)
     clock: Callable[[], datetime] = utcnow
+    breakers: dict[str, Any] = field(default_factory=dict)
     _templates: dict[int, TemplateVersion] = field(default_factory=dict)
 
     async def templates(self, ids: set[int]) -> dict[int, TemplateVersion]:

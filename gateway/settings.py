@@ -92,6 +92,8 @@ class Settings:
     claim_lease_s: float = field(default=120.0, metadata={"env": "CLAIM_LEASE_S"})
     requeue_after_s: float = field(default=60.0, metadata={"env": "REQUEUE_AFTER_S"})
     pump_interval_s: float = field(default=1.0, metadata={"env": "PUMP_INTERVAL_S"})
+    circuit_failures: int = field(default=5, metadata={"env": "CIRCUIT_FAILURES"})
+    circuit_reset_s: float = field(default=30.0, metadata={"env": "CIRCUIT_RESET_S"})
     max_attempts: int = field(default=8, metadata={"env": "MAX_ATTEMPTS"})
     retry_base_s: float = field(default=10.0, metadata={"env": "RETRY_BASE_S"})
     retry_cap_s: float = field(default=3600.0, metadata={"env": "RETRY_CAP_S"})

@@ -70,5 +70,3 @@ async def get_timeline(request: web.Request) -> web.Response:
             next_after=next_after,
         )
     )
-
-

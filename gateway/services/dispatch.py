@@ -12,21 +12,19 @@ never into a second send.
 
 from __future__ import annotations
 
-import asyncio
-import random
-from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
 import structlog
 
-from channels.base import Outgoing, PermanentProviderError, SendResult, TransientProviderError
+from channels.base import Outgoing
 from gateway.bootstrap import Runtime
 from gateway.errors import ValidationFailed
 from gateway.services import receipts
 from gateway.services.content import render_message
+from gateway.services.sending import send_all
 from gateway.states import State
+from gateway.store import cases as case_store
 from gateway.store import messages as message_store
 from gateway.store import timeline
 from gateway.store.tables import cases as C
@@ -37,22 +35,12 @@ from scheduler.policy import CaseFacts, ContactFacts, MessageFacts, Verdict, dec
 log = structlog.get_logger()
 
 
-@dataclass
-class Outcome:
-    sent: list[dict[str, Any]] = field(default_factory=list)
-    retry: list[dict[str, Any]] = field(default_factory=list)
-    failed: list[dict[str, Any]] = field(default_factory=list)
-    entries: list[dict[str, Any]] = field(default_factory=list)
-
-    def counts(self) -> dict[str, int]:
-        return {"sent": len(self.sent), "retry": len(self.retry), "failed": len(self.failed)}
-
-
 async def _load(conn: Any, ids: list[str]) -> list[Any]:
     return list(
         await conn.execute(
             sa.select(
                 M.c.id,
+                M.c.contact_id,
                 M.c.case_id,
                 M.c.channel,
                 M.c.template_id,
@@ -193,7 +181,7 @@ async def dispatch(rt: Runtime, ids: list[str]) -> dict[str, int]:
         )
         await timeline.append(conn, entries)
 
-    outcome = await _send_all(rt, to_send)
+    outcome = await send_all(rt, [(row, outgoing) for row, outgoing, _ in to_send])
     done = rt.clock()
     async with rt.engine.begin() as conn:
         await message_store.transition_each(conn, outcome.sent, State.SENT, now=done, held_by=token)
@@ -204,6 +192,7 @@ async def dispatch(rt: Runtime, ids: list[str]) -> dict[str, int]:
             conn, outcome.failed, State.FAILED, now=done, held_by=token
         )
         await timeline.append(conn, outcome.entries)
+        await case_store.set_contact_statuses(conn, outcome.contacts, done)
         by_provider: dict[str, list[str]] = {}
         for sent in outcome.sent:
             by_provider.setdefault(sent["provider"], []).append(sent["provider_ref"])
@@ -218,151 +207,3 @@ async def dispatch(rt: Runtime, ids: list[str]) -> dict[str, int]:
     }
     log.info("dispatched", **counts)
     return counts
-
-
-async def _send_all(rt: Runtime, batch: list[tuple[Any, Outgoing, dict[str, Any]]]) -> Outcome:
-    outcome = Outcome()
-    gate = asyncio.Semaphore(rt.settings.send_concurrency)
-
-    async def one(row: Any, outgoing: Outgoing) -> None:
-        async with gate:
-            await _send_one(rt, row, outgoing, outcome)
-
-    await asyncio.gather(*(one(row, outgoing) for row, outgoing, _ in batch))
-    return outcome
-
-
-async def _send_one(rt: Runtime, row: Any, outgoing: Outgoing, outcome: Outcome) -> None:
-    attempt = row.attempts + 1
-    providers = rt.providers_for(row.channel)
-    if not providers:
-        outcome.failed.append(
-            {
-                "id": row.id,
-                "state_reason": f"no {row.channel} provider configured",
-                "lease_until": None,
-            }
-        )
-        outcome.entries.append(
-            timeline.entry(
-                row.case_id, "failed", rt.clock(), message_id=row.id, reason="no provider"
-            )
-        )
-        return
-    provider = providers[0]
-    try:
-        result: SendResult = await provider.send(outgoing)
-    except TransientProviderError as exc:
-        now = rt.clock()
-        if attempt >= rt.settings.max_attempts:
-            outcome.failed.append(
-                {
-                    "id": row.id,
-                    "state_reason": f"gave up after {attempt} attempts: {exc.reason}"[:128],
-                    "lease_until": None,
-                }
-            )
-            outcome.entries.append(
-                timeline.entry(
-                    row.case_id,
-                    "failed",
-                    now,
-                    message_id=row.id,
-                    attempt=attempt,
-                    provider=provider.name,
-                    reason=exc.reason,
-                    final=True,
-                )
-            )
-            return
-        until = now + timedelta(
-            seconds=backoff(
-                attempt, rt.settings.retry_base_s, rt.settings.retry_cap_s, exc.retry_after
-            )
-        )
-        outcome.retry.append(
-            {
-                "id": row.id,
-                "next_attempt_at": until,
-                "enqueued_at": None,
-                "state_reason": exc.reason[:128],
-                "lease_until": None,
-            }
-        )
-        outcome.entries.append(
-            timeline.entry(
-                row.case_id,
-                "retry_scheduled",
-                now,
-                message_id=row.id,
-                attempt=attempt,
-                provider=provider.name,
-                reason=exc.reason,
-                until=until.isoformat(),
-            )
-        )
-        return
-    except PermanentProviderError as exc:
-        outcome.failed.append({"id": row.id, "state_reason": exc.reason[:128], "lease_until": None})
-        outcome.entries.append(
-            timeline.entry(
-                row.case_id,
-                "failed",
-                rt.clock(),
-                message_id=row.id,
-                attempt=attempt,
-                provider=provider.name,
-                reason=exc.reason,
-            )
-        )
-        return
-    except Exception as exc:  # noqa: BLE001 — a provider bug must not leave the batch half-recorded
-        log.exception("provider_crashed", provider=provider.name, message_id=row.id)
-        outcome.failed.append(
-            {
-                "id": row.id,
-                "state_reason": f"provider error: {type(exc).__name__}",
-                "lease_until": None,
-            }
-        )
-        outcome.entries.append(
-            timeline.entry(
-                row.case_id,
-                "failed",
-                rt.clock(),
-                message_id=row.id,
-                attempt=attempt,
-                provider=provider.name,
-                reason="provider error",
-            )
-        )
-        return
-    now = rt.clock()
-    outcome.sent.append(
-        {
-            "id": row.id,
-            "provider": provider.name,
-            "provider_ref": result.provider_ref,
-            "sent_at": now,
-            "lease_until": None,
-        }
-    )
-    outcome.entries.append(
-        timeline.entry(
-            row.case_id,
-            "sent",
-            now,
-            message_id=row.id,
-            attempt=attempt,
-            provider=provider.name,
-            provider_ref=result.provider_ref,
-            **result.detail,
-        )
-    )
-
-
-def backoff(attempt: int, base: float, cap: float, retry_after: float | None = None) -> float:
-    """Exponential backoff with full jitter in its upper half; never sooner than `retry_after`."""
-    ceiling = min(cap, base * 2 ** (attempt - 1))
-    delay = random.uniform(ceiling / 2, ceiling)
-    return max(delay, retry_after or 0.0)

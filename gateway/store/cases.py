@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gateway.store import timeline
 from gateway.store.tables import cases as C
 from gateway.store.tables import contact_points as CP
 
@@ -89,6 +90,35 @@ async def upsert(
             )
             changes.append(f"contact_removed:{current.channel}")
     return case_id, created, changes
+
+
+async def set_contact_statuses(
+    conn: AsyncConnection, changes: list[tuple[int, str, str]], now: datetime
+) -> None:
+    """Apply what providers told us about contact points (`invalid`, `opted_out`), with a timeline entry."""
+    for contact_id, status, reason in changes:
+        row = (
+            await conn.execute(
+                sa.update(CP)
+                .where(CP.c.id == contact_id, CP.c.status != status)
+                .values(status=status, status_reason=reason, updated_at=now)
+                .returning(CP.c.case_id, CP.c.channel)
+            )
+        ).first()
+        if row is not None:
+            await timeline.append(
+                conn,
+                [
+                    timeline.entry(
+                        row.case_id,
+                        f"contact_{status}",
+                        now,
+                        actor="provider",
+                        channel=row.channel,
+                        reason=reason,
+                    )
+                ],
+            )
 
 
 async def get(conn: AsyncConnection, tenant: str, case_ref: str) -> sa.Row[Any] | None:

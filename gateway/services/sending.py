@@ -1,0 +1,213 @@
+"""Handing rendered messages to providers: failover in preference order, circuit breakers, backoff.
+
+Per message, the channel's providers are tried in the configured order. A provider whose circuit
+is open is skipped; a provider-side permanent failure passes the message to the next one. A
+transient failure ends the attempt: the message waits (exponential backoff with jitter, never
+sooner than the provider's Retry-After) and the next attempt starts again from the first provider
+whose circuit lets it through. Every outcome becomes one row update and one timeline entry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+
+from channels.base import Outgoing, PermanentProviderError, TransientProviderError
+from channels.circuit import CircuitBreaker
+from gateway.bootstrap import Runtime
+from gateway.store import timeline
+
+log = structlog.get_logger()
+
+
+def backoff(attempt: int, base: float, cap: float, retry_after: float | None = None) -> float:
+    """Exponential backoff with jitter in its upper half; never sooner than `retry_after`."""
+    ceiling = min(cap, base * 2 ** (attempt - 1))
+    return max(random.uniform(ceiling / 2, ceiling), retry_after or 0.0)
+
+
+@dataclass
+class Outcome:
+    """What happened to a batch: row updates per target state, timeline entries, contact changes."""
+
+    sent: list[dict[str, Any]] = field(default_factory=list)
+    retry: list[dict[str, Any]] = field(default_factory=list)
+    failed: list[dict[str, Any]] = field(default_factory=list)
+    entries: list[dict[str, Any]] = field(default_factory=list)
+    contacts: list[tuple[int, str, str]] = field(
+        default_factory=list
+    )  # (contact id, status, reason)
+
+    def counts(self) -> dict[str, int]:
+        return {"sent": len(self.sent), "retry": len(self.retry), "failed": len(self.failed)}
+
+    def fail(self, row: Any, now: datetime, reason: str, **detail: Any) -> None:
+        self.failed.append({"id": row.id, "state_reason": reason[:128], "lease_until": None})
+        self.entries.append(
+            timeline.entry(row.case_id, "failed", now, message_id=row.id, reason=reason, **detail)
+        )
+
+    def wait(self, row: Any, now: datetime, until: datetime, reason: str, **detail: Any) -> None:
+        self.retry.append(
+            {
+                "id": row.id,
+                "next_attempt_at": until,
+                "enqueued_at": None,
+                "state_reason": reason[:128],
+                "lease_until": None,
+            }
+        )
+        self.entries.append(
+            timeline.entry(
+                row.case_id,
+                "retry_scheduled",
+                now,
+                message_id=row.id,
+                reason=reason,
+                until=until.isoformat(),
+                **detail,
+            )
+        )
+
+
+def breaker(rt: Runtime, name: str) -> CircuitBreaker:
+    found = rt.breakers.get(name)
+    if found is None:
+        found = rt.breakers[name] = CircuitBreaker(
+            rt.settings.circuit_failures, rt.settings.circuit_reset_s
+        )
+    return found
+
+
+async def send_all(rt: Runtime, batch: list[tuple[Any, Outgoing]]) -> Outcome:
+    outcome = Outcome()
+    gate = asyncio.Semaphore(rt.settings.send_concurrency)
+
+    async def one(row: Any, outgoing: Outgoing) -> None:
+        async with gate:
+            await send_one(rt, row, outgoing, outcome)
+
+    await asyncio.gather(*(one(row, outgoing) for row, outgoing in batch))
+    return outcome
+
+
+async def send_one(rt: Runtime, row: Any, outgoing: Outgoing, outcome: Outcome) -> None:
+    attempt = row.attempts + 1
+    providers = rt.providers_for(row.channel)
+    if not providers:
+        outcome.fail(row, rt.clock(), f"no {row.channel} provider configured", attempt=attempt)
+        return
+    skipped: list[str] = []
+    for provider in providers:
+        circuit = breaker(rt, provider.name)
+        if not circuit.allow():
+            skipped.append(provider.name)
+            continue
+        try:
+            result = await provider.send(outgoing)
+        except TransientProviderError as exc:
+            circuit.failure()
+            _transient(rt, row, attempt, provider.name, exc, outcome)
+            return
+        except PermanentProviderError as exc:
+            if exc.provider_side:
+                circuit.failure()
+                outcome.entries.append(
+                    timeline.entry(
+                        row.case_id,
+                        "provider_refused",
+                        rt.clock(),
+                        message_id=row.id,
+                        attempt=attempt,
+                        provider=provider.name,
+                        reason=exc.reason,
+                    )
+                )
+                continue
+            circuit.success()
+            if exc.contact_status is not None:
+                outcome.contacts.append((row.contact_id, exc.contact_status, exc.reason[:64]))
+            outcome.fail(
+                row,
+                rt.clock(),
+                exc.reason,
+                attempt=attempt,
+                provider=provider.name,
+                contact_status=exc.contact_status,
+            )
+            return
+        except Exception as exc:  # noqa: BLE001 — a provider bug must not leave the batch half-recorded
+            circuit.failure()
+            log.exception("provider_crashed", provider=provider.name, message_id=row.id)
+            outcome.fail(
+                row,
+                rt.clock(),
+                f"provider error: {type(exc).__name__}",
+                attempt=attempt,
+                provider=provider.name,
+            )
+            return
+        circuit.success()
+        now = rt.clock()
+        outcome.sent.append(
+            {
+                "id": row.id,
+                "provider": provider.name,
+                "provider_ref": result.provider_ref,
+                "sent_at": now,
+                "lease_until": None,
+            }
+        )
+        outcome.entries.append(
+            timeline.entry(
+                row.case_id,
+                "sent",
+                now,
+                message_id=row.id,
+                attempt=attempt,
+                provider=provider.name,
+                provider_ref=result.provider_ref,
+                skipped=skipped or None,
+                **result.detail,
+            )
+        )
+        return
+    # Every provider is open-circuited or refused the message on its side.
+    waits = [breaker(rt, name).retry_in() for name in skipped]
+    reason = "all providers unavailable" if skipped else "every provider refused the message"
+    if not skipped or attempt >= rt.settings.max_attempts:
+        outcome.fail(row, rt.clock(), reason, attempt=attempt, final=True)
+        return
+    now = rt.clock()
+    until = now + timedelta(seconds=max(min(waits), 1.0))
+    outcome.wait(row, now, until, reason, attempt=attempt, circuit_open=skipped)
+
+
+def _transient(
+    rt: Runtime,
+    row: Any,
+    attempt: int,
+    provider: str,
+    exc: TransientProviderError,
+    outcome: Outcome,
+) -> None:
+    now = rt.clock()
+    if attempt >= rt.settings.max_attempts:
+        outcome.fail(
+            row,
+            now,
+            f"gave up after {attempt} attempts: {exc.reason}",
+            attempt=attempt,
+            provider=provider,
+            final=True,
+        )
+        return
+    delay = backoff(attempt, rt.settings.retry_base_s, rt.settings.retry_cap_s, exc.retry_after)
+    outcome.wait(
+        row, now, now + timedelta(seconds=delay), exc.reason, attempt=attempt, provider=provider
+    )
