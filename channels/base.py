@@ -74,6 +74,15 @@ class Callback:
     content_type: str = ""
 
 
+class ReceiptSink(Protocol):
+    """Where a provider hands receipts and inbound messages that do not arrive over HTTP
+    (SMPP deliver_sm, bounce mail). The gateway gives each provider one (`bind_sink`)."""
+
+    async def events(self, events: list[DeliveryEvent]) -> None: ...
+
+    async def inbound(self, messages: list[InboundMessage]) -> None: ...
+
+
 @runtime_checkable
 class Provider(Protocol):
     name: ClassVar[str]

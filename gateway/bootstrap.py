@@ -73,7 +73,12 @@ async def open_runtime(
     )
     built = provider_registry.build_all(settings, runtime.aredis)
     if with_providers:
+        from gateway.services.sink import DatabaseSink
+
+        sink = DatabaseSink(runtime)
         for provider in built.values():
+            if hasattr(provider, "bind_sink"):
+                provider.bind_sink(sink)
             await provider.start()
     # Callback-only use (the API verifies and parses receipts) needs no started provider.
     runtime.providers = built
