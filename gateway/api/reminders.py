@@ -13,10 +13,12 @@ from gateway.api.schemas import (
     MessageOut,
     ReminderIn,
     ReminderResult,
+    TimelineEntryOut,
 )
 from gateway.errors import BadRequest, GatewayError, NotFound, PayloadTooLarge
 from gateway.services import intake
 from gateway.store import messages as message_store
+from gateway.store import timeline
 from gateway.store.tables import cases as C
 from gateway.store.tables import delivery_events as DE
 from gateway.store.tables import template_versions as TV
@@ -95,6 +97,7 @@ async def get_message(request: web.Request) -> web.Response:
                 sa.select(DE).where(DE.c.message_id == row.id).order_by(DE.c.occurred_at, DE.c.id)
             )
         )
+        history = await timeline.for_message(conn, row.case_id, row.id)
     return json_response(
         MessageOut(
             id=row.id,
@@ -116,6 +119,7 @@ async def get_message(request: web.Request) -> web.Response:
             created_at=row.created_at,
             sent_at=row.sent_at,
             rendered=row.rendered,
+            history=[TimelineEntryOut.model_validate(h) for h in history],
             events=[
                 DeliveryEventOut(
                     type=e.event_type,

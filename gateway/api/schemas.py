@@ -195,6 +195,7 @@ class MessageOut(BaseModel):
     sent_at: datetime | None
     rendered: dict[str, Any] | None
     events: list[DeliveryEventOut]
+    history: list[TimelineEntryOut]
 
 
 class TimelineEntryOut(BaseModel):
@@ -236,3 +237,6 @@ class ErrorBody(BaseModel):
 
 class ErrorOut(BaseModel):
     error: ErrorBody
+
+
+MessageOut.model_rebuild()

@@ -38,20 +38,29 @@ async def append(conn: AsyncConnection, entries: Sequence[dict[str, Any]]) -> No
         await conn.execute(sa.insert(T), list(entries))
 
 
+async def for_message(conn: AsyncConnection, case_id: int, message_id: str) -> list[dict[str, Any]]:
+    """Every entry about one message: its attempts, decisions and receipts, oldest first."""
+    rows = await conn.execute(
+        sa.select(T).where(T.c.case_id == case_id, T.c.message_id == message_id).order_by(T.c.id)
+    )
+    return [_out(r) for r in rows]
+
+
+def _out(r: Any) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "at": r.at.isoformat(),
+        "kind": r.kind,
+        "message_id": r.message_id,
+        "actor": r.actor,
+        "data": r.data,
+    }
+
+
 async def for_case(
     conn: AsyncConnection, case_id: int, *, after: int = 0, limit: int = 500
 ) -> list[dict[str, Any]]:
     rows = await conn.execute(
         sa.select(T).where(T.c.case_id == case_id, T.c.id > after).order_by(T.c.id).limit(limit)
     )
-    return [
-        {
-            "id": r.id,
-            "at": r.at.isoformat(),
-            "kind": r.kind,
-            "message_id": r.message_id,
-            "actor": r.actor,
-            "data": r.data,
-        }
-        for r in rows
-    ]
+    return [_out(r) for r in rows]

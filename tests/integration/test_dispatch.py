@@ -180,6 +180,10 @@ async def test_smtp_down_means_retry_with_backoff_then_failed(
         await drain(runtime)
     final = (await api.get(f"/v1/messages/{message_id}")).body
     assert final["state"] == "failed" and final["attempts"] == runtime.settings.max_attempts
+    attempts = [
+        h["data"]["attempt"] for h in final["history"] if h["kind"] in ("retry_scheduled", "failed")
+    ]
+    assert attempts == list(range(1, runtime.settings.max_attempts + 1))
     kinds = [e["kind"] for e in (await api.get("/v1/cases/C-9/timeline")).body["entries"]]
     assert kinds.count("retry_scheduled") == runtime.settings.max_attempts - 1
     assert kinds[-1] == "failed"
