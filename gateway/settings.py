@@ -61,6 +61,7 @@ class Settings:
         default_factory=lambda: ["folder"], metadata={"env": "LETTER_PROVIDERS"}
     )
 
+    sms_max_parts: int = field(default=4, metadata={"env": "SMS_MAX_PARTS"})
     sandbox_secret: str = field(default="sandbox-dev-secret", metadata={"env": "SANDBOX_SECRET"})
     sandbox_receipt_delay_s: float = field(default=0.2, metadata={"env": "SANDBOX_RECEIPT_DELAY_S"})
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 from channels.base import Outgoing
 from channels.sms.segments import count as count_segments
 from gateway.bootstrap import Runtime
+from gateway.errors import ValidationFailed
 from gateway.render import render_part
 from gateway.store.templates import TemplateVersion
 
@@ -58,6 +60,40 @@ def context(rt: Runtime, row: Any, now: datetime) -> dict[str, Any]:
         },
         "data": row.data or {},
     }
+
+
+def preview_problem(
+    rt: Runtime, item: Any, case: Any, contact: Any, template: TemplateVersion, now: datetime
+) -> tuple[str, str] | None:
+    """Render a reminder at intake, so an unrenderable template or an SMS longer than the allowed
+    number of parts is refused now, with a clear error, instead of being found by the carrier.
+
+    Returns (error code, message) or None. The message is rendered again at send time from the
+    case as it is then; this is the check, not the evidence.
+    """
+    row = SimpleNamespace(
+        id="0" * 28,
+        case_ref=case.case_ref,
+        debtor=case.debtor,
+        debt=case.debt,
+        locale=case.locale,
+        postal=contact.postal,
+        data=item.data,
+        channel=item.channel,
+        address=contact.address,
+    )
+    try:
+        _, rendered = render_message(rt, row, template, now)
+    except ValidationFailed as exc:
+        return "template_error", exc.message
+    limit = rt.settings.sms_max_parts
+    if item.channel == "sms" and rendered["parts"] > limit:
+        return (
+            "sms_too_long",
+            f"the rendered SMS needs {rendered['parts']} parts ({rendered['encoding']}, {rendered['units']} units); "
+            f"at most {limit} are allowed (SMS_MAX_PARTS)",
+        )
+    return None
 
 
 def render_message(

@@ -21,6 +21,7 @@ from gateway.api.schemas import ReminderIn, normalize_address
 from gateway.bootstrap import Runtime
 from gateway.ids import new_id
 from gateway.queue import enqueue_ids
+from gateway.services.content import preview_problem
 from gateway.states import State
 from gateway.store import cases as case_store
 from gateway.store import templates as template_store
@@ -127,6 +128,11 @@ async def _accept(rt: Runtime, key: ApiKey, items: list[ReminderIn]) -> list[Ite
                 continue
             if item.expires_at is not None and item.expires_at <= now:
                 results[index] = _reject("already_expired", "expires_at is in the past", 422)
+                continue
+            template = (await rt.templates({template_id}))[template_id]
+            problem = preview_problem(rt, item, case, contact, template, now)
+            if problem is not None:
+                results[index] = _reject(*problem, 422)
                 continue
 
             message_id = new_id()

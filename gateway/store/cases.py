@@ -139,7 +139,7 @@ async def for_intake(
         return {}
     rows = list(
         await conn.execute(
-            sa.select(C.c.id, C.c.case_ref, C.c.locale, C.c.state).where(
+            sa.select(C.c.id, C.c.case_ref, C.c.locale, C.c.state, C.c.debtor, C.c.debt).where(
                 C.c.tenant == tenant, C.c.case_ref.in_(sorted(case_refs))
             )
         )
@@ -148,7 +148,7 @@ async def for_intake(
     contacts: dict[int, list[Any]] = {r.id: [] for r in rows}
     if by_id:
         for cp in await conn.execute(
-            sa.select(CP.c.id, CP.c.case_id, CP.c.channel, CP.c.address, CP.c.status)
+            sa.select(CP.c.id, CP.c.case_id, CP.c.channel, CP.c.address, CP.c.status, CP.c.postal)
             .where(CP.c.case_id.in_(sorted(by_id)))
             .order_by(CP.c.id)
         ):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -251,3 +252,52 @@ async def test_unknown_route_and_method_are_json(api: ApiClient) -> None:
     assert missing.status == 404 and missing.body["error"]["code"] == "not_found"
     wrong = await api.call("DELETE", "/v1/reminders", check=False)
     assert wrong.status == 405 and wrong.body["error"]["code"] == "method_not_allowed"
+
+
+async def test_an_sms_too_long_for_the_part_limit_is_refused_at_intake(api: ApiClient) -> None:
+    await api.put("/v1/cases/L-1", case_body(name="王" * 200, locale="zh-CN", currency="CNY"))
+    resp = await api.post("/v1/reminders", reminder("L-1", "sms"))
+    assert resp.status == 422 and resp.body["error"]["code"] == "sms_too_long"
+    assert "UCS-2" in resp.body["error"]["message"]
+    # The same case by email is fine: the limit is about SMS parts.
+    assert (await api.post("/v1/reminders", reminder("L-1", "email"))).status == 202
+
+
+async def test_a_template_that_cannot_render_for_this_case_is_refused_at_intake(
+    api: ApiClient,
+) -> None:
+    from sqlalchemy import insert
+
+    from gateway.store.engine import create_engine
+    from gateway.store.tables import template_versions
+
+    engine = create_engine(api.settings)
+    async with engine.begin() as conn:
+        await conn.execute(
+            insert(template_versions).values(
+                key="needs_data",
+                channel="sms",
+                locale="en",
+                version=1,
+                status="published",
+                subject=None,
+                body="Pay by {{ data.deadline }}. Reply STOP to opt out.",
+                html=None,
+                meta={},
+                author="test",
+                created_at=datetime.now(UTC),
+            )
+        )
+    await engine.dispose()
+    await api.put("/v1/cases/L-2", case_body())
+    missing = await api.post("/v1/reminders", {**reminder("L-2", "sms"), "template": "needs_data"})
+    assert missing.status == 422 and missing.body["error"]["code"] == "template_error"
+    given = await api.post(
+        "/v1/reminders",
+        {
+            **reminder("L-2", "sms", key="k2"),
+            "template": "needs_data",
+            "data": {"deadline": "Friday"},
+        },
+    )
+    assert given.status == 202

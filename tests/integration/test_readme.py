@@ -40,10 +40,11 @@ def test_run_then_the_readme_examples_work(tmp_path: Path) -> None:
         CATCHER_PORT=str(smtp),
         LOG_JSON="true",
     )
+    log = (tmp_path / "run.log").open("wb")  # noqa: SIM115 — the child writes to it until stopped
     gateway = subprocess.Popen(
         [sys.executable, "-m", "gateway.cli", "run", "--port", str(port)],
         env=env,
-        stdout=open(tmp_path / "run.log", "wb"),
+        stdout=log,
         stderr=subprocess.STDOUT,
     )
     try:
