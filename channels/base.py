@@ -32,7 +32,9 @@ class PermanentProviderError(ProviderError):
     the gateway what the failure says about the debtor's contact point.
     """
 
-    def __init__(self, reason: str, *, provider_side: bool = False, contact_status: str | None = None):
+    def __init__(
+        self, reason: str, *, provider_side: bool = False, contact_status: str | None = None
+    ):
         super().__init__(reason)
         self.provider_side = provider_side
         self.contact_status = contact_status
@@ -56,6 +58,8 @@ class Outgoing:
     recipient_name: str | None = None
     locale: str = "en"
     headers: Mapping[str, str] = field(default_factory=dict)
+    # Provider name → {"code", "sign", "params"}: for platforms that only send pre-approved templates.
+    provider_templates: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,9 +57,21 @@ def _folder(settings: Settings, redis: Redis) -> Provider:
     return FolderLetters(folder=settings.letters_dir)
 
 
+def _aliyun(settings: Settings, redis: Redis) -> Provider:
+    from channels.sms.aliyun import AliyunSms
+
+    return AliyunSms(
+        base_url=settings.aliyun_base_url,
+        access_key_id=settings.aliyun_access_key_id,
+        access_key_secret=settings.aliyun_access_key_secret,
+        region=settings.aliyun_region,
+    )
+
+
 REGISTRY: dict[str, tuple[str, Factory]] = {
     "sandbox": ("sms", _sandbox),
     "twilio": ("sms", _twilio),
+    "aliyun": ("sms", _aliyun),
     "smtp": ("email", _smtp),
     "folder": ("letter", _folder),
 }

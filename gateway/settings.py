@@ -71,6 +71,13 @@ class Settings:
     twilio_account_sid: str = field(default="", metadata={"env": "TWILIO_ACCOUNT_SID"})
     twilio_auth_token: str = field(default="", metadata={"env": "TWILIO_AUTH_TOKEN"})
 
+    aliyun_base_url: str = field(
+        default="https://dysmsapi.aliyuncs.com", metadata={"env": "ALIYUN_BASE_URL"}
+    )
+    aliyun_access_key_id: str = field(default="", metadata={"env": "ALIYUN_ACCESS_KEY_ID"})
+    aliyun_access_key_secret: str = field(default="", metadata={"env": "ALIYUN_ACCESS_KEY_SECRET"})
+    aliyun_region: str = field(default="cn-hangzhou", metadata={"env": "ALIYUN_REGION"})
+
     smtp_host: str = field(default="127.0.0.1", metadata={"env": "SMTP_HOST"})
     smtp_port: int = field(default=2525, metadata={"env": "SMTP_PORT"})
     smtp_username: str = field(default="", metadata={"env": "SMTP_USERNAME"})

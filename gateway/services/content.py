@@ -96,6 +96,17 @@ def preview_problem(
     return None
 
 
+def _provider_templates(template: TemplateVersion, ctx: dict[str, Any]) -> dict[str, Any]:
+    """The template's pre-approved provider templates with their parameters filled in."""
+    out = {}
+    for provider, spec in (template.meta.get("provider_templates") or {}).items():
+        params = {
+            name: render_part(str(source), ctx) for name, source in spec.get("params", {}).items()
+        }
+        out[provider] = {"code": spec["code"], "sign": spec.get("sign"), "params": params}
+    return out
+
+
 def render_message(
     rt: Runtime, row: Any, template: TemplateVersion, now: datetime
 ) -> tuple[Outgoing, dict[str, Any]]:
@@ -117,7 +128,18 @@ def render_message(
             "units": seg.units,
             "parts": seg.parts,
         }
-        return Outgoing(row.id, "sms", row.address, body, locale=row.locale), rendered
+        provider_templates = _provider_templates(template, ctx)
+        if provider_templates:
+            rendered["provider_templates"] = provider_templates
+        outgoing = Outgoing(
+            row.id,
+            "sms",
+            row.address,
+            body,
+            locale=row.locale,
+            provider_templates=provider_templates,
+        )
+        return outgoing, rendered
     if row.channel == "email":
         subject = render_part(template.subject or "", ctx)
         text = render_part(template.body, ctx)

@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+import yaml
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gateway.errors import ValidationFailed
 from gateway.render import check_syntax
 from gateway.store.tables import template_versions as TV
 from templates import ROOT as PACK_ROOT
@@ -55,7 +57,11 @@ def _row_to_version(row: Any) -> TemplateVersion:
 
 
 def load_pack(root: Path = PACK_ROOT) -> list[dict[str, Any]]:
-    """Every template of the pack as `{key, channel, locale, subject, body, html}`."""
+    """Every template of the pack as `{key, channel, locale, subject, body, html, meta}`.
+
+    An optional `<key>.meta.yaml` beside the parts carries data about the template, e.g. the
+    pre-approved provider templates (`provider_templates`) that some SMS platforms require.
+    """
     found: dict[tuple[str, str, str], dict[str, Any]] = {}
     for channel, parts in PARTS.items():
         for path in sorted((root / channel).glob("*/*.j2")):
@@ -72,6 +78,7 @@ def load_pack(root: Path = PACK_ROOT) -> list[dict[str, Any]]:
                     "subject": None,
                     "body": None,
                     "html": None,
+                    "meta": _meta(path.parent / f"{key}.meta.yaml"),
                 },
             )
             source = path.read_text(encoding="utf-8").strip()
@@ -84,6 +91,31 @@ def load_pack(root: Path = PACK_ROOT) -> list[dict[str, Any]]:
                 f"template {key} ({channel}, {locale}) lacks part(s): {', '.join(missing)}"
             )
     return list(found.values())
+
+
+def _meta(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    meta = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(meta, dict):
+        raise ValueError(f"{path}: expected a mapping")
+    for provider, spec in (meta.get("provider_templates") or {}).items():
+        if (
+            not isinstance(spec, dict)
+            or not spec.get("code")
+            or not isinstance(spec.get("params", {}), dict)
+        ):
+            raise ValueError(
+                f"{path}: provider_templates.{provider} needs a code and a params mapping"
+            )
+        for name, source in spec.get("params", {}).items():
+            try:
+                check_syntax(str(source))
+            except ValidationFailed as exc:
+                raise ValueError(
+                    f"{path}: provider_templates.{provider}.params.{name}: {exc.message}"
+                ) from None
+    return meta
 
 
 async def install_pack(conn: AsyncConnection, now: datetime, root: Path = PACK_ROOT) -> int:
@@ -100,7 +132,7 @@ async def install_pack(conn: AsyncConnection, now: datetime, root: Path = PACK_R
             **item,
             "version": 1,
             "status": "published",
-            "meta": {"source": "pack"},
+            "meta": {**item["meta"], "source": "pack"},
             "author": BUILTIN_AUTHOR,
             "created_at": now,
             "published_at": now,
