@@ -130,9 +130,9 @@ async def _accept(rt: Runtime, key: ApiKey, items: list[ReminderIn]) -> list[Ite
                 results[index] = _reject("already_expired", "expires_at is in the past", 422)
                 continue
             template = (await rt.templates({template_id}))[template_id]
-            problem = preview_problem(rt, item, case, contact, template, now)
-            if problem is not None:
-                results[index] = _reject(*problem, 422)
+            refused = preview_problem(rt, item, case, contact, template, now)
+            if refused is not None:
+                results[index] = _reject(refused[0], refused[1], 422)
                 continue
 
             message_id = new_id()
