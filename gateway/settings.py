@@ -78,21 +78,79 @@ class Settings:
     aliyun_access_key_secret: str = field(default="", metadata={"env": "ALIYUN_ACCESS_KEY_SECRET"})
     aliyun_region: str = field(default="cn-hangzhou", metadata={"env": "ALIYUN_REGION"})
 
+    # SMPP 3.4: one bound transceiver session per worker process.
+    smpp_host: str = field(default="127.0.0.1", metadata={"env": "SMPP_HOST"})
+    smpp_port: int = field(default=2775, metadata={"env": "SMPP_PORT"})
+    smpp_system_id: str = field(default="", metadata={"env": "SMPP_SYSTEM_ID"})
+    smpp_password: str = field(default="", metadata={"env": "SMPP_PASSWORD"})
+    smpp_system_type: str = field(default="", metadata={"env": "SMPP_SYSTEM_TYPE"})
+    smpp_source_addr: str = field(default="", metadata={"env": "SMPP_SOURCE_ADDR"})
+    smpp_window: int = field(default=10, metadata={"env": "SMPP_WINDOW"})
+    smpp_enquire_link_s: float = field(default=30.0, metadata={"env": "SMPP_ENQUIRE_LINK_S"})
+    smpp_submit_timeout_s: float = field(default=10.0, metadata={"env": "SMPP_SUBMIT_TIMEOUT_S"})
+    # How the SMSC writes ids: `same`, or `hex_to_dec` / `dec_to_hex` (submit_sm_resp → receipt).
+    smpp_receipt_id_format: str = field(default="same", metadata={"env": "SMPP_RECEIPT_ID_FORMAT"})
+
     smtp_host: str = field(default="127.0.0.1", metadata={"env": "SMTP_HOST"})
     smtp_port: int = field(default=2525, metadata={"env": "SMTP_PORT"})
     smtp_username: str = field(default="", metadata={"env": "SMTP_USERNAME"})
     smtp_password: str = field(default="", metadata={"env": "SMTP_PASSWORD"})
     smtp_starttls: bool = field(default=False, metadata={"env": "SMTP_STARTTLS"})
+    # Check the server's certificate (STARTTLS); a CA file for a private CA; false only for a lab.
+    smtp_tls_verify: bool = field(default=True, metadata={"env": "SMTP_TLS_VERIFY"})
+    smtp_ca_file: str = field(default="", metadata={"env": "SMTP_CA_FILE"})
     smtp_pool_size: int = field(default=8, metadata={"env": "SMTP_POOL_SIZE"})
     smtp_timeout_s: float = field(default=15.0, metadata={"env": "SMTP_TIMEOUT_S"})
     email_from: str = field(default="reminders@collector.example", metadata={"env": "EMAIL_FROM"})
     catcher_host: str = field(default="127.0.0.1", metadata={"env": "CATCHER_HOST"})
     catcher_port: int = field(default=2525, metadata={"env": "CATCHER_PORT"})
 
+    # Mail that comes back: VERP bounces and case replies, on the gateway's own SMTP receiver.
+    # An empty domain turns that address off (envelope sender EMAIL_FROM, no Reply-To).
+    bounce_domain: str = field(
+        default="bounces.collector.example", metadata={"env": "BOUNCE_DOMAIN"}
+    )
+    reply_domain: str = field(default="replies.collector.example", metadata={"env": "REPLY_DOMAIN"})
+    receiver_host: str = field(default="127.0.0.1", metadata={"env": "RECEIVER_HOST"})
+    receiver_port: int = field(default=2526, metadata={"env": "RECEIVER_PORT"})
+    receiver_max_bytes: int = field(
+        default=10 * 1024 * 1024, metadata={"env": "RECEIVER_MAX_BYTES"}
+    )
+
+    # DKIM signing: all of selector, domain and a key (PEM text or file), or none.
+    dkim_selector: str = field(default="", metadata={"env": "DKIM_SELECTOR"})
+    dkim_domain: str = field(default="", metadata={"env": "DKIM_DOMAIN"})
+    dkim_private_key: str = field(default="", metadata={"env": "DKIM_PRIVATE_KEY"})
+    dkim_private_key_file: str = field(default="", metadata={"env": "DKIM_PRIVATE_KEY_FILE"})
+
+    # ESP event webhooks taken in without sending through that ESP (e.g. `mailgun` as SMTP relay).
+    email_webhook_providers: list[str] = field(
+        default_factory=list, metadata={"env": "EMAIL_WEBHOOK_PROVIDERS"}
+    )
+    mailgun_webhook_signing_key: str = field(
+        default="", metadata={"env": "MAILGUN_WEBHOOK_SIGNING_KEY"}
+    )
+
     letters_dir: Path | None = field(default=None, metadata={"env": "LETTERS_DIR"})
     letter_return_address: str = field(
         default="PO Box 100, Springfield, IL 62701", metadata={"env": "LETTER_RETURN_ADDRESS"}
     )
+    # Printed on envelopes: a business name and address that say nothing about debt collection.
+    letter_sender_name: str = field(default="Acme Services", metadata={"env": "LETTER_SENDER_NAME"})
+    letter_return_country: str = field(default="US", metadata={"env": "LETTER_RETURN_COUNTRY"})
+
+    lob_base_url: str = field(default="https://api.lob.com", metadata={"env": "LOB_BASE_URL"})
+    lob_api_key: str = field(default="", metadata={"env": "LOB_API_KEY"})
+    lob_webhook_secret: str = field(default="", metadata={"env": "LOB_WEBHOOK_SECRET"})
+    lob_double_sided: bool = field(default=True, metadata={"env": "LOB_DOUBLE_SIDED"})
+    lob_timeout_s: float = field(default=30.0, metadata={"env": "LOB_TIMEOUT_S"})
+
+    # Batch drop for a print house: `file:///path` or `sftp://user@host:port/path`.
+    letter_drop_url: str = field(default="", metadata={"env": "LETTER_DROP_URL"})
+    letter_drop_key_file: str = field(default="", metadata={"env": "LETTER_DROP_KEY_FILE"})
+    letter_drop_password: str = field(default="", metadata={"env": "LETTER_DROP_PASSWORD"})
+    letter_drop_known_hosts: str = field(default="", metadata={"env": "LETTER_DROP_KNOWN_HOSTS"})
+    letter_drop_timeout_s: float = field(default=30.0, metadata={"env": "LETTER_DROP_TIMEOUT_S"})
 
     # Dispatch and scheduling.
     dispatch_chunk: int = field(default=100, metadata={"env": "DISPATCH_CHUNK"})
@@ -144,6 +202,19 @@ class Settings:
             raise SettingsError("DATABASE_URL: only sqlite and postgresql are supported")
         if self.dispatch_chunk < 1 or self.dispatch_chunk > 1000:
             raise SettingsError("DISPATCH_CHUNK: must be between 1 and 1000")
+        dkim = [
+            self.dkim_selector,
+            self.dkim_domain,
+            self.dkim_private_key or self.dkim_private_key_file,
+        ]
+        if any(dkim) and not all(dkim):
+            raise SettingsError(
+                "DKIM_SELECTOR, DKIM_DOMAIN and DKIM_PRIVATE_KEY (or DKIM_PRIVATE_KEY_FILE) go together"
+            )
+        if self.smpp_receipt_id_format not in ("same", "hex_to_dec", "dec_to_hex"):
+            raise SettingsError("SMPP_RECEIPT_ID_FORMAT: must be same, hex_to_dec or dec_to_hex")
+        if self.smpp_window < 1:
+            raise SettingsError("SMPP_WINDOW: must be at least 1")
 
     @property
     def async_database_url(self) -> str:

@@ -16,11 +16,14 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from channels.events import DeliveryEvent
+from channels.events import DeliveryEvent, DeliveryEventType
 from gateway.states import EVENT_TO_STATE, State, sources_of
+from gateway.store import cases as case_store
 from gateway.store import messages as message_store
 from gateway.store import timeline
+from gateway.store.tables import contact_points as CP
 from gateway.store.tables import delivery_events as DE
+from gateway.store.tables import messages as M
 
 
 def _insert(conn: AsyncConnection) -> Any:
@@ -137,8 +140,59 @@ async def _apply(
             )
         )
     await timeline.append(conn, entries)
+    await _email_contact_effects(conn, events, now)
+    await _invalidate_returned(
+        conn, [e[0] for e in events if e[1] == DeliveryEventType.RETURNED], now
+    )
+
+
+async def _invalidate_returned(
+    conn: AsyncConnection, message_ids: list[str], now: datetime
+) -> None:
+    """A letter returned to sender means the postal address is wrong: never mail it again."""
+    if not message_ids:
+        return
+    rows = await conn.execute(
+        sa.select(M.c.contact_id)
+        .join(CP, CP.c.id == M.c.contact_id)
+        # An opted-out address keeps its opt-out (and its reason): it is not mailed either way.
+        .where(M.c.id.in_(message_ids), CP.c.status.in_((case_store.ACTIVE, case_store.INACTIVE)))
+    )
+    changes = [(r.contact_id, case_store.INVALID, "returned_to_sender") for r in rows]
+    await case_store.set_contact_statuses(conn, changes, now)
 
 
 def _forward_sources(target: State) -> tuple[State, ...]:
     # Receipts never touch a message the worker still holds (`sending` is settled by the worker).
     return tuple(s for s in sources_of(target) if s not in (State.SENDING, State.DISPATCHING))
+
+
+# What an email receipt says about the address itself: a hard bounce makes it invalid (never mail
+# it again); a spam complaint or an unsubscribe at the ESP opts it out of email. 5.7.x blocks and
+# expired retries say nothing about the address, so they leave it alone.
+HARD_BOUNCE_REASONS = ("invalid", "bounced")
+
+
+async def _email_contact_effects(
+    conn: AsyncConnection, events: list[tuple[str, str, str, str | None]], now: datetime
+) -> None:
+    wanted: dict[str, tuple[str, str]] = {}
+    for message_id, event_type, _, reason in events:
+        if event_type in ("bounced", "rejected") and reason in HARD_BOUNCE_REASONS:
+            wanted[message_id] = (case_store.INVALID, f"email hard bounce ({reason})")
+        elif event_type in ("complained", "unsubscribed"):
+            wanted[message_id] = (case_store.OPTED_OUT, f"email {event_type}")
+    if not wanted:
+        return
+    rows = await conn.execute(
+        sa.select(M.c.id, M.c.contact_id)
+        .join(CP, CP.c.id == M.c.contact_id)
+        # Only from active: an opted-out address stays opted out, with its reason.
+        .where(
+            M.c.id.in_(list(wanted)),
+            M.c.channel == "email",
+            CP.c.status.in_((case_store.ACTIVE, case_store.INACTIVE)),
+        )
+    )
+    changes = [(r.contact_id, *wanted[r.id]) for r in rows]
+    await case_store.set_contact_statuses(conn, changes, now)
