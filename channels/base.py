@@ -40,6 +40,12 @@ class PermanentProviderError(ProviderError):
         self.contact_status = contact_status
 
 
+class DeliveryUnknown(ProviderError):
+    """The request may have reached the provider, but no answer came (a timeout after sending, a
+    connection lost mid-request). Retrying could deliver a second reminder, so the message becomes
+    `unknown` and is settled by a receipt or by operations — never resent blindly."""
+
+
 class SignatureInvalid(Exception):
     """A callback that does not carry the provider's valid signature."""
 
@@ -58,6 +64,8 @@ class Outgoing:
     recipient_name: str | None = None
     locale: str = "en"
     headers: Mapping[str, str] = field(default_factory=dict)
+    # Email: the SMTP envelope sender (the VERP return path), when it is not the provider's own.
+    envelope_from: str | None = None
     # Provider name → {"code", "sign", "params"}: for platforms that only send pre-approved templates.
     provider_templates: Mapping[str, Any] = field(default_factory=dict)
 

@@ -1,4 +1,5 @@
-"""The `reminder-gateway` command: api, worker, scheduler, run, migrate, keys, demo, catcher."""
+"""The `reminder-gateway` command: api, worker, scheduler, receiver, run, migrate, keys, demo,
+catcher."""
 
 from __future__ import annotations
 
@@ -113,6 +114,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return asyncio.run(run_demo(_settings(args), url=args.url, key=args.key))
 
 
+def cmd_receiver(args: argparse.Namespace) -> int:
+    from gateway.receiver import run_receiver
+
+    asyncio.run(run_receiver(_settings(args)))
+    return 0
+
+
 def cmd_catcher(args: argparse.Namespace) -> int:
     from channels.email.catcher import serve
 
@@ -187,6 +195,9 @@ def parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(func=cmd_demo)
 
+    sub.add_parser("receiver", help="run the SMTP receiver for bounces and replies").set_defaults(
+        func=cmd_receiver
+    )
     sub.add_parser("catcher", help="run the local SMTP catcher").set_defaults(func=cmd_catcher)
     return p
 

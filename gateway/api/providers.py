@@ -86,7 +86,7 @@ async def post_inbound(request: web.Request) -> web.Response:
     messages = provider.parse_inbound(callback)  # type: ignore[attr-defined]
     rt = runtime(request)
     async with rt.engine.begin() as conn:
-        stored = await inbound.record(conn, messages, rt.clock())
+        stored = await inbound.record(conn, messages, rt.clock(), secret=rt.settings.secret)
     return json_response({"received": len(messages), "replies": stored})
 
 

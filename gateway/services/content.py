@@ -5,10 +5,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 from datetime import datetime
+from email.utils import formataddr
 from types import SimpleNamespace
 from typing import Any
 
 from channels.base import Outgoing
+from channels.email.tokens import bounce_address, reply_address
 from channels.sms.segments import count as count_segments
 from gateway.bootstrap import Runtime
 from gateway.errors import ValidationFailed
@@ -150,6 +152,17 @@ def render_message(
             "List-Unsubscribe": f"<{unsubscribe}>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         }
+        settings = rt.settings
+        case_id = getattr(row, "case_id", None)  # absent in intake's preview rendering
+        if settings.reply_domain and case_id is not None:
+            # Replies reach the case whichever mailbox they are written from.
+            address = reply_address(settings.secret, case_id, settings.reply_domain)
+            headers["Reply-To"] = formataddr((settings.collector_name, address))
+        envelope_from = (
+            bounce_address(settings.secret, row.id, settings.bounce_domain)
+            if settings.bounce_domain
+            else None
+        )
         return Outgoing(
             row.id,
             "email",
@@ -159,6 +172,7 @@ def render_message(
             html=html,
             locale=row.locale,
             headers=headers,
+            envelope_from=envelope_from,
         ), rendered
     html = render_part(template.body, ctx, html=True)
     rendered = {**pinned, "html": html}

@@ -191,6 +191,9 @@ async def dispatch(rt: Runtime, ids: list[str]) -> dict[str, int]:
         await message_store.transition_each(
             conn, outcome.failed, State.FAILED, now=done, held_by=token
         )
+        await message_store.transition_each(
+            conn, outcome.unknown, State.UNKNOWN, now=done, held_by=token
+        )
         await timeline.append(conn, outcome.entries)
         await case_store.set_contact_statuses(conn, outcome.contacts, done)
         by_provider: dict[str, list[str]] = {}

@@ -17,7 +17,7 @@ from typing import Any
 
 import structlog
 
-from channels.base import Outgoing, PermanentProviderError, TransientProviderError
+from channels.base import DeliveryUnknown, Outgoing, PermanentProviderError, TransientProviderError
 from channels.circuit import CircuitBreaker
 from gateway.bootstrap import Runtime
 from gateway.store import timeline
@@ -38,13 +38,19 @@ class Outcome:
     sent: list[dict[str, Any]] = field(default_factory=list)
     retry: list[dict[str, Any]] = field(default_factory=list)
     failed: list[dict[str, Any]] = field(default_factory=list)
+    unknown: list[dict[str, Any]] = field(default_factory=list)
     entries: list[dict[str, Any]] = field(default_factory=list)
     contacts: list[tuple[int, str, str]] = field(
         default_factory=list
     )  # (contact id, status, reason)
 
     def counts(self) -> dict[str, int]:
-        return {"sent": len(self.sent), "retry": len(self.retry), "failed": len(self.failed)}
+        return {
+            "sent": len(self.sent),
+            "retry": len(self.retry),
+            "failed": len(self.failed),
+            "unknown": len(self.unknown),
+        }
 
     def fail(self, row: Any, now: datetime, reason: str, **detail: Any) -> None:
         self.failed.append({"id": row.id, "state_reason": reason[:128], "lease_until": None})
@@ -110,6 +116,29 @@ async def send_one(rt: Runtime, row: Any, outgoing: Outgoing, outcome: Outcome) 
             continue
         try:
             result = await provider.send(outgoing)
+        except DeliveryUnknown as exc:
+            circuit.failure()
+            now = rt.clock()
+            outcome.unknown.append(
+                {
+                    "id": row.id,
+                    "provider": provider.name,
+                    "state_reason": exc.reason[:128],
+                    "lease_until": None,
+                }
+            )
+            outcome.entries.append(
+                timeline.entry(
+                    row.case_id,
+                    "outcome_unknown",
+                    now,
+                    message_id=row.id,
+                    attempt=attempt,
+                    provider=provider.name,
+                    reason=exc.reason,
+                )
+            )
+            return
         except TransientProviderError as exc:
             circuit.failure()
             _transient(rt, row, attempt, provider.name, exc, outcome)
@@ -177,15 +206,24 @@ async def send_one(rt: Runtime, row: Any, outgoing: Outgoing, outcome: Outcome) 
             )
         )
         return
-    # Every provider is open-circuited or refused the message on its side.
-    waits = [breaker(rt, name).retry_in() for name in skipped]
-    reason = "all providers unavailable" if skipped else "every provider refused the message"
-    if not skipped or attempt >= rt.settings.max_attempts:
-        outcome.fail(row, rt.clock(), reason, attempt=attempt, final=True)
-        return
+    # Every provider is open-circuited or refused on its own side (credentials, account, no
+    # approved template): not the message's fault, so it waits — until attempts run out.
     now = rt.clock()
-    until = now + timedelta(seconds=max(min(waits), 1.0))
-    outcome.wait(row, now, until, reason, attempt=attempt, circuit_open=skipped)
+    reason = "all providers unavailable" if skipped else "every provider refused the message"
+    if attempt >= rt.settings.max_attempts:
+        outcome.fail(row, now, reason, attempt=attempt, final=True)
+        return
+    delay = backoff(attempt, rt.settings.retry_base_s, rt.settings.retry_cap_s)
+    if skipped:
+        delay = max(min(breaker(rt, name).retry_in() for name in skipped), 1.0)
+    outcome.wait(
+        row,
+        now,
+        now + timedelta(seconds=delay),
+        reason,
+        attempt=attempt,
+        circuit_open=skipped or None,
+    )
 
 
 def _transient(

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import redis.asyncio as aredis
 
-from channels.base import Outgoing, PermanentProviderError, TransientProviderError
+from channels.base import DeliveryUnknown, Outgoing, PermanentProviderError, TransientProviderError
 from channels.events import DeliveryEvent, InboundMessage
 from channels.sms.smpp import SmppSms
 from channels.sms.smpp.pdu import Status
@@ -94,6 +94,25 @@ async def test_submit_then_delivery_receipt_marks_the_message_delivered(
     # The SMSC repeating itself changes nothing.
     assert await smsc.receipt(submit.message_id, "DELIVRD") == Status.ROK
     assert len((await message(api, message_id))["events"]) == 1
+
+
+async def test_a_submit_left_unanswered_makes_the_message_unknown_and_it_is_not_resent(
+    api: ApiClient, runtime: Any, smsc: Smsc, clock: Clock
+) -> None:
+    from scheduler.pump import pump_once, sweep_once
+
+    smsc.submit_delay_s = 3.0  # longer than the provider's 2 s submit timeout
+    message_id = await send_reminder(api, runtime, "S-U")
+    got = await message(api, message_id, "unknown")
+    assert "submit_sm_resp" in got["state_reason"]
+    assert [h["kind"] for h in got["history"]][-1] == "outcome_unknown"
+    clock.advance(hours=1)
+    await sweep_once(runtime)
+    assert await pump_once(runtime) == 0
+    await drain(runtime)
+    await asyncio.sleep(1.5)  # the SMSC finally answers the first submit
+    assert len(smsc.submits) == 1
+    assert (await message(api, message_id))["state"] == "unknown"
 
 
 async def test_long_chinese_sms_goes_as_concatenated_ucs2_parts(
@@ -289,10 +308,13 @@ async def test_a_later_part_is_retried_and_never_resends_the_first(
     assert [s.concat.seq for s in smsc.submits if s.concat] == [1, 2, 1]
 
 
-async def test_no_submit_resp_in_time_is_transient(make_provider: Any, smsc: Smsc) -> None:
+async def test_no_submit_resp_in_time_is_an_unknown_outcome_not_a_retry(
+    make_provider: Any, smsc: Smsc
+) -> None:
+    # The SMSC may have accepted the submit: retrying could send the reminder twice.
     provider = await make_provider(submit_timeout_s=0.5)
     smsc.submit_delay_s = 5.0
-    with pytest.raises(TransientProviderError, match="in time"):
+    with pytest.raises(DeliveryUnknown, match="in time"):
         await provider.send(outgoing())
 
 

@@ -28,6 +28,7 @@ from redis.exceptions import RedisError
 
 from channels.base import (
     Callback,
+    DeliveryUnknown,
     Outgoing,
     PermanentProviderError,
     ReceiptSink,
@@ -169,11 +170,12 @@ class SmppSms:
         try:
             resp = await self.esme.submit({**fields, "short_message": part})
         except TimeoutError:
-            raise TransientProviderError("smpp: no submit_sm_resp in time") from None
+            # The SMSC may have taken it: a retry could send it twice.
+            raise DeliveryUnknown("smpp: no submit_sm_resp in time") from None
         except NotBound:
             raise self._unavailable() from None
         except ConnectionLost:
-            raise TransientProviderError("smpp: connection lost") from None
+            raise DeliveryUnknown("smpp: connection lost awaiting submit_sm_resp") from None
         status = resp.status
         if status == Status.ROK:
             raw = str(resp.get("message_id"))
@@ -198,6 +200,9 @@ class SmppSms:
         for attempt in range(3):
             try:
                 return (await self._submit(fields, part))[1]
+            except DeliveryUnknown as exc:
+                error = exc.reason
+                break
             except TransientProviderError as exc:
                 error = exc.reason
                 if attempt < 2:

@@ -1,0 +1,56 @@
+"""`reminder-gateway receiver`: the gateway's SMTP receiver, storing bounces and replies.
+
+Point the MX records of BOUNCE_DOMAIN and REPLY_DOMAIN at it. It stores through the same services
+as the HTTP callbacks (`DatabaseSink`), so a bounce is a receipt and a reply is a reply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import structlog
+
+from channels.email.receiver import MailReceiver, serve
+from gateway.bootstrap import Runtime, open_runtime
+from gateway.services.sink import DatabaseSink
+from gateway.settings import Settings
+
+log = structlog.get_logger()
+
+
+async def start_receiver(
+    rt: Runtime, *, host: str | None = None, port: int | None = None
+) -> asyncio.Server:
+    """Listen on the runtime's loop (RECEIVER_HOST / RECEIVER_PORT unless given)."""
+    settings = rt.settings
+    handler = MailReceiver(
+        DatabaseSink(rt),
+        secret=settings.secret,
+        bounce_domain=settings.bounce_domain,
+        reply_domain=settings.reply_domain,
+        clock=rt.clock,
+    )
+    return await serve(
+        handler,
+        host or settings.receiver_host,
+        settings.receiver_port if port is None else port,
+        max_bytes=settings.receiver_max_bytes,
+    )
+
+
+async def run_receiver(settings: Settings) -> None:
+    """Serve until SIGINT / SIGTERM."""
+    rt = await open_runtime(settings)
+    server = await start_receiver(rt)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("smtp_receiver_started", host=settings.receiver_host, port=settings.receiver_port)
+    try:
+        await stop.wait()
+    finally:
+        server.close()
+        await server.wait_closed()
+        await rt.close()
