@@ -24,9 +24,9 @@ ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 
-REQUIRED = {"redis", "postgres", "migrate", "api", "worker", "scheduler", "smtp"}
-GATEWAY = ("migrate", "api", "worker", "scheduler", "smtp")
-AFTER_MIGRATE = ("api", "worker", "scheduler")
+REQUIRED = {"redis", "postgres", "migrate", "api", "worker", "scheduler", "receiver", "smtp"}
+GATEWAY = ("migrate", "api", "worker", "scheduler", "receiver", "smtp")
+AFTER_MIGRATE = ("api", "worker", "scheduler", "receiver")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -142,6 +142,7 @@ def test_gateway_service_runs_its_subcommand(services: dict[str, Any], name: str
         "api": "api",
         "worker": "worker",
         "scheduler": "scheduler",
+        "receiver": "receiver",
         "smtp": "catcher",
     }[name]
     assert command_of(services[name]) == [expected]
