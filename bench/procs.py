@@ -6,6 +6,7 @@ child of its own (an RQ work horse) by process group, even when a scenario fails
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -35,11 +36,15 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_port(port: int, timeout: float = 30.0, proc: subprocess.Popen[bytes] | None = None) -> None:
+def wait_port(
+    port: int, timeout: float = 30.0, proc: subprocess.Popen[bytes] | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"{proc.args!r} exited with {proc.returncode} before listening on {port}")
+            raise RuntimeError(
+                f"{proc.args!r} exited with {proc.returncode} before listening on {port}"
+            )
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                 return
@@ -60,13 +65,19 @@ class Procs:
         path = self.logs / f"{name}-{len(self.children)}.log"
         out = path.open("wb")
         try:
-            proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-                                    start_new_session=True)
+            proc = subprocess.Popen(
+                argv,
+                env=env,
+                cwd=ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         finally:
             out.close()
         self.children.append((proc, path))
         profile_dir = os.environ.get("BENCH_PYSPY")
-        if profile_dir and "gateway.cli" in argv:
+        if profile_dir and ("gateway.cli" in argv or "bench.trace" in argv):
             self._profile(proc, Path(profile_dir) / f"{name}-{proc.pid}.txt")
         return proc
 
@@ -74,17 +85,35 @@ class Procs:
         """Sample `proc` with py-spy (collapsed stacks, idle frames left out) until it ends."""
         out.parent.mkdir(parents=True, exist_ok=True)
         py_spy = Path(sys.executable).with_name("py-spy")
-        self.profilers.append(subprocess.Popen(
-            [str(py_spy), "record", "--pid", str(proc.pid), "--format", "raw", "--rate", "200",
-             "--output", str(out), "--threads"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-        ))
+        if not py_spy.exists():
+            log("BENCH_PYSPY: py-spy is not installed in this environment (pip install py-spy)")
+            return
+        self.profilers.append(
+            subprocess.Popen(
+                [
+                    str(py_spy),
+                    "record",
+                    "--pid",
+                    str(proc.pid),
+                    "--format",
+                    "raw",
+                    "--rate",
+                    "200",
+                    "--output",
+                    str(out),
+                    "--threads",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        )
 
     def cpu(self) -> dict[str, float]:
         """CPU seconds (user + system, with reaped children such as RQ work horses) per child."""
         out: dict[str, float] = {}
         for proc, path in self.children:
-            out[f"{path.stem}:{proc.pid}"] = _cpu_seconds(f"/proc/{proc.pid}/stat", children=True)
+            out[f"{path.stem}:{proc.pid}"] = cpu_seconds(f"/proc/{proc.pid}/stat", children=True)
         return out
 
     def threads(self) -> dict[str, dict[int, float]]:
@@ -94,14 +123,16 @@ class Procs:
             tasks = Path(f"/proc/{proc.pid}/task")
             per = {}
             for task in tasks.glob("*") if tasks.exists() else []:
-                per[int(task.name)] = _cpu_seconds(str(task / "stat"))
+                per[int(task.name)] = cpu_seconds(str(task / "stat"))
             out[f"{path.stem}:{proc.pid}"] = per
         return out
 
     def check_alive(self) -> None:
         for proc, path in self.children:
             if proc.poll() is not None:
-                raise RuntimeError(f"{proc.args!r} exited with {proc.returncode}; see {path}:\n{tail(path)}")
+                raise RuntimeError(
+                    f"{proc.args!r} exited with {proc.returncode}; see {path}:\n{tail(path)}"
+                )
 
     def stop_all(self) -> None:
         # Profilers first: on SIGINT py-spy writes what it sampled and exits.
@@ -115,20 +146,22 @@ class Procs:
                 profiler.wait(timeout=5)
         self.profilers.clear()
         for proc, _ in self.children:
-            _signal_group(proc, signal.SIGTERM)
+            if proc.returncode is None:
+                _signal_group(proc, signal.SIGTERM)
         deadline = time.monotonic() + 10
         for proc, _ in self.children:
-            try:
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
+            if proc.returncode is not None:
+                continue
+            if not _exited(proc, deadline):
                 _signal_group(proc, signal.SIGKILL)
-                proc.wait(timeout=5)
-            # A work horse left behind by a killed RQ worker shares the worker's process group.
+            # The leader is a zombie now, not yet reaped, so its pid (the group id) is still ours:
+            # whatever is left in the group (an RQ work horse) is a child of ours too.
             _signal_group(proc, signal.SIGKILL)
+            proc.wait(timeout=5)
         self.children.clear()
 
 
-def _cpu_seconds(stat_path: str, children: bool = False) -> float:
+def cpu_seconds(stat_path: str, children: bool = False) -> float:
     try:
         raw = Path(stat_path).read_text()
     except OSError:
@@ -141,11 +174,22 @@ def _cpu_seconds(stat_path: str, children: bool = False) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def _exited(proc: subprocess.Popen[bytes], deadline: float) -> bool:
+    """Wait until `proc` has exited, without reaping it; False if it is still running at `deadline`."""
+    while True:
+        try:
+            if os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+                return True
+        except ChildProcessError:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.02)
+
+
 def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def tail(path: Path, lines: int = 30) -> str:
@@ -161,6 +205,7 @@ class RedisService:
     def __init__(self, workdir: Path):
         self.embedded: Any = None
         self.url = os.environ.get("REDIS_URL", "")
+        self.ours = not self.url  # a database of our choosing, flushed at both ends
         if not self.url:
             candidate = "redis://127.0.0.1:6379/15"
             try:
@@ -182,6 +227,11 @@ class RedisService:
     def close(self) -> None:
         if self.embedded is not None:
             self.embedded.shutdown()
+        elif self.ours:
+            with contextlib.suppress(redis.RedisError):
+                client = self.client()
+                client.flushdb()
+                client.close()
 
 
 class Databases:
@@ -233,7 +283,11 @@ class Databases:
             finally:
                 await conn.close()
 
-        asyncio.run(run())
+        # Called from inside the scenarios' event loop as well: run on a loop of its own.
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, run()).result()
 
 
 class Workdir:
@@ -256,44 +310,3 @@ class Workdir:
 
 def python() -> str:
     return sys.executable
-
-
-class CpuMeter:
-    """Where the CPU went during a measurement: each child, this process, and the Redis server."""
-
-    def __init__(self, procs: Procs, redis_client: redis.Redis):
-        self.procs, self.redis = procs, redis_client
-        self.before: dict[str, float] = {}
-        self.started = 0.0
-
-    def _now(self) -> dict[str, float]:
-        import resource
-
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        values = {**self.procs.cpu(), "bench-client": usage.ru_utime + usage.ru_stime}
-        try:
-            info = self.redis.info("cpu")
-            values["redis-server"] = float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
-        except redis.RedisError:
-            pass
-        return values
-
-    def start(self) -> None:
-        self.before = self._now()
-        self.started = time.perf_counter()
-
-    def report(self) -> dict[str, float]:
-        """CPU seconds used by each since `start()`, with the wall time as `wall`."""
-        after = self._now()
-        out = {name: round(after[name] - self.before.get(name, 0.0), 2) for name in after}
-        out["wall"] = round(time.perf_counter() - self.started, 2)
-        return out
-
-
-def format_cpu(report: dict[str, float]) -> str:
-    wall = report.get("wall", 0.0) or 1.0
-    parts = [f"{name} {secs:.1f}s ({100 * secs / wall:.0f}%)" for name, secs in
-             sorted(report.items(), key=lambda kv: -kv[1]) if name != "wall"]
-    busy = sum(v for k, v in report.items() if k != "wall")
-    return (f"cpu over {wall:.1f}s wall ({busy / wall:.2f} of {os.cpu_count()} cores busy in these): "
-            + ", ".join(parts))

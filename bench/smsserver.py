@@ -79,8 +79,12 @@ def _content_length(head: bytes) -> int:
 
 def _response(status: bytes, body: bytes) -> bytes:
     return (
-        b"HTTP/1.1 " + status + b"\r\nContent-Type: application/json\r\nContent-Length: "
-        + str(len(body)).encode() + b"\r\nConnection: keep-alive\r\n\r\n" + body
+        b"HTTP/1.1 "
+        + status
+        + b"\r\nContent-Type: application/json\r\nContent-Length: "
+        + str(len(body)).encode()
+        + b"\r\nConnection: keep-alive\r\n\r\n"
+        + body
     )
 
 

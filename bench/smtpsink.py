@@ -99,8 +99,11 @@ def main() -> None:
             loop.add_signal_handler(sig, stop.set)
         await stop.wait()
         server.close()
-        print(f"smtp sink accepted {SinkProtocol.accepted} mails over "
-              f"{SinkProtocol.connections} connections", flush=True)
+        print(
+            f"smtp sink accepted {SinkProtocol.accepted} mails over "
+            f"{SinkProtocol.connections} connections",
+            flush=True,
+        )
 
     asyncio.run(run())
 

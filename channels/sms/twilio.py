@@ -8,6 +8,7 @@ URL the gateway sees: the URL is rebuilt from `public_url` and the request's pat
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -16,12 +17,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import aiohttp
 
 from channels.base import (
     Callback,
+    DeliveryUnknown,
     Outgoing,
     PermanentProviderError,
     SendResult,
@@ -30,7 +32,22 @@ from channels.base import (
 )
 from channels.events import DeliveryEvent, DeliveryEventType, InboundMessage
 
+# Failures that happen before the request can have left: safe to retry. (aiohttp < 3.10 has no
+# ConnectionTimeoutError; there a connect timeout is treated as an unknown outcome.)
+NOT_SENT: tuple[type[BaseException], ...] = (
+    aiohttp.ClientConnectorError,
+    *((aiohttp.ConnectionTimeoutError,) if hasattr(aiohttp, "ConnectionTimeoutError") else ()),
+)
+# Failures after the request may have reached Twilio: it has no idempotency key for Messages, so
+# a retry could send the debtor a second reminder. The outcome is unknown, settled by a receipt.
+MAYBE_SENT: tuple[type[BaseException], ...] = (
+    TimeoutError,
+    aiohttp.ServerDisconnectedError,
+    aiohttp.ClientPayloadError,
+    aiohttp.ClientOSError,
+)
 SIGNATURE_HEADER = "X-Twilio-Signature"
+FORM_HEADERS = {"Content-Type": "application/x-www-form-urlencoded"}
 E = DeliveryEventType
 
 
@@ -123,13 +140,20 @@ class TwilioSms:
         credentials = base64.b64encode(f"{account_sid}:{auth_token}".encode()).decode()
         self._headers = {"Authorization": f"Basic {credentials}", "Accept": "application/json"}
         self._session: aiohttp.ClientSession | None = None
+        # Never more requests in flight than pooled connections: a request waiting for a free
+        # connection must not run into its timeout, which would make its outcome look unknown.
+        self._slots = asyncio.Semaphore(pool_size)
 
     async def start(self) -> None:
         if self._session is None:
-            connector = aiohttp.TCPConnector(limit=self.pool_size, keepalive_timeout=60)
+            # Idle connections are dropped well before a server's own idle timeout would close
+            # them under a request (which would look like a connection lost mid-request).
+            connector = aiohttp.TCPConnector(limit=self.pool_size, keepalive_timeout=15)
             self._session = aiohttp.ClientSession(
                 connector=connector,
-                timeout=aiohttp.ClientTimeout(total=self.timeout_s),
+                timeout=aiohttp.ClientTimeout(
+                    total=self.timeout_s, sock_connect=min(5.0, self.timeout_s / 2)
+                ),
                 headers=self._headers,
             )
 
@@ -142,19 +166,28 @@ class TwilioSms:
         if self._session is None:
             await self.start()
         assert self._session is not None
-        form = {
-            "To": message.to,
-            "From": self.sender,
-            "Body": message.body,
-            "StatusCallback": self.status_callback,
-        }
+        # Encoded here rather than by aiohttp's FormData: measurably less CPU a message.
+        body = urlencode(
+            {
+                "To": message.to,
+                "From": self.sender,
+                "Body": message.body,
+                "StatusCallback": self.status_callback,
+            }
+        ).encode()
         try:
-            async with self._session.post(self.messages_url, data=form) as resp:
+            async with (
+                self._slots,
+                self._session.post(self.messages_url, data=body, headers=FORM_HEADERS) as resp,
+            ):
                 status = resp.status
                 retry_after = resp.headers.get("Retry-After")
                 raw = await resp.read()
-        except TimeoutError:
-            raise TransientProviderError("twilio: timeout") from None
+        except NOT_SENT as exc:
+            raise TransientProviderError(f"twilio: not reachable ({type(exc).__name__})") from None
+        except MAYBE_SENT as exc:
+            kind = "timeout" if isinstance(exc, TimeoutError) else type(exc).__name__
+            raise DeliveryUnknown(f"twilio: no answer after sending ({kind})") from None
         except aiohttp.ClientError as exc:
             raise TransientProviderError(f"twilio: {type(exc).__name__}") from None
         data = _json(raw)

@@ -11,7 +11,12 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from channels.base import Outgoing, PermanentProviderError, TransientProviderError
+from channels.base import (
+    DeliveryUnknown,
+    Outgoing,
+    PermanentProviderError,
+    TransientProviderError,
+)
 from channels.sms.twilio import TwilioSms
 
 SID = "ACdeadbeefdeadbeefdeadbeefdeadbeef"
@@ -189,7 +194,10 @@ async def test_4xx_with_an_error_code_is_permanent(
     assert caught.value.reason == reason
 
 
-async def test_timeout_is_transient(fake: Any, provider: TwilioSms) -> None:
+async def test_a_timeout_after_sending_is_an_unknown_outcome_not_a_retry(
+    fake: Any, provider: TwilioSms
+) -> None:
+    # Twilio may have accepted the message: retrying could send the debtor a second reminder.
     twilio, _ = fake
 
     async def slow(form: dict[str, str]) -> web.Response:
@@ -197,8 +205,33 @@ async def test_timeout_is_transient(fake: Any, provider: TwilioSms) -> None:
         return twilio.created(form)
 
     twilio.behaviour = slow
-    with pytest.raises(TransientProviderError, match="timeout"):
+    with pytest.raises(DeliveryUnknown, match="timeout"):
         await provider.send(outgoing())
+    assert len(twilio.received) == 1
+
+
+async def test_a_connection_lost_mid_request_is_an_unknown_outcome() -> None:
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")  # the request arrived...
+        writer.close()  # ...and no answer ever comes
+
+    server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    sms = TwilioSms(
+        base_url=f"http://127.0.0.1:{port}",
+        account_sid=SID,
+        auth_token=TOKEN,
+        sender=SENDER,
+        public_url=PUBLIC,
+    )
+    await sms.start()
+    try:
+        with pytest.raises(DeliveryUnknown, match="ServerDisconnectedError"):
+            await sms.send(outgoing())
+    finally:
+        await sms.close()
+        server.close()
+        await server.wait_closed()
 
 
 async def test_connection_refused_is_transient() -> None:
@@ -215,7 +248,7 @@ async def test_connection_refused_is_transient() -> None:
     )
     await sms.start()
     try:
-        with pytest.raises(TransientProviderError, match="twilio: Client"):
+        with pytest.raises(TransientProviderError, match="not reachable"):
             await sms.send(outgoing())
     finally:
         await sms.close()

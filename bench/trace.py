@@ -1,0 +1,129 @@
+"""Opt-in phase timing of gateway processes (BENCH_TRACE=1), added from the outside.
+
+`python -m bench.trace api|worker ...` wraps a few functions of the gateway with timers, then runs
+the ordinary `gateway.cli` command. At exit it prints one line `BENCH_TRACE {json}` with, per
+phase, how often it ran and its total and mean wall time. Nothing in the gateway is changed; the
+wrappers cost a few microseconds a call. Per-message phases (render, provider send) overlap in time
+when sends run concurrently, so compare their means, not their totals, with the batch phases.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import inspect
+import json
+import sys
+import time
+from collections import defaultdict
+from typing import Any
+
+PHASES: dict[str, list[float]] = defaultdict(lambda: [0, 0.0])
+
+
+def _record(label: str, started: float) -> None:
+    slot = PHASES[label]
+    slot[0] += 1
+    slot[1] += time.perf_counter() - started
+
+
+def timed(owner: Any, name: str, label: str) -> None:
+    original = getattr(owner, name, None)
+    if original is None:
+        # The gateway moved on; time what still exists rather than fail the run.
+        print(f"bench.trace: {getattr(owner, '__name__', owner)}.{name} not found", file=sys.stderr)
+        return
+    if inspect.iscoroutinefunction(original):
+
+        @functools.wraps(original)
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return await original(*args, **kwargs)
+            finally:
+                _record(label, started)
+    else:
+
+        @functools.wraps(original)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                _record(label, started)
+
+    setattr(owner, name, wrapper)
+
+
+def install_common() -> None:
+    from sqlalchemy.ext.asyncio.engine import AsyncTransaction
+
+    timed(AsyncTransaction, "__aexit__", "transaction end (commit)")
+
+
+def install_worker() -> None:
+    from channels.email.smtp import SmtpEmail
+    from channels.sms.twilio import TwilioSms
+    from gateway import worker
+    from gateway.services import dispatch, receipts
+    from gateway.store import messages, timeline
+
+    timed(worker.GatewayWorker, "execute_job", "rq execute_job (whole job)")
+    timed(dispatch, "dispatch", "dispatch (whole job)")
+    timed(messages, "claim", "claim")
+    timed(dispatch, "_load", "load rows")
+    timed(dispatch, "decide", "policy decide (per message)")
+    timed(dispatch, "render_message", "render (per message)")
+    timed(messages, "transition_each", "transition_each")
+    timed(timeline, "append", "timeline append")
+    for name in ("send_all", "_send_all"):  # moved to gateway.services.sending at some point
+        if hasattr(dispatch, name):
+            timed(dispatch, name, "send all (per job)")
+    timed(receipts, "reconcile", "reconcile")
+    timed(TwilioSms, "send", "twilio send (per message)")
+    timed(SmtpEmail, "send", "smtp send (per message)")
+
+
+def install_api() -> None:
+    from gateway.api import reminders
+    from gateway.services import intake
+    from gateway.store import cases, templates, timeline
+
+    timed(reminders, "read_json", "read + parse JSON body")
+    timed(reminders, "validate", "pydantic validate batch")
+    timed(intake, "accept", "intake accept (whole)")
+    timed(intake, "request_hash", "request hash (per item)")
+    if hasattr(intake, "preview_problem"):
+        timed(intake, "preview_problem", "render preview (per item)")
+    timed(cases, "for_intake", "load cases")
+    timed(templates, "published", "load published templates")
+    timed(timeline, "append", "timeline append")
+    timed(intake, "enqueue_ids", "enqueue ids (in a thread)")
+    timed(reminders, "json_response", "build JSON response")
+    timed(reminders.BatchOut, "__init__", "BatchOut model")
+
+
+def report() -> None:
+    data = {
+        label: {"n": int(n), "total_s": round(total, 3), "mean_ms": round(1000 * total / n, 3)}
+        for label, (n, total) in sorted(PHASES.items(), key=lambda kv: -kv[1][1])
+        if n
+    }
+    print("BENCH_TRACE " + json.dumps(data), file=sys.stderr, flush=True)
+
+
+def main() -> int:
+    from gateway.cli import main as cli_main
+
+    command = sys.argv[1] if len(sys.argv) > 1 else ""
+    install_common()
+    if command == "worker":
+        install_worker()
+    elif command == "api":
+        install_api()
+    atexit.register(report)
+    return cli_main(sys.argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
