@@ -102,7 +102,7 @@ async def _send_one(settings: Settings, message_id: str) -> str:
         )
         await smtp.connect()
         try:
-            await smtp.send_message(mail, sender=sender, recipients=[outgoing.to])
+            await smtp.sendmail(sender, [outgoing.to], mail.data)
         finally:
             await smtp.quit()
         sent_at = datetime.now(UTC)
@@ -113,7 +113,7 @@ async def _send_one(settings: Settings, message_id: str) -> str:
                 .values(
                     state=State.SENT.value,
                     provider="smtp",
-                    provider_ref=mail["Message-ID"].strip("<>"),
+                    provider_ref=mail.message_id,
                     rendered=rendered,
                     attempts=1,
                     sent_at=sent_at,

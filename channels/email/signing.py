@@ -8,10 +8,7 @@ volume let the outgoing relay sign instead and leave DKIM_* unset here.
 
 from __future__ import annotations
 
-from email.message import EmailMessage
-
 import dkim
-from aiosmtplib.email import flatten_message
 
 SIGNED_HEADERS = (
     "From",
@@ -49,9 +46,9 @@ class DkimSigner:
             canonicalize=(b"relaxed", b"relaxed"),
         )
 
-    def flatten_signed(self, mail: EmailMessage) -> bytes:
-        """The mail as it goes on the wire, 7-bit clean, with a DKIM-Signature on top."""
-        # 7bit: the bytes must not be re-encoded by any server on the way, or the body hash breaks.
-        data = flatten_message(mail, cte_type="7bit")
-        headers = [name.lower().encode() for name in SIGNED_HEADERS if name in mail]
+    def sign(self, data: bytes, header_names: tuple[str, ...]) -> bytes:
+        """The mail with a DKIM-Signature on top. `data` must be 7-bit clean (mime.build is), so
+        no server on the way re-encodes it and breaks the body hash."""
+        present = {name.lower() for name in header_names}
+        headers = [name.lower().encode() for name in SIGNED_HEADERS if name.lower() in present]
         return self._sign(data, headers) + data

@@ -99,16 +99,13 @@ class SmtpEmail:
     async def send(self, message: Outgoing) -> SendResult:
         mail = build(message, sender=self.sender, sender_name=self.sender_name, domain=self.domain)
         envelope_from = message.envelope_from or self.sender
-        signed = self.dkim.flatten_signed(mail) if self.dkim is not None else None
+        data = self.dkim.sign(mail.data, mail.header_names) if self.dkim is not None else mail.data
         async with self._slots:
             client = self._idle.get_nowait() if not self._idle.empty() else None
             try:
                 if client is None or not client.is_connected:
                     client = await self._connect()
-                if signed is not None:
-                    await client.sendmail(envelope_from, [message.to], signed)
-                else:
-                    await client.send_message(mail, sender=envelope_from, recipients=[message.to])
+                await client.sendmail(envelope_from, [message.to], data)
             except aiosmtplib.SMTPRecipientsRefused as exc:
                 self._keep(client)
                 codes = [r.code for r in exc.recipients]
@@ -132,7 +129,7 @@ class SmtpEmail:
                 self._discard(client)
                 raise TransientProviderError(f"smtp connection: {type(exc).__name__}") from None
             self._keep(client)
-        return SendResult(mail["Message-ID"].strip("<>"))
+        return SendResult(mail.message_id)
 
     def _keep(self, client: aiosmtplib.SMTP | None) -> None:
         if client is not None and client.is_connected:
