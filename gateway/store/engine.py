@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import fcntl
+import os
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.util import await_only
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from gateway.settings import Settings
@@ -22,6 +26,46 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+class SqliteWriteGate:
+    """Hands SQLite's single write lock to waiting writers promptly.
+
+    Several processes write one SQLite file (API, workers, scheduler). SQLite makes a blocked writer
+    poll with sleeps that grow to 100 ms, so under load a short worker transaction can stall for
+    a long time behind the API's bulk inserts. Writers here first take an exclusive `flock` on a
+    side file, which the kernel hands over the moment it is released. It is taken (without blocking
+    the event loop) just before a connection's first write statement and released when the
+    connection goes back to the pool, i.e. after its commit or rollback.
+    """
+
+    WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+    KEY = "rg_write_gate_fd"
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def install(self, engine: AsyncEngine) -> None:
+        event.listen(engine.sync_engine, "before_cursor_execute", self._before)
+        event.listen(engine.sync_engine.pool, "checkin", self._release)
+
+    def _before(self, conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        info = conn.connection.info
+        if self.KEY in info or not statement.lstrip()[:7].upper().startswith(self.WRITES):
+            return
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            await_only(asyncio.to_thread(fcntl.flock, fd, fcntl.LOCK_EX))
+        except BaseException:
+            os.close(fd)
+            raise
+        info[self.KEY] = fd
+
+    def _release(self, _dbapi_conn: Any, record: Any) -> None:
+        fd = record.info.pop(self.KEY, None)
+        if fd is not None:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+
 def create_engine(settings: Settings, **kwargs: Any) -> AsyncEngine:
     url = settings.async_database_url
     if settings.is_sqlite:
@@ -30,6 +74,8 @@ def create_engine(settings: Settings, **kwargs: Any) -> AsyncEngine:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        if path and path != ":memory:":
+            SqliteWriteGate(f"{path}.writelock").install(engine)
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 10)
