@@ -107,6 +107,8 @@ class TwilioSms:
         "30007": "filtered",
     }
     # REST API error codes (21xxx) on send → the permanent reason category.
+    # What a send error says about the debtor's number.
+    CONTACT_STATUS: ClassVar[dict[str, str]] = {"invalid_recipient": "invalid", "unsubscribed": "opted_out"}
     SEND_ERRORS: ClassVar[dict[int, str]] = {
         21211: "invalid_recipient",
         21614: "invalid_recipient",
@@ -211,12 +213,16 @@ class TwilioSms:
             raise TransientProviderError(
                 f"twilio: http {status}", retry_after=_retry_after(retry_after)
             )
-        if status == 401:
-            # The account's credentials, not this message, are wrong: retry after ops fix them.
-            raise TransientProviderError(f"twilio: authentication failed:{code or status}")
+        if status in (401, 403):
+            # The account's credentials, not this message, are wrong: the next SMS provider takes
+            # it, and with none left the message waits for ops to fix them.
+            raise PermanentProviderError(
+                f"twilio: authentication failed:{code or status}", provider_side=True
+            )
         if code is None:
             raise PermanentProviderError(f"rejected:http_{status}")
-        raise PermanentProviderError(f"{self.SEND_ERRORS.get(code, 'rejected')}:{code}")
+        reason = self.SEND_ERRORS.get(code, "rejected")
+        raise PermanentProviderError(f"{reason}:{code}", contact_status=self.CONTACT_STATUS.get(reason))
 
     def public_url_of(self, callback: Callback) -> str:
         """The URL Twilio signed: our public base URL plus the callback's path and query."""

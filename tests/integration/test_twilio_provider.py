@@ -128,7 +128,9 @@ async def test_many_sends_reuse_the_pool(fake: Any, provider: TwilioSms) -> None
     assert twilio.peers == opened
 
 
-async def test_wrong_credentials_are_transient_not_the_messages_fault(fake: Any) -> None:
+async def test_wrong_credentials_are_a_provider_side_failure_not_the_messages_fault(
+    fake: Any,
+) -> None:
     _, server = fake
     sms = TwilioSms(
         base_url=str(server.make_url("")),
@@ -139,8 +141,9 @@ async def test_wrong_credentials_are_transient_not_the_messages_fault(fake: Any)
     )
     await sms.start()
     try:
-        with pytest.raises(TransientProviderError, match="20003"):
+        with pytest.raises(PermanentProviderError, match="20003") as caught:
             await sms.send(outgoing())
+        assert caught.value.provider_side and caught.value.contact_status is None
     finally:
         await sms.close()
 
@@ -192,6 +195,10 @@ async def test_4xx_with_an_error_code_is_permanent(
     with pytest.raises(PermanentProviderError) as caught:
         await provider.send(outgoing())
     assert caught.value.reason == reason
+    expected = {"invalid_recipient": "invalid", "unsubscribed": "opted_out"}.get(
+        reason.split(":")[0]
+    )
+    assert caught.value.contact_status == expected and not caught.value.provider_side
 
 
 async def test_a_timeout_after_sending_is_an_unknown_outcome_not_a_retry(
