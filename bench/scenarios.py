@@ -88,22 +88,37 @@ async def intake(run: Run) -> dict[str, Any]:
     }
 
 
-async def end_to_end(run: Run, channel: str) -> dict[str, Any]:
+# Provider kind → (channel, figure name, messages at scale 1, the local server's module).
+KINDS: dict[str, tuple[str, str, int, str | None]] = {
+    "twilio": ("sms", "e2e_sms_per_s", 20_000, "bench.smsserver"),
+    "smpp": ("sms", "e2e_smpp_per_s", 20_000, "bench.smscserver"),
+    "smtp": ("email", "e2e_email_per_s", 10_000, "bench.smtpsink"),
+    "folder": ("letter", "e2e_letters_per_s", 400, None),
+}
+
+
+async def end_to_end(run: Run, kind: str) -> dict[str, Any]:
     """Accepted → policy → rendered → handed to the provider → `sent` recorded, per second."""
-    n = run.size(20_000 if channel == "sms" else 10_000)
+    channel, figure, size, server = KINDS[kind]
+    n = run.size(size, minimum=50)
     clients = int(os.environ.get("BENCH_CLIENTS", "4"))
     server_port = free_port()
     gw = Gateway(
         run,
-        f"e2e-{channel}",
-        SMS_PROVIDERS="twilio",
+        f"e2e-{kind}",
+        SMS_PROVIDERS=kind if channel == "sms" else "sandbox",
         TWILIO_BASE_URL=f"http://127.0.0.1:{server_port}",
         TWILIO_ACCOUNT_SID=SMS_SID,
         TWILIO_AUTH_TOKEN=SMS_TOKEN,
+        SMPP_HOST="127.0.0.1",
+        SMPP_PORT=str(server_port),
+        SMPP_SYSTEM_ID="bench",
+        SMPP_PASSWORD="bench",
         EMAIL_PROVIDERS="smtp",
         SMTP_HOST="127.0.0.1",
         SMTP_PORT=str(server_port),
         SMTP_POOL_SIZE=os.environ.get("BENCH_SMTP_POOL", "16"),
+        LETTER_PROVIDERS="folder",
     )
     await gw.prepare()
     refs = [f"E2E-{channel.upper()}-{i:06d}" for i in range(n)]
@@ -112,10 +127,10 @@ async def end_to_end(run: Run, channel: str) -> dict[str, Any]:
         TENANT,
         [(ref, bench_cases.case_body(run.profile, i)) for i, ref in enumerate(refs)],
     )
-    server = "bench.smsserver" if channel == "sms" else "bench.smtpsink"
-    wait_port(
-        server_port, proc=gw.start(server, [python(), "-m", server, "--port", str(server_port)])
-    )
+    if server is not None:
+        wait_port(
+            server_port, proc=gw.start(server, [python(), "-m", server, "--port", str(server_port)])
+        )
     bases = gw.start_api(api_process_count())
     gw.start_workers(run.workers)
     await asyncio.sleep(float(os.environ.get("BENCH_IDLE_S", "3")))  # workers up, connected, idle
@@ -126,7 +141,7 @@ async def end_to_end(run: Run, channel: str) -> dict[str, Any]:
     engine = create_engine(gw.settings)
     try:
         async with http_session(clients) as session:
-            log(f"e2e {channel}: {n} reminders to {n} debtors, {run.workers} workers")
+            log(f"e2e {kind}: {n} {channel} reminders to {n} debtors, {run.workers} workers")
             meter = gw.meter()
             started = time.perf_counter()
             progress: list[tuple[float, int]] = []
@@ -135,7 +150,7 @@ async def end_to_end(run: Run, channel: str) -> dict[str, Any]:
             submitted = time.perf_counter() - started
             done = await watcher
             cpu = meter.report()
-            log(f"e2e {channel}:", format_cpu(cpu))
+            log(f"e2e {kind}:", format_cpu(cpu))
             gw.log_threads()
         seconds = done - started
         final = await states(engine)
@@ -150,9 +165,10 @@ async def end_to_end(run: Run, channel: str) -> dict[str, Any]:
     if accepted != n:
         raise RuntimeError(f"only {accepted}/{n} accepted")
     return {
-        "figure": f"e2e_{channel}_per_s",
+        "figure": figure,
         "value": round(n / seconds, 1),
         "unit": f"{channel}/s",
+        "provider": kind,
         **gw.context(
             other_load_cores=other_load(cpu),
             n=n,

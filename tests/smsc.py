@@ -65,8 +65,8 @@ class Smsc:
         self._server: asyncio.Server | None = None
         self.port = 0
 
-    async def start(self) -> Smsc:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+    async def start(self, port: int = 0) -> Smsc:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", port)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 
