@@ -16,6 +16,7 @@ import structlog
 
 from channels.base import (
     Callback,
+    DeliveryUnknown,
     Outgoing,
     PermanentProviderError,
     SendResult,
@@ -102,16 +103,17 @@ class SmtpEmail:
         data = self.dkim.sign(mail.data, mail.header_names) if self.dkim is not None else mail.data
         async with self._slots:
             client = self._idle.get_nowait() if not self._idle.empty() else None
+            in_data = False
             try:
-                if client is None or not client.is_connected:
-                    client = await self._connect()
-                await client.sendmail(envelope_from, [message.to], data)
-            except aiosmtplib.SMTPRecipientsRefused as exc:
-                self._keep(client)
-                codes = [r.code for r in exc.recipients]
-                if any(code >= 500 for code in codes):
-                    raise PermanentProviderError(f"recipient refused ({codes[0]})") from None
-                raise TransientProviderError(f"recipient deferred ({codes[0]})") from None
+                client = await self._envelope(client, envelope_from, message.to)
+                # From here on the server may have the mail even if no answer comes back.
+                in_data = True
+                await client.data(data)
+            except aiosmtplib.SMTPRecipientRefused as exc:
+                await self._reset(client)
+                if exc.code >= 500:
+                    raise PermanentProviderError(f"recipient refused ({exc.code})") from None
+                raise TransientProviderError(f"recipient deferred ({exc.code})") from None
             except aiosmtplib.SMTPAuthenticationError as exc:
                 # Our credentials, not this message, are wrong: retry once ops have fixed them.
                 self._discard(client)
@@ -127,9 +129,44 @@ class SmtpEmail:
                 raise TransientProviderError(f"smtp {exc.code}") from None
             except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
                 self._discard(client)
+                if in_data:
+                    # A second DATA could deliver a second reminder: let receipts or ops settle it.
+                    raise DeliveryUnknown(
+                        f"smtp: no answer to DATA ({type(exc).__name__})"
+                    ) from None
                 raise TransientProviderError(f"smtp connection: {type(exc).__name__}") from None
             self._keep(client)
         return SendResult(mail.message_id)
+
+    async def _envelope(
+        self, client: aiosmtplib.SMTP | None, sender: str, recipient: str
+    ) -> aiosmtplib.SMTP:
+        """MAIL FROM and RCPT TO, on a pooled connection or a new one. A pooled connection the
+        server has silently closed is replaced once, at once, instead of failing the message."""
+        if client is not None and client.is_connected:
+            try:
+                await client.mail(sender)
+            except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPConnectError, OSError):
+                client.close()
+                client = None
+            else:
+                await client.rcpt(recipient)
+                return client
+        client = await self._connect()
+        await client.mail(sender)
+        await client.rcpt(recipient)
+        return client
+
+    async def _reset(self, client: aiosmtplib.SMTP | None) -> None:
+        """RSET after a refused recipient, so the connection can carry the next mail."""
+        if client is None:
+            return
+        try:
+            await client.rset()
+        except (aiosmtplib.SMTPException, OSError, TimeoutError):
+            client.close()
+            return
+        self._keep(client)
 
     def _keep(self, client: aiosmtplib.SMTP | None) -> None:
         if client is not None and client.is_connected:

@@ -108,7 +108,10 @@ class TwilioSms:
     }
     # REST API error codes (21xxx) on send → the permanent reason category.
     # What a send error says about the debtor's number.
-    CONTACT_STATUS: ClassVar[dict[str, str]] = {"invalid_recipient": "invalid", "unsubscribed": "opted_out"}
+    CONTACT_STATUS: ClassVar[dict[str, str]] = {
+        "invalid_recipient": "invalid",
+        "unsubscribed": "opted_out",
+    }
     SEND_ERRORS: ClassVar[dict[int, str]] = {
         21211: "invalid_recipient",
         21614: "invalid_recipient",
@@ -222,7 +225,9 @@ class TwilioSms:
         if code is None:
             raise PermanentProviderError(f"rejected:http_{status}")
         reason = self.SEND_ERRORS.get(code, "rejected")
-        raise PermanentProviderError(f"{reason}:{code}", contact_status=self.CONTACT_STATUS.get(reason))
+        raise PermanentProviderError(
+            f"{reason}:{code}", contact_status=self.CONTACT_STATUS.get(reason)
+        )
 
     def public_url_of(self, callback: Callback) -> str:
         """The URL Twilio signed: our public base URL plus the callback's path and query."""

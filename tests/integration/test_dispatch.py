@@ -333,3 +333,51 @@ async def test_pump_recovers_jobs_lost_from_redis(
             .all()
         )
     assert set(states) == {"sent"}
+
+
+async def test_no_answer_to_smtp_data_makes_the_message_unknown_not_resent(
+    api: ApiClient, runtime: Any, clock: Any
+) -> None:
+    from aiosmtpd.smtp import SMTP
+
+    received: list[bytes] = []
+
+    class Silent:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            received.append(envelope.original_content)
+            await asyncio.sleep(5)  # the server has the mail but its answer never arrives in time
+            return "250 OK"
+
+    server = await asyncio.get_running_loop().create_server(
+        lambda: SMTP(Silent()), "127.0.0.1", runtime.settings.smtp_port
+    )
+    runtime.providers["smtp"].timeout_s = 1.0
+    try:
+        await api.put("/v1/cases/C-15", case_body())
+        accepted = await api.post("/v1/reminders", reminder("C-15", "email"))
+        await drain(runtime)
+        got = (await api.get(f"/v1/messages/{accepted.body['id']}")).body
+        assert got["state"] == "unknown" and "DATA" in got["state_reason"]
+        clock.advance(hours=1)
+        assert await pump_once(runtime) == 0
+        await drain(runtime)
+        assert len(received) == 1
+    finally:
+        server.close()
+
+
+async def test_a_pooled_connection_closed_by_the_server_is_replaced_at_once(
+    api: ApiClient, runtime: Any, smtp_server: Any
+) -> None:
+    await api.put("/v1/cases/C-16", case_body())
+    first = await api.post("/v1/reminders", reminder("C-16", "email", key="p1"))
+    await drain(runtime)
+    pool = runtime.providers["smtp"]
+    for client in list(pool._idle._queue):  # the server drops idle connections
+        client.transport.close() if client.transport else None
+    await asyncio.sleep(0.05)
+    second = await api.post("/v1/reminders", reminder("C-16", "email", key="p2"))
+    await drain(runtime)
+    for accepted in (first, second):
+        assert (await api.get(f"/v1/messages/{accepted.body['id']}")).body["state"] == "sent"
+    assert len(list(smtp_server.glob("*.eml"))) == 2
