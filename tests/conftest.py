@@ -39,7 +39,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def _local_redis() -> str | None:
-    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
+    # A database of its own per test session (1–14; the benchmark uses 15), so two test runs on
+    # one machine do not flush each other's queues.
+    url = os.environ.get("TEST_REDIS_URL", f"redis://127.0.0.1:6379/{os.getpid() % 14 + 1}")
     try:
         client = redis_lib.Redis.from_url(url, socket_connect_timeout=0.5)
         client.ping()
