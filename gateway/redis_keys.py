@@ -31,3 +31,13 @@ class Keys:
     @property
     def sandbox_sms(self) -> str:
         return f"{self.prefix}:sandbox:sms"
+
+    def rate_bucket(self, provider: str, sender: str | None = None) -> str:
+        """Token bucket (hash: tokens, ts) of a provider, or of one sender identity of it."""
+        if sender is None:
+            return f"{self.prefix}:rl:p:{provider}"
+        return f"{self.prefix}:rl:s:{provider}:{sender}"
+
+    def rate_throttle(self, bucket: str) -> str:
+        """Rate multiplier (< 1, with a TTL) of a bucket after the provider said "too fast"."""
+        return f"{bucket}:throttle"

@@ -5,8 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.api.base import api_key, json_response, parse, requires, runtime
-from gateway.api.schemas import CaseIn, Ref, TimelineEntryOut, TimelineOut
+from gateway.api.schemas import CaseEventIn, CaseIn, Ref, TimelineEntryOut, TimelineOut
 from gateway.errors import NotFound, ValidationFailed
+from gateway.services import case_events
 from gateway.services import cases as case_service
 from gateway.store import cases as case_store
 from gateway.store import timeline
@@ -42,6 +43,16 @@ async def get_case(request: web.Request) -> web.Response:
     case_ref = _case_ref(request)
     return json_response(
         await case_service.read(runtime(request), api_key(request).tenant, case_ref)
+    )
+
+
+@routes.post("/v1/cases/{case_ref}/events")
+@requires("cases:write")
+async def post_event(request: web.Request) -> web.Response:
+    case_ref = _case_ref(request)
+    event = await parse(request, CaseEventIn)
+    return json_response(
+        await case_events.apply(runtime(request), api_key(request), case_ref, event)
     )
 
 

@@ -29,6 +29,14 @@ OPERATIONS: list[tuple[str, str, str, str | None, type[BaseModel] | None, dict[i
     ),
     ("get", "/v1/cases/{case_ref}", "Read a case", "cases:read", None, {200: s.CaseOut}),
     (
+        "post",
+        "/v1/cases/{case_ref}/events",
+        "Record an upstream fact: payment, promise, dispute, hold, release, close, cease",
+        "cases:write",
+        s.CaseEventIn,
+        {200: s.CaseEventOut},
+    ),
+    (
         "get",
         "/v1/cases/{case_ref}/timeline",
         "Read a case's timeline",

@@ -109,6 +109,45 @@ class ContactOut(BaseModel):
     status: str
 
 
+HoldKind = Literal[
+    "dispute", "bankruptcy", "breathing_space", "attorney", "deceased", "capacity", "legal"
+]
+
+
+class CaseEventIn(Strict):
+    """An upstream fact about a case. Which fields apply depends on `type`."""
+
+    type: Literal[
+        "payment_received", "promise_to_pay", "dispute", "hold", "release", "close", "cease"
+    ]
+    amount: Decimal | None = Field(default=None, ge=0, max_digits=14, decimal_places=2)
+    full: bool = True
+    promised_date: date | None = None
+    hold: HoldKind | None = None
+    reason: Literal["paid", "settled", "written_off", "other"] | None = None
+    note: Annotated[str, Field(max_length=500)] | None = None
+
+    @model_validator(mode="after")
+    def _fields_for_type(self) -> CaseEventIn:
+        if self.type == "promise_to_pay" and self.promised_date is None:
+            raise ValueError("promise_to_pay needs promised_date")
+        if self.type == "hold" and self.hold is None:
+            raise ValueError("hold needs hold (the kind of hold)")
+        if self.type != "hold" and self.hold is not None:
+            raise ValueError("hold is only for type=hold")
+        if self.type == "close" and self.reason is None:
+            raise ValueError("close needs reason")
+        return self
+
+
+class CaseEventOut(BaseModel):
+    case_ref: str
+    state: str
+    state_reason: str | None
+    state_until: datetime | None
+    pending_reevaluated: int
+
+
 class CaseOut(BaseModel):
     case_ref: str
     state: str
