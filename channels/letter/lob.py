@@ -34,7 +34,6 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
 
 import aiohttp
@@ -48,6 +47,7 @@ from channels.base import (
     TransientProviderError,
 )
 from channels.events import DeliveryEvent, DeliveryEventType, InboundMessage
+from channels.http import retry_after_seconds
 from channels.letter.pdf import render
 
 E = DeliveryEventType
@@ -266,7 +266,7 @@ def _error(status: int, data: dict[str, Any], retry_after: str | None) -> Except
     error = _dict(data.get("error"))
     code = str(error.get("code") or f"http_{status}")
     if status == 429 or status >= 500:
-        return TransientProviderError(f"lob: {code}", retry_after=_retry_after(retry_after))
+        return TransientProviderError(f"lob: {code}", retry_after=retry_after_seconds(retry_after))
     if status in (401, 403) or code in ACCOUNT_ERRORS:
         # Our key or account, not this letter: let the next letter vendor try.
         return PermanentProviderError(f"lob: {code}", provider_side=True)
@@ -276,23 +276,6 @@ def _error(status: int, data: dict[str, Any], retry_after: str | None) -> Except
     ):
         return PermanentProviderError(f"invalid_address:{code}", contact_status="invalid")
     return PermanentProviderError(f"rejected:{code}")
-
-
-def _retry_after(raw: str | None) -> float | None:
-    """Retry-After as delta-seconds or an HTTP date; None if absent or unreadable."""
-    if not raw:
-        return None
-    try:
-        return max(0.0, float(raw))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(raw)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def _timestamp(raw: str) -> datetime | None:

@@ -15,7 +15,6 @@ import hmac
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -31,6 +30,7 @@ from channels.base import (
     TransientProviderError,
 )
 from channels.events import DeliveryEvent, DeliveryEventType, InboundMessage
+from channels.http import retry_after_seconds
 
 # Failures that happen before the request can have left: safe to retry. (aiohttp < 3.10 has no
 # ConnectionTimeoutError; there a connect timeout is treated as an unknown outcome.)
@@ -61,23 +61,6 @@ def signature(auth_token: str, url: str, params: list[tuple[str, str]]) -> str:
 
 def _form(callback: Callback) -> list[tuple[str, str]]:
     return parse_qsl(callback.body.decode("utf-8", errors="replace"), keep_blank_values=True)
-
-
-def _retry_after(raw: str | None) -> float | None:
-    """Retry-After as delta-seconds or an HTTP date; None if absent or unreadable."""
-    if not raw:
-        return None
-    try:
-        return max(0.0, float(raw))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(raw)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 class TwilioSms:
@@ -210,11 +193,11 @@ class TwilioSms:
         if status == 429:
             raise TransientProviderError(
                 f"twilio: throttled{f':{code}' if code else ''}",
-                retry_after=_retry_after(retry_after),
+                retry_after=retry_after_seconds(retry_after),
             )
         if status >= 500:
             raise TransientProviderError(
-                f"twilio: http {status}", retry_after=_retry_after(retry_after)
+                f"twilio: http {status}", retry_after=retry_after_seconds(retry_after)
             )
         if status in (401, 403):
             # The account's credentials, not this message, are wrong: the next SMS provider takes
