@@ -21,6 +21,9 @@ from gateway.settings import Settings
 from gateway.store import templates as template_store
 from gateway.store.engine import create_engine
 from gateway.store.templates import TemplateVersion
+from scheduler.caps import CapPolicy
+
+NO_CAPS = CapPolicy()
 
 
 def utcnow() -> datetime:
@@ -37,6 +40,7 @@ class Runtime:
     providers: dict[str, Any] = field(default_factory=dict)
     clock: Callable[[], datetime] = utcnow
     breakers: dict[str, Any] = field(default_factory=dict)
+    cap_policies: dict[str, CapPolicy] = field(default_factory=dict)
     _templates: dict[int, TemplateVersion] = field(default_factory=dict)
 
     async def templates(self, ids: set[int]) -> dict[int, TemplateVersion]:
@@ -46,6 +50,10 @@ class Runtime:
             async with self.engine.connect() as conn:
                 self._templates.update(await template_store.by_ids(conn, missing))
         return {i: self._templates[i] for i in ids if i in self._templates}
+
+    def cap_policy(self, preset: str) -> CapPolicy:
+        """The frequency caps of a preset (empty when the preset sets none)."""
+        return self.cap_policies.get(preset, NO_CAPS)
 
     def providers_for(self, channel: str) -> list[Any]:
         names = provider_registry.configured(self.settings)[channel]

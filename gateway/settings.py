@@ -12,6 +12,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from gateway.ratelimit import parse_rate_limits
+
 
 class SettingsError(ValueError):
     """An environment variable holds a value the gateway cannot use."""
@@ -165,6 +167,13 @@ class Settings:
     retry_cap_s: float = field(default=3600.0, metadata={"env": "RETRY_CAP_S"})
     queue_prefix: str = field(default="rg", metadata={"env": "QUEUE_PREFIX"})
 
+    # Provider rate limits (gateway.ratelimit): `provider=RATE[/s|m|h][:BURST],…`; 0 or absent is
+    # unlimited. Per provider, and per sender identity of a provider.
+    rate_limits: str = field(default="", metadata={"env": "RATE_LIMITS"})
+    sender_rate_limits: str = field(default="", metadata={"env": "SENDER_RATE_LIMITS"})
+    # Longer than this until a token, a worker defers the message instead of sleeping on its claim.
+    rate_limit_max_wait_s: float = field(default=10.0, metadata={"env": "RATE_LIMIT_MAX_WAIT_S"})
+
     def __post_init__(self) -> None:
         if not self.database_url:
             object.__setattr__(
@@ -215,6 +224,13 @@ class Settings:
             raise SettingsError("SMPP_RECEIPT_ID_FORMAT: must be same, hex_to_dec or dec_to_hex")
         if self.smpp_window < 1:
             raise SettingsError("SMPP_WINDOW: must be at least 1")
+        try:
+            parse_rate_limits(self.rate_limits, "RATE_LIMITS")
+            parse_rate_limits(self.sender_rate_limits, "SENDER_RATE_LIMITS")
+        except ValueError as exc:
+            raise SettingsError(str(exc)) from None
+        if self.rate_limit_max_wait_s < 0:
+            raise SettingsError("RATE_LIMIT_MAX_WAIT_S: must not be negative")
 
     @property
     def async_database_url(self) -> str:

@@ -7,62 +7,31 @@ in the order of the compliance spec (§6.1) and the first blocking rule wins.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 
+from scheduler.caps import CapPolicy
+from scheduler.caps import check as check_caps
+from scheduler.decisions import (
+    ALLOW,
+    CaseFacts,
+    ContactFacts,
+    Decision,
+    MessageFacts,
+    Touch,
+    Verdict,
+)
 
-class Verdict(StrEnum):
-    ALLOW = "allow"
-    DEFER = "defer"
-    SUPPRESS = "suppress"
-    REROUTE = "reroute"
-    REVIEW = "review"
-
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    verdict: Verdict
-    rule: str = ""
-    reason: str = ""
-    until: datetime | None = None
-    channel: str | None = None
-
-    @property
-    def allowed(self) -> bool:
-        return self.verdict is Verdict.ALLOW
-
-
-ALLOW = Decision(Verdict.ALLOW)
-
-
-@dataclass(frozen=True, slots=True)
-class MessageFacts:
-    channel: str
-    purpose: str
-    not_before: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class CaseFacts:
-    state: str
-    state_reason: str | None = None
-    state_until: datetime | None = None
-    preset: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class ContactFacts:
-    channel: str
-    status: str
-
-
-@dataclass(frozen=True, slots=True)
-class Touch:
-    """One earlier proactive touch of the same debtor (for caps, issue #4)."""
-
-    channel: str
-    at: datetime
+__all__ = [
+    "ALLOW",
+    "CapPolicy",
+    "CaseFacts",
+    "ContactFacts",
+    "Decision",
+    "MessageFacts",
+    "Touch",
+    "Verdict",
+    "decide",
+]
 
 
 HOLD_STATES = ("hold", "ceased", "closed")
@@ -74,10 +43,15 @@ def decide(
     contact: ContactFacts,
     history: Sequence[Touch],
     now: datetime,
+    caps: CapPolicy | None = None,
 ) -> Decision:
     """ALLOW, or the first rule that blocks this message at `now`."""
     for rule in (_legal_holds, _eligibility, _not_before):
         decision = rule(message, case, contact, now)
+        if decision is not None:
+            return decision
+    if caps is not None:
+        decision = check_caps(message.channel, message.purpose, history, now, caps, case.preset)
         if decision is not None:
             return decision
     return ALLOW

@@ -140,10 +140,14 @@ messages = sa.Table(
     sa.Column("created_at", TS, nullable=False),
     sa.Column("updated_at", TS, nullable=False),
     sa.Column("sent_at", TS),
+    # When the message was handed to a provider call (entered `sending`): frequency caps count
+    # attempts, delivered or not.
+    sa.Column("attempted_at", TS),
     sa.UniqueConstraint("api_key_id", "idempotency_key"),
     sa.Index(None, "state", "next_attempt_at"),
     sa.Index(None, "provider", "provider_ref"),
     sa.Index(None, "case_id"),
+    sa.Index(None, "case_id", "attempted_at"),
 )
 
 delivery_events = sa.Table(

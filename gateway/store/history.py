@@ -1,0 +1,70 @@
+"""A debtor's contact history across all their cases, for frequency caps.
+
+The debtor is known by their contact identities: any case sharing a phone number, an email
+address or a postal address with this case is the same person for counting purposes.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.store.tables import contact_points as CP
+from gateway.store.tables import messages as M
+from scheduler.decisions import Touch
+
+HORIZON = timedelta(days=31)
+
+
+async def identities(conn: AsyncConnection, case_ids: Iterable[int]) -> dict[int, frozenset[str]]:
+    """case id → the contact addresses that identify its debtor."""
+    ids = sorted(set(case_ids))
+    out: dict[int, set[str]] = defaultdict(set)
+    if ids:
+        for r in await conn.execute(
+            sa.select(CP.c.case_id, CP.c.address).where(CP.c.case_id.in_(ids))
+        ):
+            out[r.case_id].add(r.address)
+    return {i: frozenset(out.get(i, ())) for i in ids}
+
+
+async def touches(
+    conn: AsyncConnection, addresses: Iterable[str], now: datetime
+) -> dict[str, list[tuple[str, Touch]]]:
+    """address → [(message id, touch)] of every attempted message of every case carrying that
+    address, over the longest cap window."""
+    wanted = sorted(set(addresses))
+    if not wanted:
+        return {}
+    sharing = sa.select(CP.c.case_id).where(CP.c.address.in_(wanted)).distinct().scalar_subquery()
+    case_addresses: dict[int, set[str]] = defaultdict(set)
+    for r in await conn.execute(
+        sa.select(CP.c.case_id, CP.c.address).where(CP.c.address.in_(wanted))
+    ):
+        case_addresses[r.case_id].add(r.address)
+    rows = await conn.execute(
+        sa.select(M.c.id, M.c.case_id, M.c.channel, M.c.purpose, M.c.attempted_at).where(
+            M.c.case_id.in_(sharing), M.c.attempted_at >= now - HORIZON
+        )
+    )
+    out: dict[str, list[tuple[str, Touch]]] = defaultdict(list)
+    for m in rows:
+        touch = Touch(m.channel, m.attempted_at, m.purpose)
+        for address in case_addresses[m.case_id]:
+            out[address].append((m.id, touch))
+    return out
+
+
+def for_debtor(
+    by_address: dict[str, list[tuple[str, Touch]]], identity: frozenset[str]
+) -> list[Touch]:
+    """The touches of one debtor, each once even when several of their addresses lead to it."""
+    seen: dict[str, Touch] = {}
+    for address in identity:
+        for message_id, touch in by_address.get(address, ()):
+            seen[message_id] = touch
+    return list(seen.values())

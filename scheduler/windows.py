@@ -1,0 +1,186 @@
+"""Allowed send intervals for a set of candidate zones (compliance.md §6.4 steps 4–6).
+
+Each zone's local window for each local date (weekday rule, holidays per the preset's
+`holiday_mode`, CN make-up working days) becomes a UTC interval; the intervals are intersected
+over all zones and the safety margin is cut from each interval's end. Pure: the caller passes
+`now`, and every instant in or out is an aware datetime (out: UTC).
+
+DST: a local start or end that does not exist (spring forward) or exists twice (fall back) is
+resolved to whichever reading gives the *shorter* window: the later instant for a start, the
+earlier one for an end. Both readings come from zoneinfo's `fold`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
+from zoneinfo import ZoneInfo
+
+import holidays
+
+from scheduler.presets import DayWindow, Preset
+from scheduler.zones import zone_country
+
+Interval = tuple[datetime, datetime]
+
+_MONDAY, _SUNDAY = 0, 6
+
+
+@dataclass(frozen=True, slots=True)
+class DayCalendar:
+    """Blocked dates and make-up working days (调休) of one zone under one preset."""
+
+    holidays: frozenset[date]
+    workdays: frozenset[date]
+
+
+def allowed_intervals(
+    zones: Sequence[str], channel: str, preset: Preset, start_utc: datetime, days: int = 7
+) -> list[Interval]:
+    """Sorted, disjoint UTC intervals in [start_utc, start_utc + days) allowed in every zone.
+
+    Each interval already ends `preset.safety_margin` before the window's end. An empty list
+    means the zones share no window: REROUTE or REVIEW per `preset.on_empty_intersection`.
+    """
+    if not zones:
+        raise ValueError("at least one zone is required (use the preset's fallback zones)")
+    if not any(preset.window(channel, day) for day in range(7)):
+        raise ValueError(f"preset {preset.name} has no time window for channel {channel!r}")
+    start = _utc(start_utc)
+    end = start + timedelta(days=days)
+    # One extra day so an interval crossing the horizon keeps its real end for the margin cut.
+    result: list[Interval] | None = None
+    for zone in dict.fromkeys(zones):
+        spans = zone_intervals(zone, channel, preset, start, end + timedelta(days=1))
+        result = spans if result is None else _intersect(result, spans)
+    margin = preset.safety_margin
+    return [
+        (max(s, start), min(e - margin, end))
+        for s, e in result or []
+        if min(e - margin, end) > max(s, start)
+    ]
+
+
+def next_allowed(
+    zones: Sequence[str], channel: str, preset: Preset, now: datetime, days: int = 7
+) -> datetime | None:
+    """`now` (in UTC) if it may be sent now, else the next allowed instant within `days`.
+
+    None means no allowed instant in the horizon: the caller applies
+    `preset.on_empty_intersection` (and drops steps deferred past `preset.max_defer`).
+    """
+    spans = allowed_intervals(zones, channel, preset, now, days)
+    return spans[0][0] if spans else None
+
+
+def local_window(zone: str, day: date, channel: str, preset: Preset) -> DayWindow | None:
+    """The window that applies on a local date in a zone, or None if the date is blocked."""
+    calendar = day_calendar(zone, preset, day.year)
+    weekday = day.weekday()
+    if day in calendar.workdays:
+        weekday = _MONDAY  # 调休: a weekend make-up working day follows the weekday rule
+    if day in calendar.holidays:
+        mode = preset.holidays.mode.value
+        if mode == "block":
+            return None
+        if mode == "use_weekend_window":
+            weekday = _SUNDAY
+    return preset.window(channel, weekday)
+
+
+def zone_intervals(
+    zone: str, channel: str, preset: Preset, start_utc: datetime, end_utc: datetime
+) -> list[Interval]:
+    """One zone's UTC window intervals overlapping [start_utc, end_utc), unclipped."""
+    tz = ZoneInfo(zone)
+    first = start_utc.astimezone(tz).date() - timedelta(days=1)
+    last = end_utc.astimezone(tz).date() + timedelta(days=1)
+    spans: list[Interval] = []
+    day = first
+    while day <= last:
+        rule = local_window(zone, day, channel, preset)
+        if rule is not None:
+            s, e = _to_utc(day, rule.start, tz, later=True), _to_utc(day, rule.end, tz, later=False)
+            if s < e and e > start_utc and s < end_utc:
+                spans.append((s, e))
+        day += timedelta(days=1)
+    return spans
+
+
+def day_calendar(zone: str, preset: Preset, year: int) -> DayCalendar:
+    """Holidays and make-up working days the preset applies to a zone's local dates."""
+    rule = preset.holidays
+    home = rule.calendar
+    country = zone_country(zone)
+    countries: tuple[str, ...]
+    if home.country and (rule.foreign_zones.value == "home" or country == home.country):
+        countries, subdivs, only = (home.country,), tuple(home.subdivisions), tuple(home.only)
+    elif country and country in holidays.list_supported_countries():
+        countries, subdivs, only = (country,), (), ()
+    else:
+        unmapped = rule.unmapped_countries.value if rule.unmapped_countries else []
+        countries, subdivs, only = tuple(unmapped), (), ()
+    return _calendar(countries, subdivs, only, rule.makeup_workdays.value, year)
+
+
+@cache
+def _calendar(
+    countries: tuple[str, ...],
+    subdivs: tuple[str, ...],
+    only: tuple[str, ...],
+    makeup: bool,
+    year: int,
+) -> DayCalendar:
+    blocked: set[date] = set()
+    workdays: set[date] = set()
+    for country in countries:
+        for subdiv in subdivs or (None,):
+            # en_US so the Spring Festival selectors can read holiday names.
+            cal = holidays.country_holidays(country, subdiv=subdiv, years=year, language="en_US")
+            blocked |= _select(cal, only) if only else set(cal)
+            if makeup:
+                workdays |= {d for d in getattr(cal, "weekend_workdays", ()) if d.year == year}
+    return DayCalendar(frozenset(blocked), frozenset(workdays))
+
+
+def _select(cal: holidays.HolidayBase, only: Iterable[str]) -> set[date]:
+    # 春节 day 1 is the first "Spring Festival" date; 除夕 is the day before it, which also
+    # covers years before 2025 when 除夕 was not itself a public holiday.
+    festival = sorted(d for d, name in cal.items() if "Spring Festival" in name)
+    if not festival:
+        return set()
+    chosen = {
+        "spring_festival_day_1": festival[0],
+        "spring_festival_eve": festival[0] - timedelta(days=1),
+    }
+    return {chosen[key] for key in only}
+
+
+def _to_utc(day: date, clock: time, tz: ZoneInfo, *, later: bool) -> datetime:
+    readings = [
+        datetime.combine(day, clock, tzinfo=tz).replace(fold=fold).astimezone(UTC)
+        for fold in (0, 1)
+    ]
+    return max(readings) if later else min(readings)
+
+
+def _intersect(a: list[Interval], b: list[Interval]) -> list[Interval]:
+    out: list[Interval] = []
+    i = j = 0
+    while i < len(a) and j < len(b):
+        s, e = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
+        if s < e:
+            out.append((s, e))
+        if a[i][1] < b[j][1]:
+            i += 1
+        else:
+            j += 1
+    return out
+
+
+def _utc(moment: datetime) -> datetime:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError("naive datetime: pass an aware instant")
+    return moment.astimezone(UTC)

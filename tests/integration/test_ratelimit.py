@@ -1,0 +1,216 @@
+"""Provider rate limits against a real Redis: the Lua token bucket, throttle feedback, and several
+real processes sharing one bucket without ever exceeding rate × seconds + burst."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+import redis
+import redis.asyncio as aredis
+
+from gateway.ratelimit import Limit, RateLimited, RateLimiter
+from gateway.redis_keys import Keys
+
+Factory = Callable[..., RateLimiter]
+
+
+@pytest.fixture
+async def limiter(redis_url: str) -> AsyncIterator[Factory]:
+    """Builds limiters on one client under a key prefix of this test's own; removes its keys."""
+    client = aredis.Redis.from_url(redis_url)
+    keys = Keys(f"t{uuid.uuid4().hex[:8]}")
+
+    def build(
+        providers: dict[str, Limit] | None = None, senders: dict[str, Limit] | None = None
+    ) -> RateLimiter:
+        return RateLimiter(client, keys, providers or {}, senders)
+
+    yield build
+    async for key in client.scan_iter(f"{keys.prefix}:*"):
+        await client.delete(key)
+    await client.aclose()
+
+
+async def drain(take: Callable[[], Awaitable[float]]) -> int:
+    """How many immediate grants `take` (a try-acquire) gets before RateLimited."""
+    granted = 0
+    while True:
+        try:
+            await take()
+        except RateLimited:
+            return granted
+        granted += 1
+
+
+async def flow(rl: RateLimiter, seconds: float, provider: str = "p", sender: str = "a") -> int:
+    """Grants completed (waits slept) within `seconds`, acquiring back to back."""
+    end = time.monotonic() + seconds
+    done = 0
+    while True:
+        await rl.acquire(provider, sender, max_wait_s=seconds)
+        if time.monotonic() > end:
+            return done
+        done += 1
+
+
+async def test_burst_at_once_then_rate_per_second(limiter: Factory) -> None:
+    rl = limiter({"p": Limit(20.0, 5)})
+    assert await drain(lambda: rl.reserve("p", "a", max_wait_s=0)) == 5
+    # Reservations queue up one token-interval apart: nothing bursts to "catch up".
+    waits = [await rl.reserve("p", "a", max_wait_s=10) for _ in range(5)]
+    steps = [b - a for a, b in zip(waits, waits[1:], strict=False)]
+    assert all(0.045 < s < 0.055 for s in steps), steps
+    assert 0 < waits[0] <= 0.05
+    await asyncio.sleep(waits[-1])  # the debt is repaid
+    granted = await flow(rl, 1.5)
+    assert 28 <= granted <= 31, granted  # 20/s × 1.5 s; nothing left over from the burst
+
+
+async def test_a_wait_too_long_is_refused_and_reserves_nothing(limiter: Factory) -> None:
+    rl = limiter({"p": Limit(2.0, 1)})
+    assert await rl.acquire("p", "a", max_wait_s=0) == 0.0
+    with pytest.raises(RateLimited) as caught:
+        await rl.acquire("p", "a", max_wait_s=0.1)
+    assert 0.4 < caught.value.retry_after <= 0.5
+    with pytest.raises(RateLimited) as again:  # the refusal took no token
+        await rl.reserve("p", "a", max_wait_s=0.1)
+    assert again.value.retry_after <= caught.value.retry_after
+    with pytest.raises(ValueError, match="burst"):
+        await rl.reserve("p", "a", 2, max_wait_s=10)
+
+
+async def test_sender_buckets_are_independent(limiter: Factory) -> None:
+    rl = limiter(senders={"p": Limit(1.0, 3)})
+    assert await drain(lambda: rl.reserve("p", "+15550001", max_wait_s=0)) == 3
+    assert await drain(lambda: rl.reserve("p", "+15550002", max_wait_s=0)) == 3
+    assert not rl.limited("q")  # unlimited: no Redis call, never a wait
+    assert [await rl.reserve("q", "+15550001", max_wait_s=0) for _ in range(10)] == [0.0] * 10
+
+
+async def test_provider_bucket_is_shared_by_its_senders(limiter: Factory) -> None:
+    rl = limiter({"p": Limit(1.0, 4)}, {"p": Limit(1.0, 3)})
+    assert await drain(lambda: rl.reserve("p", "a", max_wait_s=0)) == 3
+    # The provider's bucket has one left; b's own bucket is full, but both must grant.
+    assert await drain(lambda: rl.reserve("p", "b", max_wait_s=0)) == 1
+    # And a refusal by one level took nothing from the other.
+    senders_only = limiter(senders={"p": Limit(1.0, 3)})
+    assert await drain(lambda: senders_only.reserve("p", "b", max_wait_s=0)) == 2
+
+
+async def test_throttled_halves_the_rate_until_it_expires(limiter: Factory) -> None:
+    rl = limiter({"p": Limit(20.0, 1)})
+    assert 10 <= await flow(rl, 0.6) <= 13
+    await rl.throttled("p", "a", factor=0.5, for_s=0.8)
+    started = time.monotonic()
+    assert 5 <= await flow(rl, 0.6) <= 7
+    await asyncio.sleep(0.8 - (time.monotonic() - started))
+    assert 10 <= await flow(rl, 0.6) <= 13
+
+
+async def test_throttle_reaches_sender_buckets_and_keeps_the_lowest(limiter: Factory) -> None:
+    rl = limiter(senders={"p": Limit(10.0, 1)})
+    await rl.throttled("p", "a", factor=0.25, for_s=5)
+    await rl.throttled("p", "a", factor=0.5, for_s=5)  # a milder one does not undo it
+    await rl.reserve("p", "a", max_wait_s=0)
+    assert 0.38 < await rl.reserve("p", "a", max_wait_s=10) <= 0.4  # 2.5/s
+    assert await rl.reserve("p", "b", max_wait_s=0) == 0.0  # b's bucket is not throttled:
+    assert 0.09 < await rl.reserve("p", "b", max_wait_s=10) <= 0.1  # still 10/s
+    await rl.throttled("unlimited", "a")  # nothing to lower: no error, no key
+
+
+async def test_idle_buckets_expire_and_scripts_survive_a_flush(
+    limiter: Factory, redis_url: str
+) -> None:
+    rl = limiter({"p": Limit(100.0, 10)})
+    await rl.reserve("p", "a", max_wait_s=0)
+    client = aredis.Redis.from_url(redis_url)
+    try:
+        # Refilled after 10 ms; kept one more second, then gone (it would come back full anyway).
+        assert 0 < await client.pttl(rl.keys.rate_bucket("p")) <= 1010
+        await client.script_flush()  # a restarted Redis: EVALSHA answers NOSCRIPT, EVAL follows
+        assert await rl.reserve("p", "a", max_wait_s=0) == 0.0
+    finally:
+        await client.aclose()
+
+
+async def test_a_backlog_flows_at_the_rate(limiter: Factory) -> None:
+    """50 sends released at once (a contact window opening): burst, then one per token."""
+    rl = limiter({"p": Limit(50.0, 5)})
+    t0 = time.monotonic()
+    finished: list[float] = []
+    refused: list[float] = []
+
+    async def send() -> None:
+        try:
+            await rl.acquire("p", "a", max_wait_s=0.5)
+            finished.append(time.monotonic() - t0)
+        except RateLimited as exc:
+            refused.append(exc.retry_after)
+
+    await asyncio.gather(*(send() for _ in range(50)))
+    assert 29 <= len(finished) <= 31 and all(r > 0.5 for r in refused)
+    for t in sorted(finished):
+        done_by_t = sum(1 for f in finished if f <= t)
+        assert done_by_t <= 5 + 50 * t + 1, (t, done_by_t)
+
+
+WORKER = """
+import asyncio, json, sys, time
+import redis.asyncio as aredis
+from gateway.ratelimit import Limit, RateLimited, RateLimiter
+from gateway.redis_keys import Keys
+
+url, prefix, start, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
+
+async def main():
+    client = aredis.Redis.from_url(url)
+    rl = RateLimiter(client, Keys(prefix), {"p": Limit(40.0, 10)})
+    end = start + seconds
+    counts = {"granted": 0, "late": 0}
+
+    async def loop():
+        while time.time() < end:
+            try:
+                await rl.acquire("p", "a", max_wait_s=0.5)
+            except RateLimited as exc:
+                await asyncio.sleep(min(exc.retry_after, 0.05))
+                continue
+            counts["granted" if time.time() <= end else "late"] += 1
+
+    await asyncio.sleep(start - time.time())
+    await asyncio.gather(*(loop() for _ in range(8)))
+    await client.aclose()
+    print(json.dumps(counts))
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.slow
+def test_processes_sharing_a_bucket_never_exceed_it(redis_url: str) -> None:
+    prefix = f"t{uuid.uuid4().hex[:8]}"
+    start, seconds = time.time() + 1.5, 1.5  # every process is up before the start
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER, redis_url, prefix, repr(start), repr(seconds)],
+            stdout=subprocess.PIPE,
+        )
+        for _ in range(4)
+    ]
+    results = [json.loads(p.communicate(timeout=20)[0]) for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    granted = sum(r["granted"] for r in results)
+    # 40/s × 1.5 s + 10: the limit; and it must actually be used, not merely respected.
+    assert 60 <= granted <= 40 * seconds + 10, results
+    assert all(r["granted"] > 0 for r in results), results
+    client = redis.Redis.from_url(redis_url)
+    for key in client.scan_iter(f"{prefix}:*"):
+        client.delete(key)
+    client.close()
