@@ -22,6 +22,8 @@ from gateway.store import templates as template_store
 from gateway.store.engine import create_engine
 from gateway.store.templates import TemplateVersion
 from scheduler.caps import CapPolicy
+from scheduler.policy_config import cap_policy
+from scheduler.presets import Preset, load_presets
 
 NO_CAPS = CapPolicy()
 
@@ -40,6 +42,7 @@ class Runtime:
     providers: dict[str, Any] = field(default_factory=dict)
     clock: Callable[[], datetime] = utcnow
     breakers: dict[str, Any] = field(default_factory=dict)
+    presets: dict[str, Preset] = field(default_factory=dict)
     cap_policies: dict[str, CapPolicy] = field(default_factory=dict)
     _templates: dict[int, TemplateVersion] = field(default_factory=dict)
 
@@ -79,6 +82,8 @@ async def open_runtime(
         keys=Keys(settings.queue_prefix),
         clock=clock or utcnow,
     )
+    runtime.presets = load_presets(settings.presets_dir)
+    runtime.cap_policies = {name: cap_policy(p) for name, p in runtime.presets.items()}
     built = provider_registry.build_all(settings, runtime.aredis)
     if with_providers:
         from gateway.services.sink import DatabaseSink

@@ -210,6 +210,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
     logs.configure(settings.log_level, settings.log_json)
+    from scheduler.presets import PresetError, load_presets
+
+    try:
+        load_presets(settings.presets_dir)
+    except PresetError as exc:
+        print(f"preset error: {exc}", file=sys.stderr)
+        return 2
     return int(args.func(args) or 0)
 
 

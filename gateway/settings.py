@@ -48,6 +48,8 @@ class Settings:
     log_json: bool | None = field(default=None, metadata={"env": "LOG_JSON"})
 
     # Sender identity shown in templates.
+    presets_dir: Path | None = field(default=None, metadata={"env": "PRESETS_DIR"})
+
     collector_name: str = field(default="Acme Collections", metadata={"env": "COLLECTOR_NAME"})
     collector_phone: str = field(default="+1 800 555 0100", metadata={"env": "COLLECTOR_PHONE"})
     sms_sender: str = field(default="+15005550006", metadata={"env": "SMS_SENDER"})

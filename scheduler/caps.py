@@ -66,6 +66,8 @@ def check(
     ]
     frees: list[tuple[datetime, str, str]] = []
     for cap in policy.caps:
+        if cap.channel is not None and cap.channel != channel:
+            continue
         counted = sorted(
             t.at
             for t in touches

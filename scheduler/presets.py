@@ -176,6 +176,10 @@ class Preset(_Model):
     tz: Tz
     caps: Caps
     min_gap_minutes: Value[int]
+    # Over a cap: wait until the window frees (never catching up in a burst), or drop the touch.
+    on_cap: Value[Literal["defer", "suppress"]] = Value[Literal["defer", "suppress"]](
+        value="defer", tag="P"
+    )
     cooldown_after_conversation_days: dict[str, Value[int]]
     letters: Letters
     exempt_from_caps: Value[list[str]]

@@ -22,6 +22,8 @@ import redis as redis_lib
 from gateway.settings import Settings
 from tests.support import ApiClient, Clock, free_port
 
+# Operator presets for tests: TEST-OPEN (always open, no caps) for tests about mechanics.
+TEST_PRESETS = Path(__file__).resolve().parent / "fixtures" / "presets"
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
 
@@ -199,6 +201,7 @@ def make_settings(
         requeue_after_s=2.0,
         pump_interval_s=0.2,
         retry_base_s=1.0,
+        presets_dir=TEST_PRESETS,
     )
 
 

@@ -125,7 +125,7 @@ def case_body(
     phone: str | None = "+14155550123",
     email: str | None = "jane@example.com",
     postal: bool = True,
-    preset: str = "US-RegF",
+    preset: str = "TEST-OPEN",
     amount: str = "420.50",
     currency: str = "USD",
 ) -> dict[str, Any]:

@@ -13,7 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 Channel = Literal["sms", "email", "letter"]
 Locale = Literal["en", "zh-CN"]
-Preset = Literal["US-RegF", "UK-FCA", "CN", "EU"]
+# Built-in presets are US-RegF, UK-FCA, CN and EU; operators may add their own (PRESETS_DIR).
+Preset = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._-]+$")]
 CollectorRole = Literal["first_party", "third_party"]
 Ref = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:\-]+$")]
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from gateway.api.schemas import CaseIn, CaseOut, ContactOut
 from gateway.bootstrap import Runtime
-from gateway.errors import NotFound
+from gateway.errors import NotFound, ValidationFailed
 from gateway.store import cases as case_store
 from gateway.store import timeline
 from gateway.store.keys import ApiKey
@@ -50,6 +50,11 @@ def _contacts(body: CaseIn) -> list[dict[str, Any]]:
 
 
 async def upsert(rt: Runtime, key: ApiKey, case_ref: str, body: CaseIn) -> tuple[bool, CaseOut]:
+    if body.preset not in rt.presets:
+        raise ValidationFailed(
+            f"unknown preset {body.preset!r}; known: {', '.join(sorted(rt.presets))}",
+            details=[{"field": "preset", "problem": "unknown preset", "type": "unknown_preset"}],
+        )
     now = rt.clock()
     async with rt.engine.begin() as conn:
         case_id, created, changes = await case_store.upsert(

@@ -76,7 +76,7 @@ async def aliyun(aliyun_port: int, aiohttp_server: Any) -> FakeAliyun:
 
 
 CN_CASE = case_body(
-    name="王小明", locale="zh-CN", currency="CNY", phone="+8613800138000", preset="CN"
+    name="王小明", locale="zh-CN", currency="CNY", phone="+8613800138000", preset="TEST-OPEN"
 )
 
 

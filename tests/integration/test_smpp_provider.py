@@ -119,7 +119,7 @@ async def test_long_chinese_sms_goes_as_concatenated_ucs2_parts(
     api: ApiClient, runtime: Any, smsc: Smsc
 ) -> None:
     message_id = await send_reminder(
-        api, runtime, "S-2", name="张伟", locale="zh-CN", phone="+8613800138000", preset="CN"
+        api, runtime, "S-2", name="张伟", locale="zh-CN", phone="+8613800138000", preset="TEST-OPEN"
     )
     body = (await message(api, message_id, "sent"))["rendered"]["body"]
     assert len(body) > 70

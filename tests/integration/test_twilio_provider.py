@@ -115,8 +115,25 @@ async def test_send_posts_the_form_with_basic_auth_and_returns_the_sid(
     }
 
 
-async def test_many_sends_reuse_the_pool(fake: Any, provider: TwilioSms) -> None:
-    twilio, _ = fake
+async def test_many_sends_reuse_the_pool(fake: Any) -> None:
+    twilio, server = fake
+    # A production-like timeout: 200 sends at once on a loaded machine must not be cut short.
+    provider = TwilioSms(
+        base_url=str(server.make_url("")),
+        account_sid=SID,
+        auth_token=TOKEN,
+        sender=SENDER,
+        public_url=PUBLIC,
+        timeout_s=15.0,
+    )
+    await provider.start()
+    try:
+        await _many_sends(twilio, provider)
+    finally:
+        await provider.close()
+
+
+async def _many_sends(twilio: Any, provider: TwilioSms) -> None:
     results = await asyncio.gather(*(provider.send(outgoing(f"message {i}")) for i in range(200)))
     assert len({r.provider_ref for r in results}) == 200
     assert sorted(f["Body"] for f in twilio.received) == sorted(f"message {i}" for i in range(200))
