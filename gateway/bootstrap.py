@@ -43,6 +43,7 @@ class Runtime:
     clock: Callable[[], datetime] = utcnow
     breakers: dict[str, Any] = field(default_factory=dict)
     presets: dict[str, Preset] = field(default_factory=dict)
+    limiter: Any = None
     cap_policies: dict[str, CapPolicy] = field(default_factory=dict)
     _templates: dict[int, TemplateVersion] = field(default_factory=dict)
 
@@ -82,6 +83,9 @@ async def open_runtime(
         keys=Keys(settings.queue_prefix),
         clock=clock or utcnow,
     )
+    from gateway.ratelimit import RateLimiter
+
+    runtime.limiter = RateLimiter.from_settings(settings, runtime.aredis, runtime.keys)
     runtime.presets = load_presets(settings.presets_dir)
     runtime.cap_policies = {name: cap_policy(p) for name, p in runtime.presets.items()}
     built = provider_registry.build_all(settings, runtime.aredis)

@@ -242,7 +242,9 @@ async def dispatch(rt: Runtime, ids: list[str]) -> dict[str, int]:
             added: dict[frozenset[str], list[Touch]] = {}
             for row, outgoing, rendered in candidates:
                 identity = debtors[row.case_id]
-                past = history_store.for_debtor(known, identity) + added.get(identity, [])
+                past = history_store.for_debtor(known, identity, excluding=row.id) + added.get(
+                    identity, []
+                )
                 capped = check_caps(
                     row.channel, row.purpose, past, now, rt.cap_policy(row.preset), row.preset
                 )

@@ -20,6 +20,7 @@ import structlog
 from channels.base import DeliveryUnknown, Outgoing, PermanentProviderError, TransientProviderError
 from channels.circuit import CircuitBreaker
 from gateway.bootstrap import Runtime
+from gateway.ratelimit import RateLimited
 from gateway.store import timeline
 
 log = structlog.get_logger()
@@ -114,6 +115,21 @@ async def send_one(rt: Runtime, row: Any, outgoing: Outgoing, outcome: Outcome) 
         if not circuit.allow():
             skipped.append(provider.name)
             continue
+        sender = str(getattr(provider, "sender", "") or "")
+        if rt.limiter is not None and rt.limiter.limited(provider.name):
+            try:
+                await rt.limiter.acquire(
+                    provider.name, sender, max_wait_s=rt.settings.rate_limit_max_wait_s
+                )
+            except RateLimited as exc:
+                # Over the provider's rate for longer than a worker should hold a claim: the
+                # message waits its turn in the database instead (a backlog never bursts).
+                now = rt.clock()
+                wait = exc.retry_after * random.uniform(1.0, 1.2)
+                outcome.wait(
+                    row, now, now + timedelta(seconds=wait), "rate limited", provider=provider.name
+                )
+                return
         try:
             result = await provider.send(outgoing)
         except DeliveryUnknown as exc:
@@ -141,6 +157,9 @@ async def send_one(rt: Runtime, row: Any, outgoing: Outgoing, outcome: Outcome) 
             return
         except TransientProviderError as exc:
             circuit.failure()
+            if exc.retry_after is not None and rt.limiter is not None:
+                # The provider said "too fast" (429, throttled): every worker slows down for a while.
+                await rt.limiter.throttled(provider.name, sender or None)
             _transient(rt, row, attempt, provider.name, exc, outcome)
             return
         except PermanentProviderError as exc:

@@ -60,11 +60,13 @@ async def touches(
 
 
 def for_debtor(
-    by_address: dict[str, list[tuple[str, Touch]]], identity: frozenset[str]
+    by_address: dict[str, list[tuple[str, Touch]]], identity: frozenset[str], excluding: str = ""
 ) -> list[Touch]:
-    """The touches of one debtor, each once even when several of their addresses lead to it."""
+    """The touches of one debtor, each once even when several of their addresses lead to it.
+    `excluding` leaves out one message's own earlier attempts: a retry is the same touch."""
     seen: dict[str, Touch] = {}
     for address in identity:
         for message_id, touch in by_address.get(address, ()):
-            seen[message_id] = touch
+            if message_id != excluding:
+                seen[message_id] = touch
     return list(seen.values())
