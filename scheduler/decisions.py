@@ -45,6 +45,8 @@ class CaseFacts:
     state_reason: str | None = None
     state_until: datetime | None = None
     preset: str = ""
+    # The debtor's candidate time zones (compliance §6.4), already resolved by the caller.
+    zones: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

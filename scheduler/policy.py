@@ -20,6 +20,8 @@ from scheduler.decisions import (
     Touch,
     Verdict,
 )
+from scheduler.presets import Preset
+from scheduler.windows import next_allowed
 
 __all__ = [
     "ALLOW",
@@ -44,10 +46,15 @@ def decide(
     history: Sequence[Touch],
     now: datetime,
     caps: CapPolicy | None = None,
+    preset: Preset | None = None,
 ) -> Decision:
     """ALLOW, or the first rule that blocks this message at `now`."""
     for rule in (_legal_holds, _eligibility, _not_before):
         decision = rule(message, case, contact, now)
+        if decision is not None:
+            return decision
+    if preset is not None:
+        decision = _window(message, case, preset, now)
         if decision is not None:
             return decision
     if caps is not None:
@@ -81,6 +88,40 @@ def _eligibility(
             Verdict.SUPPRESS,
             rule=f"channel.{contact.status}",
             reason=f"contact point {contact.status}",
+        )
+    return None
+
+
+WINDOWED = ("sms", "email")
+
+
+def _window(
+    message: MessageFacts, case: CaseFacts, preset: Preset, now: datetime
+) -> Decision | None:
+    """Electronic messages go out only inside every candidate zone's local window (§6.4)."""
+    if message.channel not in WINDOWED:
+        return None
+    zones = list(case.zones) or preset.fallback_zones
+    nxt = next_allowed(zones, message.channel, preset, now)
+    where = ", ".join(zones)
+    if nxt is None:
+        verdict = (
+            Verdict.REROUTE if preset.on_empty_intersection == "reroute_letter" else Verdict.REVIEW
+        )
+        return Decision(
+            verdict,
+            rule=f"window.{message.channel}",
+            preset=preset.name,
+            reason=f"no common contact window in {where}",
+            channel="letter" if verdict is Verdict.REROUTE else None,
+        )
+    if nxt > now:
+        return Decision(
+            Verdict.DEFER,
+            rule=f"window.{message.channel}",
+            preset=preset.name,
+            until=nxt,
+            reason=f"outside the contact window in {where}",
         )
     return None
 

@@ -26,7 +26,7 @@ Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 DAYS: tuple[Day, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 HolidaySelector = Literal["spring_festival_eve", "spring_festival_day_1"]
 T = TypeVar("T")
-_HH_MM = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
+_HH_MM = re.compile(r"([01]\d|2[0-3]):[0-5]\d|24:00")
 
 
 class PresetError(ValueError):
@@ -60,7 +60,8 @@ class DayWindow(_Model):
         # Unquoted 08:00 is a YAML 1.1 base-60 integer (480); refuse it rather than read 00:08.
         if not isinstance(raw, str) or not _HH_MM.fullmatch(raw):
             raise ValueError('must be a quoted "HH:MM" string')
-        return raw
+        # "24:00" ends the window at midnight: a whole day is "00:00"–"24:00".
+        return time.max if raw == "24:00" else raw
 
     @model_validator(mode="after")
     def _ordered(self) -> DayWindow:

@@ -102,7 +102,11 @@ def zone_intervals(
     while day <= last:
         rule = local_window(zone, day, channel, preset)
         if rule is not None:
-            s, e = _to_utc(day, rule.start, tz, later=True), _to_utc(day, rule.end, tz, later=False)
+            s = _to_utc(day, rule.start, tz, later=True)
+            if rule.end == time.max:  # "24:00": up to the next local midnight
+                e = _to_utc(day + timedelta(days=1), time(0), tz, later=False)
+            else:
+                e = _to_utc(day, rule.end, tz, later=False)
             if s < e and e > start_utc and s < end_utc:
                 spans.append((s, e))
         day += timedelta(days=1)

@@ -40,6 +40,7 @@ from gateway.store.tables import messages as M
 from scheduler.caps import check as check_caps
 from scheduler.decisions import CaseFacts, ContactFacts, Decision, MessageFacts, Touch, Verdict
 from scheduler.policy import decide
+from scheduler.zones import candidate_zones
 
 log = structlog.get_logger()
 
@@ -66,6 +67,7 @@ async def _load(conn: Any, ids: list[str]) -> list[Any]:
                 C.c.state_reason.label("case_state_reason"),
                 C.c.state_until,
                 C.c.preset,
+                C.c.timezone,
                 CP.c.address,
                 CP.c.postal,
                 CP.c.status.label("contact_status"),
@@ -181,6 +183,21 @@ class Decisions:
         await timeline.append(conn, self.entries)
 
 
+def _zones(row: Any, identity: frozenset[str], preset: Any) -> tuple[str, ...]:
+    """The debtor's candidate zones: stated zone, postal address, every phone number (§6.4)."""
+    if preset is None:
+        return ()
+    postal = row.debtor.get("postal_address") or {}
+    lines = postal.get("lines") or []
+    address = (
+        {"country": postal.get("country", ""), "line": lines[-1] if lines else ""}
+        if postal
+        else None
+    )
+    phones = sorted(a for a in identity if a.startswith("+"))
+    return tuple(candidate_zones(row.timezone, address, phones, preset))
+
+
 async def _serialize(conn: Any, token: str, addresses: set[str]) -> None:
     """Make this transaction the only one deciding for these debtors until it commits.
 
@@ -216,12 +233,20 @@ async def dispatch(rt: Runtime, ids: list[str]) -> dict[str, int]:
         if row.expires_at is not None and row.expires_at <= now:
             decisions.expire(row)
             continue
+        preset = rt.presets.get(row.preset)
         decision = decide(
             MessageFacts(row.channel, row.purpose, row.not_before),
-            CaseFacts(row.case_state, row.case_state_reason, row.state_until, row.preset),
+            CaseFacts(
+                row.case_state,
+                row.case_state_reason,
+                row.state_until,
+                row.preset,
+                zones=_zones(row, debtors[row.case_id], preset),
+            ),
             ContactFacts(row.channel, row.contact_status),
             (),
             now,
+            preset=preset,
         )
         if decision.verdict is not Verdict.ALLOW:
             decisions.apply(row, decision)

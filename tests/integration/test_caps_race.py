@@ -26,7 +26,7 @@ async def test_four_workers_racing_send_one_sms_a_day_to_one_debtor(
     # debtor across cases, and one job per message spreads them over every worker.
     for ref in ("R-1", "R-2"):
         await api.put(
-            f"/v1/cases/{ref}", case_body(preset="US-RegF", phone="+14155550123", email=None)
+            f"/v1/cases/{ref}", case_body(preset="TEST-CAPS", phone="+14155550123", email=None)
         )
     items = [reminder(ref, "sms", key=f"{ref}-{i}") for ref in ("R-1", "R-2") for i in range(10)]
     ids = [
