@@ -30,6 +30,14 @@ OPERATIONS: list[tuple[str, str, str, str | None, type[BaseModel] | None, dict[i
     ("get", "/v1/cases/{case_ref}", "Read a case", "cases:read", None, {200: s.CaseOut}),
     (
         "post",
+        "/v1/policy/evaluate",
+        "What the contact policy would decide for a case and channel at a time (nothing is sent)",
+        "cases:read",
+        s.PolicyEvaluateIn,
+        {200: s.PolicyEvaluateOut},
+    ),
+    (
+        "post",
         "/v1/cases/{case_ref}/events",
         "Record an upstream fact: payment, promise, dispute, hold, release, close, cease",
         "cases:write",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from aiohttp import web
 
@@ -14,6 +16,7 @@ from gateway.api.schemas import (
     ReminderIn,
     ReminderResult,
     TimelineEntryOut,
+    WaitingOut,
 )
 from gateway.errors import BadRequest, GatewayError, NotFound, PayloadTooLarge
 from gateway.services import intake
@@ -75,6 +78,28 @@ async def post_batch(request: web.Request) -> web.Response:
     return json_response(out, status=202)
 
 
+def _waiting(row: Any, history: list[dict[str, Any]]) -> WaitingOut | None:
+    if row.state not in ("accepted", "deferred", "retry_wait"):
+        return None
+    last = next(
+        (h for h in reversed(history) if h["kind"] in ("deferred", "retry_scheduled")), None
+    )
+    if last is None:
+        return WaitingOut(
+            rule="message.not_before" if row.not_before else None,
+            preset=None,
+            reason="queued",
+            until=row.next_attempt_at,
+        )
+    data = last["data"]
+    return WaitingOut(
+        rule=data.get("rule") or last["kind"],
+        preset=data.get("preset"),
+        reason=data.get("reason"),
+        until=row.next_attempt_at,
+    )
+
+
 @routes.get("/v1/messages/{message_id}")
 @requires("cases:read")
 async def get_message(request: web.Request) -> web.Response:
@@ -120,6 +145,7 @@ async def get_message(request: web.Request) -> web.Response:
             sent_at=row.sent_at,
             rendered=row.rendered,
             history=[TimelineEntryOut.model_validate(h) for h in history],
+            waiting=_waiting(row, history),
             events=[
                 DeliveryEventOut(
                     type=e.event_type,

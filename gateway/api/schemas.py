@@ -236,6 +236,16 @@ class MessageOut(BaseModel):
     rendered: dict[str, Any] | None
     events: list[DeliveryEventOut]
     history: list[TimelineEntryOut]
+    waiting: WaitingOut | None = None
+
+
+class WaitingOut(BaseModel):
+    """Why a message has not gone out yet: the rule that holds it, its preset, until when."""
+
+    rule: str | None
+    preset: str | None
+    reason: str | None
+    until: datetime | None
 
 
 class TimelineEntryOut(BaseModel):
@@ -267,6 +277,41 @@ class SandboxReceiptIn(Strict):
     status: Literal["queued", "sent", "delivered", "undelivered", "failed"]
     occurred_at: datetime
     error: str | None = None
+
+
+Purpose = Literal[
+    "reminder",
+    "statutory_notice",
+    "validation_notice",
+    "opt_out_confirmation",
+    "reply_to_inbound",
+    "payment_receipt_requested",
+    "termination_notice",
+]
+
+
+class PolicyEvaluateIn(Strict):
+    case_ref: Ref
+    channel: Channel
+    at: datetime | None = None
+    purpose: Purpose = "reminder"
+
+    @field_validator("at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("give a time zone offset, e.g. 2026-11-23T09:00:00+00:00")
+        return value
+
+
+class PolicyEvaluateOut(BaseModel):
+    decision: Literal["allow", "defer", "suppress", "reroute", "review"]
+    until: datetime | None
+    reason: str | None
+    rule: str | None
+    preset: str
+    zones: list[str]
+    at: datetime
 
 
 class ErrorBody(BaseModel):

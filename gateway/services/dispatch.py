@@ -183,7 +183,7 @@ class Decisions:
         await timeline.append(conn, self.entries)
 
 
-def _zones(row: Any, identity: frozenset[str], preset: Any) -> tuple[str, ...]:
+def debtor_zones(row: Any, identity: frozenset[str], preset: Any) -> tuple[str, ...]:
     """The debtor's candidate zones: stated zone, postal address, every phone number (§6.4)."""
     if preset is None:
         return ()
@@ -241,7 +241,7 @@ async def dispatch(rt: Runtime, ids: list[str]) -> dict[str, int]:
                 row.case_state_reason,
                 row.state_until,
                 row.preset,
-                zones=_zones(row, debtors[row.case_id], preset),
+                zones=debtor_zones(row, debtors[row.case_id], preset),
             ),
             ContactFacts(row.channel, row.contact_status),
             (),
