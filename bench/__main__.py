@@ -54,7 +54,7 @@ def main() -> int:
         redis_service = RedisService(workdir.path)
         profile, window_open = pick_profile()
         if not window_open:
-            log("no preset's contact window is open right now; messages may be deferred")
+            log("no preset's contact window is open right now: debtors use the BENCH-OPEN preset")
         run = Run(
             root=workdir.path,
             redis=redis_service,

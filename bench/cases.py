@@ -11,7 +11,7 @@ one debtor is contacted. A throughput run must measure sending, not deferral, so
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -90,7 +90,10 @@ def pick_profile(
     for profile in PROFILES:
         if _open(profile, now) and _open(profile, now + lasting):
             return profile, True
-    return PROFILES[0], False
+    # No real window is open: US debtors under BENCH-OPEN (bench/presets), so the run measures the
+    # same work (the policy is evaluated for every message) instead of deferring everything.
+    us = next(p for p in PROFILES if p.name == "US")
+    return replace(us, name="US-always-open", preset="BENCH-OPEN"), False
 
 
 def locale() -> str:

@@ -51,6 +51,7 @@ class Gateway:
             "REDIS_URL": run.redis.url,
             "QUEUE_PREFIX": f"bench-{name}-{uuid.uuid4().hex[:6]}",
             "LOG_LEVEL": "warning",
+            "PRESETS_DIR": str(Path(__file__).resolve().parent / "presets"),
             "GATEWAY_PORT": str(self.api_port),
             "GATEWAY_PUBLIC_URL": f"http://127.0.0.1:{self.api_port}",
             **env,
@@ -114,6 +115,7 @@ class Gateway:
             "database": self.run.databases.kind,
             "redis": self.run.redis.kind,
             "profile": self.run.profile.name,
+            "preset": self.run.profile.preset,
             "locale": bench_cases.locale(),
             **extra,
         }

@@ -1,7 +1,9 @@
 """A debtor's contact history across all their cases, for frequency caps.
 
-The debtor is known by their contact identities: any case sharing a phone number, an email
-address or a postal address with this case is the same person for counting purposes.
+The debtor is known by their personal contact identities: any case sharing a phone number or an
+email address with this case is the same person for counting purposes. Postal addresses are left
+out on purpose: a household or a building shares one, and capping every resident together would
+silence people who are not the debtor.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from gateway.store.tables import messages as M
 from scheduler.decisions import Touch
 
 HORIZON = timedelta(days=31)
+PERSONAL = ("sms", "email")
 
 
 async def identities(conn: AsyncConnection, case_ids: Iterable[int]) -> dict[int, frozenset[str]]:
@@ -26,7 +29,9 @@ async def identities(conn: AsyncConnection, case_ids: Iterable[int]) -> dict[int
     out: dict[int, set[str]] = defaultdict(set)
     if ids:
         for r in await conn.execute(
-            sa.select(CP.c.case_id, CP.c.address).where(CP.c.case_id.in_(ids))
+            sa.select(CP.c.case_id, CP.c.address).where(
+                CP.c.case_id.in_(ids), CP.c.channel.in_(PERSONAL)
+            )
         ):
             out[r.case_id].add(r.address)
     return {i: frozenset(out.get(i, ())) for i in ids}

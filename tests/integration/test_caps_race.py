@@ -97,3 +97,17 @@ async def test_deciding_for_a_debtor_waits_for_the_other_transaction(
         assert order == ["first in", "first out", "second in", "second out"]
     finally:
         await other.dispose()
+
+
+async def test_neighbours_at_one_postal_address_are_not_one_debtor(
+    api: ApiClient, runtime: Any
+) -> None:
+    from tests.support import drain
+
+    await api.put("/v1/cases/N-1", case_body(preset="TEST-CAPS", phone="+14155550111", email=None))
+    await api.put("/v1/cases/N-2", case_body(preset="TEST-CAPS", phone="+14155550222", email=None))
+    ids = [
+        (await api.post("/v1/reminders", reminder(ref, "sms"))).body["id"] for ref in ("N-1", "N-2")
+    ]
+    await drain(runtime)
+    assert set((await states(runtime, ids)).values()) == {"sent"}
