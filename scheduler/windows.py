@@ -71,8 +71,28 @@ def next_allowed(
     None means no allowed instant in the horizon: the caller applies
     `preset.on_empty_intersection` (and drops steps deferred past `preset.max_defer`).
     """
-    spans = allowed_intervals(zones, channel, preset, now, days)
-    return spans[0][0] if spans else None
+    now = _utc(now)
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    # Intervals are computed once per (zones, channel, preset, hour) and reused for every message
+    # of that hour: from the hour's start they cover `days` + 1 days, so any `now` within the
+    # hour still sees at least `days` ahead.
+    key = (tuple(sorted(zones)), channel, id(preset), hour, days)
+    cached = _SPANS.get(key)
+    # The entry holds the preset itself, so its id cannot be reused by another preset meanwhile.
+    if cached is None or cached[0] is not preset:
+        if len(_SPANS) > 4096:
+            _SPANS.clear()
+        cached = _SPANS[key] = (
+            preset,
+            tuple(allowed_intervals(zones, channel, preset, hour, days + 1)),
+        )
+    for start, end in cached[1]:
+        if end > now:
+            return max(start, now)
+    return None
+
+
+_SPANS: dict[tuple[object, ...], tuple[Preset, tuple[Interval, ...]]] = {}
 
 
 def local_window(zone: str, day: date, channel: str, preset: Preset) -> DayWindow | None:

@@ -189,13 +189,30 @@ def debtor_zones(row: Any, identity: frozenset[str], preset: Any) -> tuple[str, 
         return ()
     postal = row.debtor.get("postal_address") or {}
     lines = postal.get("lines") or []
-    address = (
-        {"country": postal.get("country", ""), "line": lines[-1] if lines else ""}
-        if postal
-        else None
-    )
-    phones = sorted(a for a in identity if a.startswith("+"))
-    return tuple(candidate_zones(row.timezone, address, phones, preset))
+    phones = tuple(sorted(a for a in identity if a.startswith("+")))
+    country = postal.get("country", "") if postal else None
+    return _zones_of(row.timezone, country, lines[-1] if lines else "", phones, preset)
+
+
+_ZONES: dict[tuple[object, ...], tuple[Any, tuple[str, ...]]] = {}
+
+
+def _zones_of(
+    stated: str | None, country: str | None, line: str, phones: tuple[str, ...], preset: Any
+) -> tuple[str, ...]:
+    # Phone-number and address lookups repeat for every message of a debtor: memoized per
+    # process. The entry holds the preset, so its id is not reused by another one meanwhile.
+    key = (stated, country, line, phones, id(preset))
+    cached = _ZONES.get(key)
+    if cached is None or cached[0] is not preset:
+        if len(_ZONES) > 65536:
+            _ZONES.clear()
+        address = {"country": country, "line": line} if country is not None else None
+        cached = _ZONES[key] = (
+            preset,
+            tuple(candidate_zones(stated, address, list(phones), preset)),
+        )
+    return cached[1]
 
 
 async def _serialize(conn: Any, token: str, addresses: set[str]) -> None:
