@@ -215,7 +215,7 @@ def _zones_of(
     return cached[1]
 
 
-async def _serialize(conn: Any, token: str, addresses: set[str]) -> None:
+async def _serialize(conn: Any, message_id: str, addresses: set[str]) -> None:
     """Make this transaction the only one deciding for these debtors until it commits.
 
     PostgreSQL: transaction-scoped advisory locks on each contact identity, taken in sorted order
@@ -226,8 +226,9 @@ async def _serialize(conn: Any, token: str, addresses: set[str]) -> None:
         for key in sorted({zlib.crc32(a.encode()) for a in addresses}):
             await conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
     else:
+        # One no-op write by primary key takes the write lock (an unindexed column would scan).
         await conn.execute(
-            sa.update(M).where(M.c.claim_token == token).values(lease_until=M.c.lease_until)
+            sa.update(M).where(M.c.id == message_id).values(lease_until=M.c.lease_until)
         )
 
 
@@ -279,7 +280,7 @@ async def dispatch(rt: Runtime, ids: list[str]) -> dict[str, int]:
     async with rt.engine.begin() as conn:
         if candidates:
             addresses = set().union(*(debtors[r.case_id] for r, _, _ in candidates))
-            await _serialize(conn, token, addresses)
+            await _serialize(conn, candidates[0][0].id, addresses)
             known = await history_store.touches(conn, addresses, now)
             added: dict[frozenset[str], list[Touch]] = {}
             for row, outgoing, rendered in candidates:

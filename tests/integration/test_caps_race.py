@@ -79,7 +79,7 @@ async def test_deciding_for_a_debtor_waits_for_the_other_transaction(
 
     async def decide(engine: Any, name: str, hold: bool) -> None:
         async with engine.begin() as conn:
-            await _serialize(conn, f"token-{name}", {"+14155550123"})
+            await _serialize(conn, f"no-such-message-{name}", {"+14155550123"})
             order.append(f"{name} in")
             if hold:
                 first_in.set()
