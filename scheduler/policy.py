@@ -6,18 +6,14 @@ in the order of the compliance spec (§6.1) and the first blocking rule wins.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 
-from scheduler.caps import CapPolicy
-from scheduler.caps import check as check_caps
 from scheduler.decisions import (
     ALLOW,
     CaseFacts,
     ContactFacts,
     Decision,
     MessageFacts,
-    Touch,
     Verdict,
 )
 from scheduler.presets import Preset
@@ -25,12 +21,10 @@ from scheduler.windows import next_allowed
 
 __all__ = [
     "ALLOW",
-    "CapPolicy",
     "CaseFacts",
     "ContactFacts",
     "Decision",
     "MessageFacts",
-    "Touch",
     "Verdict",
     "decide",
 ]
@@ -43,22 +37,19 @@ def decide(
     message: MessageFacts,
     case: CaseFacts,
     contact: ContactFacts,
-    history: Sequence[Touch],
     now: datetime,
-    caps: CapPolicy | None = None,
     preset: Preset | None = None,
 ) -> Decision:
-    """ALLOW, or the first rule that blocks this message at `now`."""
+    """ALLOW, or the first rule that blocks this message at `now`.
+
+    Frequency caps are not decided here: they need the debtor's history read under a per-debtor
+    lock, so the dispatcher applies `scheduler.caps.check` inside that lock."""
     for rule in (_legal_holds, _eligibility, _not_before):
         decision = rule(message, case, contact, now)
         if decision is not None:
             return decision
     if preset is not None:
         decision = _window(message, case, preset, now)
-        if decision is not None:
-            return decision
-    if caps is not None:
-        decision = check_caps(message.channel, message.purpose, history, now, caps, case.preset)
         if decision is not None:
             return decision
     return ALLOW

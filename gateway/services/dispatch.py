@@ -262,7 +262,6 @@ async def dispatch(rt: Runtime, ids: list[str]) -> dict[str, int]:
                 zones=debtor_zones(row, debtors[row.case_id], preset),
             ),
             ContactFacts(row.channel, row.contact_status),
-            (),
             now,
             preset=preset,
         )

@@ -49,9 +49,7 @@ async def evaluate(rt: Runtime, key: ApiKey, body: PolicyEvaluateIn) -> PolicyEv
         zones=debtor_zones(row, identity, preset),
     )
     message = MessageFacts(body.channel, body.purpose, None)
-    decision = decide(
-        message, facts, ContactFacts(body.channel, contact.status), (), at, preset=preset
-    )
+    decision = decide(message, facts, ContactFacts(body.channel, contact.status), at, preset=preset)
     if decision.verdict is Verdict.ALLOW:
         decision = (
             check_caps(

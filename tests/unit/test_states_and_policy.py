@@ -44,7 +44,6 @@ def facts(
         MessageFacts("sms", "reminder", not_before),
         CaseFacts(state, reason, until, "US-RegF"),
         ContactFacts("sms", contact),
-        (),
         NOW,
     )
 
