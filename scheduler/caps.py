@@ -19,7 +19,6 @@ WINDOWS = {
     "rolling_7d": timedelta(days=7),
     "rolling_30d": timedelta(days=30),
 }
-LONGEST = max(WINDOWS.values())
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,16 +57,18 @@ def check(
     preset: str = "",
 ) -> Decision | None:
     """None if this touch fits every cap; else DEFER until the earliest instant it would fit
-    (or SUPPRESS when the preset drops over-cap messages)."""
+    (or SUPPRESS when the preset drops over-cap messages, or when a cap allows none at all)."""
     if purpose in policy.exempt_purposes:
         return None
-    touches = [
-        t for t in history if t.purpose not in policy.exempt_purposes and now - t.at < LONGEST
-    ]
+    # No age cut-off here: each cap counts over its own window, which may be longer than 30 days
+    # (a calendar month, letters 45 days apart).
+    touches = [t for t in history if t.purpose not in policy.exempt_purposes]
     frees: list[tuple[datetime, str, str]] = []
     for cap in policy.caps:
         if cap.channel is not None and cap.channel != channel:
             continue
+        if cap.max == 0:  # this channel is closed: no wait would ever let the touch through
+            return Decision(Verdict.SUPPRESS, rule=cap.rule, reason="none allowed", preset=preset)
         counted = sorted(
             t.at
             for t in touches

@@ -10,8 +10,12 @@ Limits, documented rather than hidden:
   adds Mountain time for El Paso, an Indiana one adds Central time, and so on. That is the safe
   direction, since extra zones only narrow the intersected window.
 - A phone number whose prefix maps to no zone ("Etc/Unknown", typical of mobiles in some
-  countries) contributes every zone of its country, as §6.4 says for E.164 country codes. A
-  number that cannot be parsed, or whose country is unknown, contributes nothing.
+  countries) contributes every zone of its country, as §6.4 says for E.164 country codes. So
+  does one whose prefix maps only to another country's zone: phonenumbers answers with a zone
+  that shares the clock only some of the time, or not at all (Algeria → Europe/Paris, which has
+  DST; Nicaragua → America/Chicago; Ireland → Europe/London), and the country's own zones carry
+  its real clock and its holidays. A number that cannot be parsed, or whose country is unknown,
+  contributes nothing.
 """
 
 from __future__ import annotations
@@ -120,15 +124,17 @@ def postal_zones(postal: Mapping[str, str]) -> list[str]:
 
 
 def phone_zones(number: str) -> list[str]:
-    """Zones of one E.164 number: its prefix's zones, else its country's, else none."""
+    """Zones of one E.164 number: its prefix's zones, plus its country's own zones when none of
+    those is in its country; none if it cannot be parsed or has no known country."""
     try:
         parsed = phonenumbers.parse(number, None)
     except phonenumbers.NumberParseException:
         return []
     zones = [z for z in phone_tz.time_zones_for_number(parsed) if z != "Etc/Unknown"]
-    if zones:
-        return zones
-    return list(country_zones(phonenumbers.region_code_for_number(parsed) or ""))
+    country = phonenumbers.region_code_for_number(parsed) or ""
+    if country and not any(zone_country(z) == country for z in zones):
+        zones += [z for z in country_zones(country) if z not in zones]
+    return zones
 
 
 def country_zones(country: str) -> tuple[str, ...]:
@@ -137,8 +143,25 @@ def country_zones(country: str) -> tuple[str, ...]:
 
 
 def zone_country(zone: str) -> str | None:
-    """The ISO country code of a canonical zone, or None (e.g. for Etc/UTC or old aliases)."""
-    return _zone_tab()[1].get(zone)
+    """The ISO country code of a zone, or None (e.g. for Etc/UTC)."""
+    return _zone_tab()[1].get(OLD_NAMES.get(zone, zone))
+
+
+# Old names phonenumbers still answers with (Asia/Calcutta for every Indian number…), and the
+# zone each one now links to in the tz database's `backward` file; zone.tab knows only the latter.
+OLD_NAMES: Mapping[str, str] = {
+    "Africa/Asmera": "Africa/Asmara",
+    "America/Buenos_Aires": "America/Argentina/Buenos_Aires",
+    "America/Godthab": "America/Nuuk",
+    "Asia/Calcutta": "Asia/Kolkata",
+    "Asia/Choibalsan": "Asia/Ulaanbaatar",
+    "Asia/Katmandu": "Asia/Kathmandu",
+    "Asia/Rangoon": "Asia/Yangon",
+    "Atlantic/Faeroe": "Atlantic/Faroe",
+    "Pacific/Enderbury": "Pacific/Kanton",
+    "Pacific/Ponape": "Pacific/Pohnpei",
+    "Pacific/Truk": "Pacific/Chuuk",
+}
 
 
 @cache

@@ -59,6 +59,26 @@ def test_exempt_purposes_are_neither_capped_nor_counted() -> None:
     assert check("email", "reminder", history, NOW, policy) is None
 
 
+def test_caps_longer_than_30_days_count_older_touches() -> None:
+    # A calendar-month cap (counted over 31 days) and letters 45 days apart: touches older than
+    # 30 days used to be dropped before any cap looked at them.
+    letters = CapPolicy(caps=(Cap(1, timedelta(days=45), "letter"),))
+    capped = check("letter", "reminder", touches(("letter", 40 * 24)), NOW, letters)
+    assert capped is not None and capped.until == NOW + timedelta(days=5)
+    month = CapPolicy(caps=(Cap(1, timedelta(days=31)),))
+    capped = check("sms", "reminder", touches(("email", 30 * 24 + 1)), NOW, month)
+    assert capped is not None and capped.until == NOW + timedelta(hours=23)
+
+
+def test_a_cap_of_zero_suppresses_instead_of_failing() -> None:
+    # max 0 closes a channel: no deferral would ever let the touch through.
+    policy = CapPolicy(caps=(Cap(0, timedelta(hours=24), "sms"),))
+    capped = check("sms", "reminder", [], NOW, policy, "P")
+    assert capped is not None and capped.verdict is Verdict.SUPPRESS
+    assert capped.rule == "cap.sms.rolling_24h" and capped.until is None
+    assert check("email", "reminder", [], NOW, policy) is None
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     st.lists(

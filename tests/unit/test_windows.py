@@ -12,10 +12,11 @@ import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from phonenumbers.tzdata import TIMEZONE_DATA
 
 from scheduler.presets import Preset, get_preset, load_presets
 from scheduler.windows import allowed_intervals, local_window, next_allowed
-from scheduler.zones import candidate_zones, phone_zones, postal_zones
+from scheduler.zones import candidate_zones, phone_zones, postal_zones, zone_country
 
 ET, CT, MT, PT = "America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles"
 NY, LA, HON = ZoneInfo(ET), ZoneInfo(PT), ZoneInfo("Pacific/Honolulu")
@@ -74,6 +75,32 @@ def test_phone_zones_by_prefix_and_unknown() -> None:
     assert "Australia/Perth" in phone_zones("+61412345678")
     # Non-geographic (+800) answers Etc/Unknown with no country: it contributes nothing.
     assert phone_zones("+80012345678") == []
+
+
+def test_old_zone_names_phonenumbers_uses_keep_their_country() -> None:
+    # Every Indian number maps to "Asia/Calcutta", a name zone.tab no longer lists: its country,
+    # hence India's holidays under a preset that blocks each foreign zone's own, was lost.
+    assert phone_zones("+918123456789") == ["Asia/Calcutta"]
+    assert zone_country("Asia/Calcutta") == "IN"
+    assert local_window("Asia/Calcutta", date(2026, 1, 26), "sms", CN) is None  # Republic Day
+    named = {z for zs in TIMEZONE_DATA.values() for z in zs} - {"Etc/Unknown"}
+    assert {z for z in named if zone_country(z) is None} == set()
+
+
+def test_a_number_mapped_to_another_countrys_zone_adds_its_own_country() -> None:
+    # phonenumbers answers Europe/Paris for Algeria, which keeps CET all year: in summer 08:00 in
+    # Paris is 07:00 in Algiers. Ireland's numbers map to Europe/London (UK holidays only).
+    assert set(phone_zones("+213551234567")) == {"Europe/Paris", "Africa/Algiers"}
+    assert "Europe/Dublin" in phone_zones("+353850123456")
+    assert phone_zones("+447400123456") == [
+        "Europe/Guernsey",
+        "Europe/Isle_of_Man",
+        "Europe/Jersey",
+        "Europe/London",
+    ]
+    zones = candidate_zones(None, None, ["+213551234567"], CN)
+    spans = allowed_intervals(zones, "sms", CN, datetime(2026, 6, 10, tzinfo=UTC), days=1)
+    assert spans[0][0] == datetime(2026, 6, 10, 8, tzinfo=ZoneInfo("Africa/Algiers"))
 
 
 # --- worked checks (§6.4 step 7) ---------------------------------------------------------------
