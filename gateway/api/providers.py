@@ -84,9 +84,7 @@ async def post_inbound(request: web.Request) -> web.Response:
         raise NotFound("this provider takes no inbound messages", code="no_callbacks") from None
     _check(INBOUND_SCHEMAS.get(name), callback.body)
     messages = provider.parse_inbound(callback)  # type: ignore[attr-defined]
-    rt = runtime(request)
-    async with rt.engine.begin() as conn:
-        stored = await inbound.record(conn, messages, rt.clock(), secret=rt.settings.secret)
+    stored = await inbound.receive(runtime(request), messages)
     return json_response({"received": len(messages), "replies": stored})
 
 

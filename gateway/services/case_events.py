@@ -1,5 +1,8 @@
-"""Upstream facts about a case (payment, promise, dispute, hold, release, close, cease) and what
+"""Facts about a case (payment, promise, dispute, hold, release, close, cease, pause) and what
 they do to the case's state — and so to every message still waiting for it.
+
+They come from upstream (`POST /v1/cases/{ref}/events`) or from the debtor's own reply
+(`gateway.services.reply_effects`); both go through `change_state`, in the caller's transaction.
 
 Holds, cessation and closure stop contact; a promise to pay pauses it until two days after the
 promised date (compliance §6.6, #12). The waiting messages of the case are made due at once, so
@@ -9,11 +12,13 @@ reason on the timeline, instead of lingering as `deferred` until their old time 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.api.schemas import CaseEventIn, CaseEventOut
 from gateway.bootstrap import Runtime
@@ -28,77 +33,143 @@ from gateway.store.tables import messages as M
 PROMISE_GRACE = timedelta(days=2)
 
 
-def _new_state(event: CaseEventIn, current: Any) -> tuple[str, str | None, datetime | None]:
-    """(state, reason, until) after the event; raises Conflict where the event cannot apply."""
-    if current.state == "closed" and event.type != "release":
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One fact about a case. `type` is an upstream event type, or `pause` (a reply's pause:
+    `until` and `reason`)."""
+
+    type: str
+    hold: str | None = None
+    reason: str | None = None
+    promised_date: date | None = None
+    until: datetime | None = None
+    amount: Decimal | None = None
+    full: bool = True
+
+    @classmethod
+    def of(cls, event: CaseEventIn) -> Change:
+        return cls(
+            event.type,
+            hold=event.hold,
+            reason=event.reason,
+            promised_date=event.promised_date,
+            amount=event.amount,
+            full=event.full,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Changed:
+    state: str
+    state_reason: str | None
+    state_until: datetime | None
+    previous_state: str
+    pending_reevaluated: int
+
+
+def promise_until(promised: date) -> datetime:
+    """The end of a promise-to-pay pause: two days after the promised date (§6.6 #12)."""
+    return datetime.combine(promised, time(0), UTC) + PROMISE_GRACE
+
+
+def next_state(change: Change, current: Any) -> tuple[str, str | None, datetime | None]:
+    """(state, reason, until) after the change; raises Conflict where the change cannot apply."""
+    if current.state == "closed" and change.type != "release":
         raise Conflict("the case is closed; release it first", code="case_closed")
-    match event.type:
+    kept = current.state, current.state_reason, current.state_until
+    match change.type:
         case "payment_received":
-            if event.full:
-                return "closed", "paid", None
-            return current.state, current.state_reason, current.state_until
-        case "promise_to_pay":
-            assert event.promised_date is not None
-            until = datetime.combine(event.promised_date, time(0), UTC) + PROMISE_GRACE
+            return ("closed", "paid", None) if change.full else kept
+        case "promise_to_pay" | "pause":
             if current.state in ("hold", "ceased"):
-                # A hold outranks a promise: record it, keep the hold.
-                return current.state, current.state_reason, current.state_until
-            return "paused", "promise_to_pay", until
+                # A hold outranks a pause: record the fact, keep the hold.
+                return kept
+            if change.type == "pause":
+                assert change.until is not None
+                return "paused", change.reason, change.until
+            assert change.promised_date is not None
+            return "paused", "promise_to_pay", promise_until(change.promised_date)
         case "dispute":
             return "hold", "dispute", None
         case "hold":
-            return "hold", event.hold, None
+            return "hold", change.hold, None
         case "cease":
             return "ceased", "cease_request", None
         case "close":
-            return "closed", event.reason, None
+            return "closed", change.reason, None
         case "release":
             return "active", None, None
-    raise AssertionError(event.type)
+    raise AssertionError(change.type)
+
+
+async def change_state(
+    conn: AsyncConnection,
+    case: Any,
+    change: Change,
+    *,
+    now: datetime,
+    actor: str,
+    kind: str,
+    **detail: Any,
+) -> Changed:
+    """Apply `change` to `case` (a cases row): its state, the debt after a partial payment, and
+    every waiting message made due now; one timeline entry `kind` with `detail`. Raises Conflict
+    on a closed case (only `release` applies to it)."""
+    state, reason, until = next_state(change, case)
+    debt = dict(case.debt)
+    if change.type == "payment_received" and change.amount is not None and not change.full:
+        debt["amount"] = str(max(Decimal(0), Decimal(debt["amount"]) - change.amount))
+    await conn.execute(
+        sa.update(C)
+        .where(C.c.id == case.id)
+        .values(state=state, state_reason=reason, state_until=until, debt=debt, updated_at=now)
+    )
+    # Waiting messages become due now: their next attempt re-evaluates them against the
+    # new state (suppress on hold/close/cease, defer to the end of a pause).
+    pending = await conn.execute(
+        sa.update(M)
+        .where(M.c.case_id == case.id, M.c.state.in_([s.value for s in WAITING]))
+        .values(next_attempt_at=now, enqueued_at=None, updated_at=now)
+    )
+    await timeline.append(
+        conn,
+        [
+            timeline.entry(
+                case.id,
+                kind,
+                now,
+                actor=actor,
+                **detail,
+                state=state,
+                state_reason=reason,
+                state_until=until.isoformat() if until else None,
+                previous_state=case.state,
+            )
+        ],
+    )
+    return Changed(state, reason, until, case.state, pending.rowcount or 0)
 
 
 async def apply(rt: Runtime, key: ApiKey, case_ref: str, event: CaseEventIn) -> CaseEventOut:
+    """An upstream event, in its own transaction."""
     now = rt.clock()
     async with rt.engine.begin() as conn:
         case = await case_store.get(conn, key.tenant, case_ref)
         if case is None:
             raise NotFound(f"no case {case_ref!r}", code="unknown_case")
-        state, reason, until = _new_state(event, case)
-        debt = dict(case.debt)
-        if event.type == "payment_received" and event.amount is not None and not event.full:
-            debt["amount"] = str(max(Decimal(0), Decimal(debt["amount"]) - event.amount))
-        await conn.execute(
-            sa.update(C)
-            .where(C.c.id == case.id)
-            .values(state=state, state_reason=reason, state_until=until, debt=debt, updated_at=now)
-        )
-        # Waiting messages become due now: their next attempt re-evaluates them against the
-        # new state (suppress on hold/close/cease, defer to the end of a pause).
-        pending = await conn.execute(
-            sa.update(M)
-            .where(M.c.case_id == case.id, M.c.state.in_([s.value for s in WAITING]))
-            .values(next_attempt_at=now, enqueued_at=None, updated_at=now)
-        )
-        await timeline.append(
+        changed = await change_state(
             conn,
-            [
-                timeline.entry(
-                    case.id,
-                    f"event_{event.type}",
-                    now,
-                    actor=f"key:{key.name}",
-                    **event.model_dump(mode="json", exclude_none=True, exclude={"type"}),
-                    state=state,
-                    state_reason=reason,
-                    state_until=until.isoformat() if until else None,
-                    previous_state=case.state,
-                )
-            ],
+            case,
+            Change.of(event),
+            now=now,
+            actor=f"key:{key.name}",
+            kind=f"event_{event.type}",
+            **event.model_dump(mode="json", exclude_none=True, exclude={"type"}),
         )
     return CaseEventOut(
         case_ref=case_ref,
-        state=state,
-        state_reason=reason,
-        state_until=until,
-        pending_reevaluated=pending.rowcount or 0,
+        state=changed.state,
+        state_reason=changed.state_reason,
+        state_until=changed.state_until,
+        pending_reevaluated=changed.pending_reevaluated,
     )

@@ -1,20 +1,24 @@
-"""Replies from debtors: matched to their case and put on its timeline.
+"""Replies from debtors: matched to their case, read, acted on, and put on its timeline.
 
 An email reply to a case's reply address (or an auto-reply to a message's VERP return path) goes
 to the case its signed token names, whichever mailbox it was written from; the sender's address
 is kept as it was. Anything else is matched by the sender's address.
 
-Reading a reply's meaning (STOP, dispute, promise to pay…) is the classifier's job; until it has
-run, a reply is stored as `unclassified`. Auto-replies are stored as `auto_reply` and are never
-read as the debtor's words. A reply from an unknown sender is kept with no case, for operations
-to triage.
+Every reply is classified (`gateway.replies`); on a matched case its effects are applied in the
+same transaction that stores it, before anything else can be sent (`reply_effects`): opt-outs,
+holds, pauses, the gateway's own answers. The answers and the messages the reply made due are
+enqueued once that transaction has committed. Auto-replies are stored as `auto_reply` and are
+never read as the debtor's words. A reply from an unknown sender is kept with no case, flagged
+for operations to triage.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -22,26 +26,47 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from channels.email import tokens
 from channels.events import InboundMessage
 from gateway.api.schemas import normalize_address
+from gateway.bootstrap import Runtime
+from gateway.replies import Classification, classify
+from gateway.services import outbound, reply_effects
 from gateway.store import cases as case_store
 from gateway.store import timeline
 from gateway.store.tables import cases as C
 from gateway.store.tables import contact_points as CP
 from gateway.store.tables import messages as M
 from gateway.store.tables import replies as R
+from scheduler.presets import Preset
+from scheduler.zones import phone_zones
 
-UNCLASSIFIED = "unclassified"
 AUTO_REPLY = "auto_reply"
 
 
+@dataclass
+class Recorded:
+    """What `record` stored (one `{reply_id, case_ref, category, categories}` per message) and the
+    (message id, channel) pairs to enqueue once the transaction has committed."""
+
+    replies: list[dict[str, Any]] = field(default_factory=list)
+    due: list[tuple[str, str]] = field(default_factory=list)
+
+
+async def receive(rt: Runtime, messages: Sequence[InboundMessage]) -> list[dict[str, Any]]:
+    """Record and act on replies in one transaction, then enqueue what they made due."""
+    async with rt.engine.begin() as conn:
+        recorded = await record(conn, rt, messages, rt.clock())
+    await outbound.enqueue(rt, recorded.due)
+    return recorded.replies
+
+
 async def record(
-    conn: AsyncConnection,
-    messages: Sequence[InboundMessage],
-    now: datetime,
-    *,
-    secret: str | None = None,
-) -> list[dict[str, Any]]:
-    """Store replies and put them on their cases' timelines. `secret` checks email tokens."""
-    out = []
+    conn: AsyncConnection, rt: Runtime, messages: Sequence[InboundMessage], now: datetime
+) -> Recorded:
+    """Store, classify and apply replies in the caller's transaction (see the module docstring).
+
+    A reply's time is the gateway's clock when it is recorded: the policy compares it with the
+    same clock (the inbound grace of compliance §6.5)."""
+    out = Recorded()
+    secret = rt.settings.secret
     for msg in messages:
         try:
             address = (
@@ -56,44 +81,120 @@ async def record(
         if match is None:
             matches = await case_store.by_contact_address(conn, msg.channel, address)
             match = matches[0] if matches else None
-        category = AUTO_REPLY if msg.raw.get("auto_reply") else UNCLASSIFIED
-        result = await conn.execute(
-            sa.insert(R)
-            .values(
-                case_id=match.case_id if match else None,
-                contact_id=match.id if match else None,
-                channel=msg.channel,
-                provider=msg.provider,
-                provider_ref=msg.provider_ref,
-                from_addr=address,
-                to_addr=msg.to_addr,
-                body=msg.body,
-                category=category,
-                received_at=msg.received_at,
-                raw=msg.raw,
+        case = await _case(conn, match.case_id) if match is not None else None
+        preset = rt.presets.get(case.preset) if case is not None else None
+        result = None
+        if not msg.raw.get("auto_reply"):
+            result = classify(
+                msg.body,
+                today=_local_date(now, case, preset, address if msg.channel == "sms" else None),
+                locale=case.locale if case is not None else "en",
             )
-            .returning(R.c.id)
+        category = AUTO_REPLY if result is None else result.primary.value
+        reply_id = (
+            await conn.execute(
+                sa.insert(R)
+                .values(
+                    case_id=match.case_id if match else None,
+                    contact_id=match.id if match else None,
+                    channel=msg.channel,
+                    provider=msg.provider,
+                    provider_ref=msg.provider_ref,
+                    from_addr=address,
+                    to_addr=msg.to_addr,
+                    body=msg.body,
+                    received_at=now,
+                    raw=msg.raw,
+                    # Nobody owns a reply from an unknown sender until a person triages it.
+                    needs_review=match is None and result is not None,
+                    **_classified(category, result),
+                )
+                .returning(R.c.id)
+            )
+        ).scalar_one()
+        stored: dict[str, Any] = {
+            "reply_id": reply_id,
+            "case_ref": match.case_ref if match else None,
+            "category": category,
+            "categories": [c.value for c in result.categories] if result else [category],
+        }
+        out.replies.append(stored)
+        if case is None:
+            continue
+        await timeline.append(
+            conn,
+            [
+                timeline.entry(
+                    case.id,
+                    "reply_received",
+                    now,
+                    actor=f"debtor:{msg.channel}",
+                    reply_id=reply_id,
+                    channel=msg.channel,
+                    category=category,
+                    categories=stored["categories"],
+                    confidence=result.confidence if result else None,
+                    classifier_version=result.version if result else None,
+                    routed_by=routed_by,
+                    body=msg.body,
+                )
+            ],
         )
-        reply_id = result.scalar_one()
-        if match is not None:
-            await timeline.append(
-                conn,
-                [
-                    timeline.entry(
-                        match.case_id,
-                        "reply_received",
-                        now,
-                        actor=f"debtor:{msg.channel}",
-                        reply_id=reply_id,
-                        channel=msg.channel,
-                        category=category,
-                        routed_by=routed_by,
-                        body=msg.body,
-                    )
-                ],
-            )
-        out.append({"reply_id": reply_id, "case_ref": match.case_ref if match else None})
+        if result is None or match is None:
+            continue
+        contact = await _contact(conn, match.id)
+        outcome = await reply_effects.apply(
+            conn,
+            reply_effects.Reply(reply_id, msg.channel, msg.body, case, contact),
+            result,
+            preset,
+            now,
+        )
+        await conn.execute(
+            sa.update(R)
+            .where(R.c.id == reply_id)
+            .values(effects=outcome.effects, needs_review=bool(outcome.review))
+        )
+        out.due.extend(outcome.due)
     return out
+
+
+def _classified(category: str, result: Classification | None) -> dict[str, Any]:
+    if result is None:
+        return {"category": category}
+    return {
+        "category": category,
+        "categories": [c.value for c in result.categories],
+        "facts": result.facts.as_dict(),
+        "confidence": result.confidence,
+        "classifier_version": result.version,
+    }
+
+
+def _local_date(now: datetime, case: Any, preset: Preset | None, phone: str | None) -> date:
+    """The date the debtor wrote on, where they are: "tomorrow" at 23:30 in Los Angeles is not
+    the day after 07:30 UTC. Zones from the case's stated zone, else the sender's number, else the
+    preset's fallback; when they disagree, the latest date (a promise is read at its latest)."""
+    zones: list[str] = []
+    if case is not None and case.timezone:
+        zones = [case.timezone]
+    elif phone:
+        zones = phone_zones(phone)
+    if not zones and preset is not None:
+        zones = preset.fallback_zones
+    if not zones:
+        return now.date()
+    return max(now.astimezone(ZoneInfo(z)).date() for z in zones)
+
+
+async def _case(conn: AsyncConnection, case_id: int) -> Any:
+    return (await conn.execute(sa.select(C).where(C.c.id == case_id))).first()
+
+
+async def _contact(conn: AsyncConnection, contact_id: int | None) -> Any | None:
+    if contact_id is None:
+        return None
+    return (await conn.execute(sa.select(CP).where(CP.c.id == contact_id))).first()
 
 
 async def _by_token(

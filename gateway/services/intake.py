@@ -7,29 +7,23 @@ messages again by `enqueued_at`.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import orjson
 import sqlalchemy as sa
-import structlog
 from sqlalchemy.exc import IntegrityError
 
 from gateway.api.schemas import ReminderIn, normalize_address
 from gateway.bootstrap import Runtime
-from gateway.ids import new_id
-from gateway.queue import enqueue_ids
+from gateway.services import outbound
 from gateway.services.content import preview_problem
 from gateway.states import State
 from gateway.store import cases as case_store
 from gateway.store import templates as template_store
-from gateway.store import timeline
 from gateway.store.keys import ApiKey
 from gateway.store.tables import messages as M
-
-log = structlog.get_logger()
 
 
 @dataclass(slots=True)
@@ -67,7 +61,6 @@ async def _accept(rt: Runtime, key: ApiKey, items: list[ReminderIn]) -> list[Ite
     results: list[ItemResult | None] = [None] * len(items)
     rows: list[dict[str, Any]] = []
     entries: list[dict[str, Any]] = []
-    due: list[tuple[str, str]] = []
 
     async with rt.engine.begin() as conn:
         existing = {
@@ -135,58 +128,33 @@ async def _accept(rt: Runtime, key: ApiKey, items: list[ReminderIn]) -> list[Ite
                 results[index] = _reject(refused[0], refused[1], 422)
                 continue
 
-            message_id = new_id()
-            immediate = item.not_before is None or item.not_before <= now
-            rows.append(
-                {
-                    "id": message_id,
-                    "tenant": key.tenant,
-                    "case_id": case.id,
-                    "contact_id": contact.id,
-                    "channel": item.channel,
-                    "template_id": template_id,
-                    "purpose": "reminder",
-                    "state": State.ACCEPTED.value,
-                    "next_attempt_at": now if immediate else item.not_before,
-                    "enqueued_at": now if immediate else None,
-                    "attempts": 0,
-                    "api_key_id": key.id,
-                    "idempotency_key": item.idempotency_key,
-                    "request_hash": digest,
-                    "not_before": item.not_before,
-                    "expires_at": item.expires_at,
-                    "data": item.data,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-            )
-            entries.append(
-                timeline.entry(
-                    case.id,
-                    "accepted",
-                    now,
-                    message_id=message_id,
-                    actor=f"key:{key.name}",
+            row, entry = outbound.accepted(
+                outbound.NewMessage(
+                    tenant=key.tenant,
+                    case_id=case.id,
+                    contact_id=contact.id,
                     channel=item.channel,
-                    template=item.template,
                     template_id=template_id,
-                    not_before=item.not_before.isoformat() if item.not_before else None,
-                )
+                    template=item.template,
+                    purpose="reminder",
+                    idempotency_key=item.idempotency_key,
+                    request_hash=digest,
+                    actor=f"key:{key.name}",
+                    api_key_id=key.id,
+                    not_before=item.not_before,
+                    expires_at=item.expires_at,
+                    data=item.data,
+                ),
+                now,
             )
-            seen[item.idempotency_key] = (digest, message_id)
-            results[index] = ItemResult("accepted", message_id, State.ACCEPTED.value)
-            if immediate:
-                due.append((message_id, item.channel))
+            rows.append(row)
+            entries.append(entry)
+            seen[item.idempotency_key] = (digest, row["id"])
+            results[index] = ItemResult("accepted", row["id"], State.ACCEPTED.value)
 
-        if rows:
-            await conn.execute(sa.insert(M), rows)
-            await timeline.append(conn, entries)
+        await outbound.insert(conn, rows, entries)
 
-    if due:
-        try:
-            await asyncio.to_thread(enqueue_ids, rt.redis, rt.keys, due, rt.settings.dispatch_chunk)
-        except Exception as exc:  # noqa: BLE001 — Redis down: the pump re-enqueues from the database
-            log.warning("enqueue_failed", error=type(exc).__name__, messages=len(due))
+    await outbound.enqueue(rt, outbound.due(rows))
     return [r for r in results if r is not None]
 
 

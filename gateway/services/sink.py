@@ -23,10 +23,7 @@ class DatabaseSink:
 
     async def inbound(self, messages: list[InboundMessage]) -> None:
         if messages:
-            async with self.rt.engine.begin() as conn:
-                await inbound.record(
-                    conn, messages, self.rt.clock(), secret=self.rt.settings.secret
-                )
+            await inbound.receive(self.rt, messages)
 
     async def message_ref(self, message_id: str) -> tuple[str, str | None] | None:
         """(provider, provider reference) a message was sent under, for bounces that name the

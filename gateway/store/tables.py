@@ -130,7 +130,8 @@ messages = sa.Table(
     sa.Column("attempts", sa.Integer, nullable=False, default=0),
     sa.Column("provider", sa.String(32)),
     sa.Column("provider_ref", sa.String(128)),
-    sa.Column("api_key_id", sa.Integer, sa.ForeignKey("api_keys.id"), nullable=False),
+    # None for the answers the gateway creates itself (an opt-out confirmation, a HELP reply…).
+    sa.Column("api_key_id", sa.Integer, sa.ForeignKey("api_keys.id"), nullable=True),
     sa.Column("idempotency_key", sa.String(128), nullable=False),
     sa.Column("request_hash", sa.String(64), nullable=False),
     sa.Column("not_before", TS),
@@ -184,6 +185,15 @@ replies = sa.Table(
     sa.Column("category", sa.String(32), nullable=False),
     sa.Column("received_at", TS, nullable=False),
     sa.Column("raw", JSON, nullable=False),
+    # What the classifier read: every category (most restrictive first; `category` holds the
+    # first), facts such as a promised date, its confidence and version.
+    sa.Column("categories", JSON),
+    sa.Column("facts", JSON),
+    sa.Column("confidence", sa.Float),
+    sa.Column("classifier_version", sa.String(32)),
+    # What the reply did to its case and contact points, and whether operations must look at it.
+    sa.Column("effects", JSON),
+    sa.Column("needs_review", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Index(None, "case_id"),
 )
 

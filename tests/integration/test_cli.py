@@ -27,7 +27,7 @@ def cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def test_migrate_then_create_a_key(tmp_path: Path) -> None:
     migrated = cli(tmp_path, "migrate")
     assert migrated.returncode == 0, migrated.stderr
-    assert "6 built-in template(s) installed" in migrated.stdout
+    assert "18 built-in template(s) installed" in migrated.stdout
     again = cli(tmp_path, "migrate")
     assert "0 built-in template(s) installed" in again.stdout
 

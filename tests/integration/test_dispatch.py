@@ -304,8 +304,9 @@ async def test_sandbox_inbound_reply_lands_on_the_case(api: ApiClient) -> None:
     )
     assert resp.status == 200 and resp.body["replies"][0]["case_ref"] == "C-13"
     entries = (await api.get("/v1/cases/C-13/timeline")).body["entries"]
-    assert entries[-1]["kind"] == "reply_received"
-    assert entries[-1]["data"]["body"] == "I'll pay on Friday"
+    [received] = [e for e in entries if e["kind"] == "reply_received"]
+    assert received["data"]["body"] == "I'll pay on Friday"
+    assert received["data"]["category"] == "promise_to_pay"
     unsigned = await api.post(
         "/v1/providers/sandbox/inbound", {"from": "+14155550188", "to": "x", "body": "hi"}, key=None
     )

@@ -179,9 +179,10 @@ async def test_a_reply_from_another_mailbox_lands_on_the_right_case(
     raw = fixture("plain_reply.eml", sent, FROM="jane.doe@work.example")
     await deliver(receiver, raw, sent["reply_to"], sender="jane.doe@work.example")
 
-    entry = (await timeline(api, "C-R6"))[-1]
-    assert entry["kind"] == "reply_received"
-    assert entry["data"]["category"] == "unclassified" and entry["data"]["routed_by"] == "token"
+    [entry] = [e for e in await timeline(api, "C-R6") if e["kind"] == "reply_received"]
+    # "I already paid this in full last Friday […] Please stop sending these reminders."
+    assert entry["data"]["category"] == "opt_out_channel" and entry["data"]["routed_by"] == "token"
+    assert entry["data"]["categories"] == ["opt_out_channel", "already_paid"]
     assert entry["data"]["body"].startswith("Hello,") and "wrote:" not in entry["data"]["body"]
     assert all(e["kind"] != "reply_received" for e in await timeline(api, "C-R6-other"))
     [reply] = await stored_replies(runtime)
@@ -303,5 +304,5 @@ async def test_the_receiver_command_stores_replies(
     assert process.returncode == 0, output
     [reply] = await stored_replies(runtime)
     assert reply.from_addr == "jane.doe@work.example"
-    assert (await timeline(api, "C-R10"))[-1]["kind"] == "reply_received"
+    assert "reply_received" in [e["kind"] for e in await timeline(api, "C-R10")]
     assert "jane" not in output.lower(), "no personal data in the receiver's log"

@@ -153,5 +153,6 @@ async def test_inbound_sms_signed_by_twilio_lands_on_the_case(
     }
     assert await twilio.callback(url, params) == 200
     entries = (await api.get("/v1/cases/T-4/timeline")).body["entries"]
-    assert entries[-1]["kind"] == "reply_received" and entries[-1]["data"]["body"] == "STOP"
+    [received] = [e for e in entries if e["kind"] == "reply_received"]
+    assert received["data"]["body"] == "STOP" and received["data"]["category"] == "opt_out_channel"
     assert await twilio.callback(url, params, token="forged") == 401

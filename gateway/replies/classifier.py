@@ -1,0 +1,187 @@
+"""Reading a debtor's reply: exact keywords first, then phrase rules, in English and Chinese.
+
+Pure: no database, no clock (the reply's local date is passed in), no I/O once the rule files
+are loaded. The rule files are data (`keywords/<locale>.yaml`); the classifier's version carries
+a digest of them, so every decision on a case timeline names the exact rules that made it.
+
+Every rule file applies to every reply whatever the debtor's locale (a Chinese-speaking debtor
+may well write STOP); the locale only decides how a date such as 3/4 is read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gateway.replies.categories import Category, ordered
+from gateway.replies.dates import promise_date
+from gateway.replies.text import clauses, normalize, words
+
+RULES_DIR = Path(__file__).parent / "keywords"
+RULE_LOCALES = ("en", "zh-CN")
+ENGINE_VERSION = 1
+DEFAULT_CONFIDENCE = 0.9
+# Below this, a reply is queued for human review (compliance §6.6 "low confidence").
+REVIEW_THRESHOLD = 0.8
+_EN_NEGATORS = re.compile(
+    r"\b(not|never|can't|cant|cannot|won't|wont|don't|dont|didn't|didnt|haven't|havent|"
+    r"hasn't|hasnt|unable|couldn't|wouldn't|isn't|wasn't|no|refuse|refusing)\b"
+)
+_ZH_NEGATORS = re.compile(r"[不没未别]")
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    category: Category
+    rule_id: str  # "<locale>.<category>.<n>": the basis written on the case timeline
+    pattern: re.Pattern[str]
+    confidence: float
+    negatable: bool
+    chinese: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What the reply states besides its categories."""
+
+    promise_date: date | None = None
+    keyword: str | None = None  # the exact keyword the whole reply was
+    rules: tuple[str, ...] = ()  # ids of the keywords and rules that matched
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "promise_date": self.promise_date.isoformat() if self.promise_date else None,
+            "keyword": self.keyword,
+            "rules": list(self.rules),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    """Every category detected, most restrictive first; UNKNOWN alone when none was."""
+
+    categories: tuple[Category, ...]
+    facts: Facts = field(default_factory=Facts)
+    confidence: float = 0.0
+    version: str = ""
+
+    @property
+    def primary(self) -> Category:
+        return self.categories[0]
+
+    @property
+    def confident(self) -> bool:
+        return self.confidence >= REVIEW_THRESHOLD
+
+    def has(self, *categories: Category) -> bool:
+        return any(c in self.categories for c in categories)
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSet:
+    keywords: dict[str, tuple[Category, str]]  # normalized keyword → (category, rule id)
+    rules: tuple[Rule, ...]
+    version: str
+
+
+def classify(text: str, *, today: date, locale: str = "en") -> Classification:
+    """Classify one reply. `today` is the date the debtor wrote it, in their own time zone; a
+    promised date is read relative to it (and to `locale`, for numeric dates)."""
+    rules = rule_set()
+    normalized = normalize(text)
+    plain = words(normalized)
+    keyword = rules.keywords.get(plain) or rules.keywords.get(plain.replace(" ", ""))
+    if keyword is not None:
+        category, rule_id = keyword
+        return Classification(
+            (category,), Facts(keyword=plain, rules=(rule_id,)), 1.0, rules.version
+        )
+
+    joined = clauses(normalized)
+    confidence: dict[Category, float] = {}
+    matched: list[str] = []
+    for rule in rules.rules:
+        text_of_rule = joined if rule.chinese else plain
+        for m in rule.pattern.finditer(text_of_rule):
+            if rule.negatable and _negated(text_of_rule, m.start(), rule.chinese):
+                continue
+            confidence[rule.category] = max(confidence.get(rule.category, 0.0), rule.confidence)
+            matched.append(rule.rule_id)
+            break
+    categories = ordered(set(confidence))
+    if categories == (Category.UNKNOWN,):
+        return Classification(categories, Facts(), 0.0, rules.version)
+    promised = None
+    if Category.PROMISE_TO_PAY in categories:
+        promised = promise_date(normalized, today, locale)
+    # The certainty of the category that decides (the most restrictive): a strong "wrong
+    # number" is not doubted because a weak "balance" matched too.
+    return Classification(
+        categories,
+        Facts(promise_date=promised, rules=tuple(dict.fromkeys(matched))),
+        confidence[categories[0]],
+        rules.version,
+    )
+
+
+def _negated(text: str, start: int, chinese: bool) -> bool:
+    if chinese:
+        return bool(_ZH_NEGATORS.search(text[max(0, start - 2) : start].rpartition(" ")[2]))
+    before = text[:start].split()[-3:]
+    return bool(_EN_NEGATORS.search(" ".join(before)))
+
+
+@cache
+def rule_set() -> RuleSet:
+    """The rules of every locale, loaded once per process."""
+    keywords: dict[str, tuple[Category, str]] = {}
+    rules: list[Rule] = []
+    digest = hashlib.sha256()
+    for locale in RULE_LOCALES:
+        path = RULES_DIR / f"{locale}.yaml"
+        raw = path.read_bytes()
+        digest.update(raw)
+        data = yaml.safe_load(raw) or {}
+        for name, listed in (data.get("keywords") or {}).items():
+            category = _category(path, name)
+            for word in listed or []:
+                key = words(normalize(str(word)))
+                keywords[key] = (category, f"keyword:{key}")
+        for name, listed in (data.get("rules") or {}).items():
+            category = _category(path, name)
+            for index, spec in enumerate(listed or [], start=1):
+                rules.append(_rule(path, locale, category, index, spec))
+    return RuleSet(keywords, tuple(rules), f"rules-{ENGINE_VERSION}.{digest.hexdigest()[:10]}")
+
+
+def _category(path: Path, name: str) -> Category:
+    try:
+        return Category(name)
+    except ValueError:
+        raise ValueError(f"{path.name}: unknown category {name!r}") from None
+
+
+def _rule(path: Path, locale: str, category: Category, index: int, spec: Any) -> Rule:
+    if isinstance(spec, str):
+        spec = {"pattern": spec}
+    if not isinstance(spec, dict) or not isinstance(spec.get("pattern"), str):
+        raise ValueError(f"{path.name}: {category.value}[{index}]: expected a pattern")
+    try:
+        pattern = re.compile(spec["pattern"])
+    except re.error as exc:
+        raise ValueError(f"{path.name}: {category.value}[{index}]: {exc}") from None
+    return Rule(
+        category,
+        f"{locale}.{category.value}.{index}",
+        pattern,
+        float(spec.get("confidence", DEFAULT_CONFIDENCE)),
+        bool(spec.get("negatable", False)),
+        chinese=locale.startswith("zh"),
+    )

@@ -1,0 +1,42 @@
+"""How a reply is normalized before it is read: one spelling for case, width, quotes and
+punctuation, so "Stop!", "ＳＴＯＰ" and "stop." are the same word."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u02bc": "'", "`": "'", "\u00b4": "'"})
+_SPACE = re.compile(r"\s+")
+
+
+def normalize(text: str) -> str:
+    """NFKC (full-width letters and digits become ASCII), case-folded, one kind of apostrophe,
+    single spaces."""
+    folded = unicodedata.normalize("NFKC", text).casefold().translate(_QUOTES)
+    return _SPACE.sub(" ", folded).strip()
+
+
+def words(normalized: str) -> str:
+    """Punctuation and symbols become spaces; apostrophes inside words stay ("don't")."""
+    out = []
+    for index, char in enumerate(normalized):
+        kind = unicodedata.category(char)
+        if char == "'":
+            inside = 0 < index < len(normalized) - 1 and normalized[index + 1].isalnum()
+            out.append(char if inside and normalized[index - 1].isalnum() else " ")
+        elif kind[0] in "PSC" or kind == "Zs":
+            out.append(" ")
+        else:
+            out.append(char)
+    return _SPACE.sub(" ", "".join(out)).strip()
+
+
+_CJK = r"\u3400-\u9fff\uf900-\ufaff"
+_CJK_GAP = re.compile(rf"(?<=[{_CJK}])\s+(?=[{_CJK}])")
+
+
+def clauses(normalized: str) -> str:
+    """For Chinese, which does not separate words: spaces typed between characters go, while
+    punctuation still ends a clause (as a space), so a rule never reads across a comma."""
+    return words(_CJK_GAP.sub("", normalized))

@@ -1,0 +1,229 @@
+"""What a debtor's reply does (compliance.md §6.6), applied in the transaction that records it,
+so before anything else is sent:
+
+1. contact points opted out, invalidated or re-enabled (`reply_contacts`);
+2. the case held, ceased or paused, the most restrictive state winning (`reply_state`);
+3. every waiting message of what changed made due now, so the policy re-decides it before its
+   next attempt;
+4. the gateway's own answers: the opt-out confirmation, the HELP reply, the acknowledgement of a
+   text (`answers`);
+5. the reply flagged for operations when a person must act or the reading is unsure.
+
+Each effect is a `reply_effect` entry on the case timeline naming the category, the classifier
+version, the rules that matched and the basis; the list is also kept on the reply.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.replies import Category, Classification
+from gateway.replies.effects import (
+    BASIS,
+    NO_ACKNOWLEDGEMENT,
+    REPEAT_WINDOW_HOURS,
+    REVIEW,
+    UNKNOWN_REVIEW_CHARS,
+    rules_of,
+)
+from gateway.services import answers, reply_contacts, reply_state
+from gateway.states import WAITING
+from gateway.store import timeline
+from gateway.store.tables import contact_points as CP
+from gateway.store.tables import messages as M
+from gateway.store.tables import replies as R
+from scheduler.presets import Preset
+
+G = Category
+ACTOR = answers.ACTOR
+DEFAULT_GRACE_MINUTES = 30  # compliance §6.5, when a case's preset is unknown
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """The reply being acted on: its row id, channel and text, its case (a cases row) and the
+    contact point that wrote it (None when the sender is not one of the case's)."""
+
+    id: int
+    channel: str
+    body: str
+    case: Any
+    contact: Any | None
+
+
+@dataclass
+class Outcome:
+    """The effects (as kept on the reply), the messages to enqueue after commit, and why a
+    person must look (empty: nobody needs to)."""
+
+    effects: list[dict[str, Any]] = field(default_factory=list)
+    due: list[tuple[str, str]] = field(default_factory=list)
+    review: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Run:
+    """One reply being applied: what it is, what was found, what changed so far."""
+
+    conn: AsyncConnection
+    reply: Reply
+    result: Classification
+    now: datetime
+    outcome: Outcome = field(default_factory=Outcome)
+    entries: list[dict[str, Any]] = field(default_factory=list)
+    changed_contacts: set[int] = field(default_factory=set)
+
+    def about(self, category: Category) -> dict[str, Any]:
+        """The audit fields of every effect of `category` (§6.6: inbound message id, classifier
+        version, rule ids, actor)."""
+        return {
+            "actor": ACTOR,
+            "reply_id": self.reply.id,
+            "category": category.value,
+            "classifier_version": self.result.version,
+            "rule": rules_of(self.result, category),
+            "basis": BASIS[category],
+        }
+
+    def record(self, category: Category, case_id: int | None = None, **effect: Any) -> None:
+        """Note an effect on the reply and as a timeline entry (on `case_id`, default the reply's
+        case: an opt-out reaches the address on the debtor's other cases too)."""
+        self.outcome.effects.append({"category": category.value, **effect})
+        case = case_id or self.reply.case.id
+        entry = timeline.entry(case, "reply_effect", self.now, **self.about(category), **effect)
+        self.entries.append(entry)
+
+    async def flush(self) -> None:
+        """Write the recorded entries, so the timeline keeps the order things happened in."""
+        await timeline.append(self.conn, self.entries)
+        self.entries.clear()
+
+
+async def apply(
+    conn: AsyncConnection,
+    reply: Reply,
+    result: Classification,
+    preset: Preset | None,
+    now: datetime,
+) -> Outcome:
+    """Apply every effect of a classified reply on its matched case (see the module docstring)."""
+    run = Run(conn, reply, result, now)
+    if reply.contact is not None:
+        # Replies from one contact point are acted on one at a time (a row lock on PostgreSQL;
+        # SQLite has one writer), so two STOPs racing still make one confirmation.
+        await conn.execute(
+            sa.update(CP).where(CP.c.id == reply.contact.id).values(updated_at=CP.c.updated_at)
+        )
+    jurisdiction = preset.jurisdiction if preset is not None else ""
+    await reply_contacts.apply(run, jurisdiction)
+    await run.flush()
+    state_changed = await reply_state.apply(run, jurisdiction)
+    await _make_due(run, state_changed)
+    await _answers(run, preset)
+    await _review(run)
+    await run.flush()
+    return run.outcome
+
+
+async def _make_due(run: Run, state_changed: bool) -> None:
+    """Waiting messages of the case (if its state changed) and of every changed contact point are
+    re-decided now: due at once, and enqueued after commit."""
+    scope = []
+    if state_changed:
+        scope.append(M.c.case_id == run.reply.case.id)
+    if run.changed_contacts:
+        scope.append(M.c.contact_id.in_(sorted(run.changed_contacts)))
+    if not scope:
+        return
+    rows = await run.conn.execute(
+        sa.update(M)
+        .where(M.c.state.in_([s.value for s in WAITING]), sa.or_(*scope))
+        .values(next_attempt_at=run.now, enqueued_at=run.now, updated_at=run.now)
+        .returning(M.c.id, M.c.channel)
+    )
+    run.outcome.due.extend((r.id, r.channel) for r in rows)
+
+
+async def _answers(run: Run, preset: Preset | None) -> None:
+    result, reply = run.result, run.reply
+    contact = await _current(run.conn, reply.contact)
+    # Nothing more to a wrong number or to the number of someone who died (§6.6 #1, #5).
+    if contact is None or result.has(G.WRONG_PARTY, G.DECEASED):
+        return
+    wanted: list[tuple[Category, answers.Answer]] = []
+    if result.has(G.OPT_OUT_CHANNEL):
+        if contact.status == "opted_out":
+            confirmation = answers.Answer(answers.OPT_OUT_CONFIRMATION, answers.CONFIRMATION_WINDOW)
+            wanted.append((G.OPT_OUT_CHANNEL, confirmation))
+    elif contact.status == "active":
+        if result.has(G.HELP):
+            wanted.append((G.HELP, answers.Answer(answers.HELP_REPLY, answers.CONFIRMATION_WINDOW)))
+        if reply.channel == "sms" and _calls_for_an_answer(run):
+            grace = preset.inbound_reply_grace.within_minutes if preset else DEFAULT_GRACE_MINUTES
+            ack = answers.Answer(answers.INBOUND_ACKNOWLEDGEMENT, timedelta(minutes=grace))
+            wanted.append((result.primary, ack))
+    for category, answer in wanted:
+        effect, due = await answers.create(
+            run.conn, answer, case=reply.case, contact=contact, reply_id=reply.id, now=run.now
+        )
+        run.record(category, **effect)
+        run.outcome.due.extend(due)
+
+
+def _calls_for_an_answer(run: Run) -> bool:
+    """Whether the debtor's text gets a "we got your message" (§6.5)."""
+    if run.result.has(*NO_ACKNOWLEDGEMENT):
+        return False
+    case = run.reply.case
+    # A case closed, ceased, or held for a death or a representative is not written to again.
+    return case.state not in ("closed", "ceased") and (case.state, case.state_reason) not in {
+        ("hold", "deceased"),
+        ("hold", "attorney"),
+    }
+
+
+async def _current(conn: AsyncConnection, contact: Any | None) -> Any | None:
+    """The contact point as the effects left it."""
+    if contact is None:
+        return None
+    return (await conn.execute(sa.select(CP).where(CP.c.id == contact.id))).first()
+
+
+async def _review(run: Run) -> None:
+    result = run.result
+    reasons = [f"{c.value} needs a person" for c in result.categories if c in REVIEW]
+    if result.has(G.PROMISE_TO_PAY) and result.facts.promise_date is None:
+        reasons.append("promise to pay without a date")
+    if result.primary is not G.UNKNOWN and not result.confident:
+        reasons.append(f"low confidence ({result.confidence:.2f})")
+    if result.primary is G.UNKNOWN:
+        if len(run.reply.body.strip()) > UNKNOWN_REVIEW_CHARS:
+            reasons.append("not understood")
+        elif await _repeated_unknown(run):
+            reasons.append("not understood, again")
+    if reasons:
+        run.outcome.review.extend(reasons)
+        run.record(result.primary, effect="review", reasons=reasons)
+
+
+async def _repeated_unknown(run: Run) -> bool:
+    """Whether the sender already wrote something not understood in the last day."""
+    if run.reply.contact is None:
+        return False
+    since = run.now - timedelta(hours=REPEAT_WINDOW_HOURS)
+    found = await run.conn.execute(
+        sa.select(R.c.id)
+        .where(
+            R.c.contact_id == run.reply.contact.id,
+            R.c.id != run.reply.id,
+            R.c.category == G.UNKNOWN.value,
+            R.c.received_at >= since,
+        )
+        .limit(1)
+    )
+    return found.first() is not None
