@@ -80,8 +80,13 @@ def next_allowed(
     cached = _SPANS.get(key)
     # The entry holds the preset itself, so its id cannot be reused by another preset meanwhile.
     if cached is None or cached[0] is not preset:
-        if len(_SPANS) > 4096:
-            _SPANS.clear()
+        if len(_SPANS) >= _SPANS_MAX:
+            # Entries of other hours go first: clearing everything would also drop this hour's,
+            # which the rest of the hour's messages are about to ask for again.
+            for stale in [k for k in _SPANS if k[3] != hour]:
+                del _SPANS[stale]
+            if len(_SPANS) >= _SPANS_MAX:
+                _SPANS.clear()
         cached = _SPANS[key] = (
             preset,
             tuple(allowed_intervals(zones, channel, preset, hour, days + 1)),
@@ -93,6 +98,7 @@ def next_allowed(
 
 
 _SPANS: dict[tuple[object, ...], tuple[Preset, tuple[Interval, ...]]] = {}
+_SPANS_MAX = 4096
 
 
 def local_window(zone: str, day: date, channel: str, preset: Preset) -> DayWindow | None:
