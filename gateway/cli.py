@@ -1,5 +1,5 @@
 """The `reminder-gateway` command: api, worker, scheduler, receiver, run, migrate, keys, demo,
-catcher."""
+catcher, lint-templates."""
 
 from __future__ import annotations
 
@@ -114,6 +114,35 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return asyncio.run(run_demo(_settings(args), url=args.url, key=args.key))
 
 
+def cmd_lint_templates(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
+    from gateway.services.lint import lint_pack
+    from gateway.store.templates import load_pack
+    from scheduler.presets import load_presets
+
+    settings = _settings(args)
+    presets = load_presets(settings.presets_dir)
+    if args.preset is not None and args.preset not in presets:
+        print(
+            f"unknown preset {args.preset!r}; known: {', '.join(sorted(presets))}", file=sys.stderr
+        )
+        return 2
+    chosen = [presets[args.preset]] if args.preset else list(presets.values())
+    pack = load_pack()
+    env = SimpleNamespace(settings=settings, presets=presets)
+    findings = lint_pack(env, pack, chosen, datetime.now(UTC))
+    for f in findings:
+        print(f"{f.template} under {f.preset} ({'; '.join(f.cases)}): {f.message}")
+    checked = f"{len(pack)} template(s) against {len(chosen)} preset(s)"
+    if findings:
+        print(f"{len(findings)} problem(s) in {checked}", file=sys.stderr)
+        return 1
+    print(f"{checked}: no problems")
+    return 0
+
+
 def cmd_receiver(args: argparse.Namespace) -> int:
     from gateway.receiver import run_receiver
 
@@ -194,6 +223,13 @@ def parser() -> argparse.ArgumentParser:
         "--key", default=None, help="API key (default: GATEWAY_DEV_API_KEY or a new one)"
     )
     demo.set_defaults(func=cmd_demo)
+
+    lint = sub.add_parser(
+        "lint-templates",
+        help="check the built-in templates against the presets' content rules; exit 1 on problems",
+    )
+    lint.add_argument("--preset", help="one preset (default: every preset)")
+    lint.set_defaults(func=cmd_lint_templates)
 
     sub.add_parser("receiver", help="run the SMTP receiver for bounces and replies").set_defaults(
         func=cmd_receiver

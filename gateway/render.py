@@ -62,11 +62,19 @@ def date_filter(ctx: Context, value: Any, fmt: str = "long") -> str:
     return _format_date(value, fmt, ctx.get("locale", "en"))
 
 
-def mask(value: Any, visible: int = 4, plain: bool = False) -> str:
+def mask(value: Any, visible: int = 4, plain: bool = False, char: str = MASK_CHAR) -> str:
     """The last `visible` digits of an account number; with `plain`, the digits alone (尾号1234)."""
     digits = "".join(ch for ch in str(value) if ch.isalnum())
     tail = digits[-visible:] if visible > 0 else ""
-    return tail if plain else MASK_CHAR * 4 + tail
+    return tail if plain else char * 4 + tail
+
+
+@pass_context
+def mask_filter(ctx: Context, value: Any, visible: int | None = None, plain: bool = False) -> str:
+    """`mask` with the case's preset masking (`masking` in the context) unless told otherwise."""
+    masking = ctx.get("masking") or {}
+    shown = masking.get("visible", 4) if visible is None else visible
+    return mask(value, shown, plain, masking.get("char", MASK_CHAR))
 
 
 @lru_cache(maxsize=1)
@@ -74,7 +82,7 @@ def environment() -> SandboxedEnvironment:
     env = SandboxedEnvironment(
         undefined=StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True
     )
-    env.filters.update(money=money, date=date_filter, mask=mask)
+    env.filters.update(money=money, date=date_filter, mask=mask_filter)
     return env
 
 
@@ -83,7 +91,7 @@ def html_environment() -> SandboxedEnvironment:
     env = SandboxedEnvironment(
         undefined=StrictUndefined, autoescape=True, trim_blocks=True, lstrip_blocks=True
     )
-    env.filters.update(money=money, date=date_filter, mask=mask)
+    env.filters.update(money=money, date=date_filter, mask=mask_filter)
     return env
 
 

@@ -13,11 +13,15 @@ import re
 from collections.abc import Mapping
 from datetime import time, timedelta
 from pathlib import Path
-from typing import Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core.core_schema import ValidationInfo
+
+from scheduler.blocks import BLOCKS, normalize
+from scheduler.decisions import PURPOSES
 
 BUILTIN_DIR = Path(__file__).parent / "presets"
 
@@ -145,10 +149,29 @@ class InboundGrace(_Model):
     tag: Tag
 
 
+# When a content rule applies, from the case and contact facts (see scheduler/content.py).
+Condition = Literal["always", "sol_expired", "first_party", "third_party", "unverified_owner"]
+ContentChannel = Literal["sms", "email", "letter"]
+
+
+class Required(_Model):
+    """Blocks every message on a channel must carry; `when` narrows a block to a condition
+    (e.g. `{mini_miranda: third_party}`), the others always apply. A condition on a block that
+    is not listed has no effect, so an override may replace `value` alone."""
+
+    value: list[str]
+    when: dict[str, Condition] = {}
+    tag: Tag
+
+
 class Forbidden(_Model):
-    when: str  # a case flag such as sol_expired, or "always"
-    locale: str
-    phrases: list[str] = Field(min_length=1)
+    """Phrases no message may contain when `when` holds. Latin-script phrases match whole words,
+    case-insensitively (a trailing * matches any ending: lawsuit*), CJK phrases anywhere."""
+
+    when: Condition
+    locale: str = Field(min_length=2)  # en matches en and en-*; zh matches zh-CN
+    channels: list[ContentChannel] = []  # empty: every channel
+    phrases: list[Annotated[str, Field(min_length=1)]] = Field(min_length=1)
     tag: Tag
 
 
@@ -158,10 +181,55 @@ class Masking(_Model):
     tag: Tag
 
 
+class Detector(_Model):
+    """How a block is recognised (scheduler/content_blocks.yaml has the built-in ones): per
+    locale, regular expressions, or lists of expressions that must all match."""
+
+    patterns: dict[str, list[str | list[str]]]
+    tag: Tag
+
+
 class Content(_Model):
-    required: dict[str, Value[list[str]]]
+    # Before `required`, whose validation needs the names of the preset's own blocks.
+    detectors: dict[str, Detector] = {}
+    required: dict[ContentChannel, Required]
+    # Purposes that carry no required blocks (they carry no collection content); forbidden
+    # phrases and masking still apply to them.
+    exempt_purposes: Value[list[str]] = Value[list[str]](
+        value=["opt_out_confirmation", "inbound_acknowledgement"], tag="P"
+    )
     forbidden: list[Forbidden]
     masking: Masking
+
+    @field_validator("detectors")
+    @classmethod
+    def _patterns_compile(cls, detectors: dict[str, Detector]) -> dict[str, Detector]:
+        for block, detector in detectors.items():
+            normalize(detector.patterns, f"{block}.patterns")
+        return detectors
+
+    @field_validator("required")
+    @classmethod
+    def _known_blocks(
+        cls, required: dict[str, Required], info: ValidationInfo
+    ) -> dict[str, Required]:
+        known = BLOCKS | set(info.data.get("detectors") or {})
+        for channel, rule in required.items():
+            unknown = sorted({*rule.value, *rule.when} - known)
+            if unknown:
+                raise ValueError(
+                    f"{channel}: unknown block {unknown[0]!r}; known: {', '.join(sorted(known))} "
+                    "(or define it under content.detectors)"
+                )
+        return required
+
+    @field_validator("exempt_purposes")
+    @classmethod
+    def _known_purposes(cls, purposes: Value[list[str]]) -> Value[list[str]]:
+        unknown = sorted(set(purposes.value) - set(PURPOSES))
+        if unknown:
+            raise ValueError(f"unknown purpose {unknown[0]!r}; known: {', '.join(PURPOSES)}")
+        return purposes
 
 
 class Preset(_Model):

@@ -78,6 +78,14 @@ OPERATIONS: list[tuple[str, str, str, str | None, type[BaseModel] | None, dict[i
     ),
     (
         "post",
+        "/v1/templates/lint",
+        "Check a template against a preset's content rules, rendered with sample case data",
+        "templates:write",
+        s.TemplateLintIn,
+        {200: s.TemplateLintOut},
+    ),
+    (
+        "post",
         "/v1/providers/{provider}/receipts",
         "Delivery receipts from a provider (signed)",
         None,

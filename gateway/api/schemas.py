@@ -11,6 +11,8 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from scheduler.decisions import PURPOSES
+
 Channel = Literal["sms", "email", "letter"]
 Locale = Literal["en", "zh-CN"]
 # Built-in presets are US-RegF, UK-FCA, CN and EU; operators may add their own (PRESETS_DIR).
@@ -68,6 +70,8 @@ class Debt(Strict):
     due_date: date
     days_past_due: int = Field(ge=0, le=36500)
     account_number: Annotated[str, Field(min_length=4, max_length=34, pattern=r"^[A-Za-z0-9 \-]+$")]
+    # Time-barred (the statute of limitations has run): content rules `when: sol_expired` apply.
+    sol_expired: bool = False
 
 
 class ContactIn(Strict):
@@ -312,6 +316,54 @@ class PolicyEvaluateOut(BaseModel):
     preset: str
     zones: list[str]
     at: datetime
+
+
+class TemplateLintIn(Strict):
+    """A template to check against a preset's content rules, rendered with sample case data."""
+
+    channel: Channel
+    locale: Locale
+    preset: Preset
+    collector_role: CollectorRole = "first_party"
+    purpose: Annotated[str, Field(min_length=1, max_length=32)] = "reminder"
+    subject: Annotated[str, Field(min_length=1, max_length=1000)] | None = None
+    # The SMS text, the email's text part, or the letter's HTML.
+    body: Annotated[str, Field(min_length=1, max_length=100_000)]
+    html: Annotated[str, Field(min_length=1, max_length=200_000)] | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+    sol_expired: bool = False
+
+    @field_validator("purpose")
+    @classmethod
+    def _known_purpose(cls, value: str) -> str:
+        if value not in PURPOSES:
+            raise ValueError(f"unknown purpose; known: {', '.join(PURPOSES)}")
+        return value
+
+    @model_validator(mode="after")
+    def _parts_for_channel(self) -> TemplateLintIn:
+        if self.channel == "email" and self.subject is None:
+            raise ValueError("an email template needs a subject")
+        if self.channel != "email" and (self.subject is not None or self.html is not None):
+            raise ValueError(f"a {self.channel} template has only a body")
+        if len(repr(self.data)) > 8000:
+            raise ValueError("data is limited to 8000 characters")
+        return self
+
+
+class TemplateProblemOut(BaseModel):
+    rule: Literal["content.required", "content.forbidden", "content.masking"]
+    block: str | None = None
+    phrase: str | None = None
+    part: str | None = None
+    message: str
+
+
+class TemplateLintOut(BaseModel):
+    ok: bool
+    problems: list[TemplateProblemOut]
+    preset: str
+    rendered: dict[str, Any]
 
 
 class ErrorBody(BaseModel):

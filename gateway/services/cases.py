@@ -33,6 +33,7 @@ def _fields(body: CaseIn) -> dict[str, Any]:
             "due_date": debt.due_date.isoformat(),
             "days_past_due": debt.days_past_due,
             "account": digits[-4:],
+            "sol_expired": debt.sol_expired,
         },
     }
 

@@ -7,15 +7,20 @@ import hmac
 from datetime import datetime
 from email.utils import formataddr
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, Protocol
 
 from channels.base import Outgoing
 from channels.email.tokens import bounce_address, reply_address
 from channels.sms.segments import count as count_segments
 from gateway.bootstrap import Runtime
 from gateway.errors import ValidationFailed
-from gateway.render import render_part
+from gateway.render import MASK_CHAR, render_part
+from gateway.settings import Settings
 from gateway.store.templates import TemplateVersion
+from scheduler.content import ContentFacts
+from scheduler.content import check as check_content
+from scheduler.decisions import Decision
+from scheduler.presets import Preset
 
 
 def unsubscribe_token(secret: str, message_id: str) -> str:
@@ -32,20 +37,44 @@ def check_unsubscribe_token(secret: str, token: str) -> str | None:
     return message_id if message_id and hmac.compare_digest(expected, token) else None
 
 
-def context(rt: Runtime, row: Any, now: datetime) -> dict[str, Any]:
-    """The variables a template sees. Only the last four digits of an account are ever stored."""
+class Renderer(Protocol):
+    """What rendering needs of a runtime: the settings and the presets (a `Runtime` has both)."""
+
+    settings: Settings
+    presets: dict[str, Preset]
+
+
+def context(rt: Renderer, row: Any, now: datetime) -> dict[str, Any]:
+    """The variables a template sees. Only the last four digits of an account are ever stored.
+
+    `case` says which rules the message must satisfy (preset, its jurisdiction, the collector's
+    role) so one template can word itself for each; `masking` drives the `mask` filter.
+    """
     settings = rt.settings
     debtor = row.debtor
     postal = row.postal or debtor.get("postal_address") or {}
+    preset_name = getattr(row, "preset", "") or ""
+    preset = getattr(rt, "presets", {}).get(preset_name)
+    masking = preset.content.masking if preset is not None else None
     return {
         "locale": row.locale,
         "case_ref": row.case_ref,
         "today": now.date(),
+        "case": {
+            "ref": row.case_ref,
+            "preset": preset_name,
+            "jurisdiction": preset.jurisdiction if preset is not None else "",
+            "collector_role": getattr(row, "collector_role", None) or "first_party",
+        },
         "debtor": {
             "name": debtor["name"],
             "first_name": debtor.get("first_name") or debtor["name"],
         },
-        "debt": dict(row.debt),
+        "debt": {**row.debt, "sol_expired": bool(row.debt.get("sol_expired", False))},
+        "masking": {
+            "visible": masking.account_digits_visible if masking else 4,
+            "char": masking.mask_char if masking else MASK_CHAR,
+        },
         "address": {
             "lines": postal.get("lines", []),
             "country": postal.get("country", ""),
@@ -58,10 +87,32 @@ def context(rt: Runtime, row: Any, now: datetime) -> dict[str, Any]:
         },
         "links": {
             "unsubscribe": f"{settings.public_url}/v1/unsubscribe/"
-            f"{unsubscribe_token(settings.secret, row.id)}"
+            f"{unsubscribe_token(settings.secret, row.id)}",
+            "privacy": f"{settings.public_url}/privacy",
         },
         "data": row.data or {},
     }
+
+
+def content_facts(settings: Settings, row: Any, account: str | None = None) -> ContentFacts:
+    """The facts the content rules read, from a message row (or lint's sample row)."""
+    return ContentFacts(
+        locale=row.locale,
+        collector_role=getattr(row, "collector_role", None) or "first_party",
+        sol_expired=bool(row.debt.get("sol_expired", False)),
+        collector_name=settings.collector_name,
+        collector_phone=settings.collector_phone,
+        account=row.debt.get("account", "") if account is None else account,
+    )
+
+
+def content_gate(rt: Renderer, row: Any, rendered: dict[str, Any]) -> Decision | None:
+    """The content gate on a rendered message: None, or SUPPRESS with the rule that failed."""
+    preset = rt.presets.get(row.preset)
+    if preset is None:
+        return None
+    facts = content_facts(rt.settings, row)
+    return check_content(rendered, row.channel, row.purpose, preset, facts)
 
 
 def preview_problem(
@@ -83,6 +134,8 @@ def preview_problem(
         data=item.data,
         channel=item.channel,
         address=contact.address,
+        preset=case.preset,
+        collector_role=case.collector_role,
     )
     try:
         _, rendered = render_message(rt, row, template, now)
@@ -110,7 +163,7 @@ def _provider_templates(template: TemplateVersion, ctx: dict[str, Any]) -> dict[
 
 
 def render_message(
-    rt: Runtime, row: Any, template: TemplateVersion, now: datetime
+    rt: Renderer, row: Any, template: TemplateVersion, now: datetime
 ) -> tuple[Outgoing, dict[str, Any]]:
     """Render the pinned version. Raises `ValidationFailed` if the template cannot be rendered."""
     ctx = context(rt, row, now)

@@ -27,7 +27,7 @@ from channels.base import Outgoing
 from gateway.bootstrap import Runtime
 from gateway.errors import ValidationFailed
 from gateway.services import receipts
-from gateway.services.content import render_message
+from gateway.services.content import content_gate, render_message
 from gateway.services.sending import send_all
 from gateway.states import State
 from gateway.store import cases as case_store
@@ -60,6 +60,7 @@ async def _load(conn: Any, ids: list[str]) -> list[Any]:
                 M.c.expires_at,
                 M.c.data,
                 C.c.case_ref,
+                C.c.collector_role,
                 C.c.debtor,
                 C.c.debt,
                 C.c.locale,
@@ -272,6 +273,10 @@ async def dispatch(rt: Runtime, ids: list[str]) -> dict[str, int]:
             outgoing, rendered = render_message(rt, row, templates[row.template_id], now)
         except ValidationFailed as exc:
             decisions.fail_render(row, exc.message)
+            continue
+        blocked = content_gate(rt, row, rendered)  # §6.1 step 7, on what the debtor would read
+        if blocked is not None:
+            decisions.apply(row, blocked)
             continue
         candidates.append((row, outgoing, rendered))
 
