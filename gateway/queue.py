@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Iterable
 
+import structlog
 from redis import Redis
 from rq import Queue
 
 from gateway.redis_keys import Keys
+
+log = structlog.get_logger()
 
 DISPATCH_JOB = "gateway.jobs.dispatch"
 JOB_TIMEOUT_S = 600
@@ -46,3 +50,14 @@ def enqueue_ids(redis: Redis, keys: Keys, items: Iterable[tuple[str, str]], chun
             made += len(jobs)
         pipe.execute()
     return made
+
+
+async def enqueue_committed(
+    redis: Redis, keys: Keys, items: list[tuple[str, str]], chunk: int
+) -> None:
+    """Enqueue messages whose rows are already committed. If Redis is down nothing is lost: the
+    scheduler's pump re-enqueues them from the database once their `enqueued_at` is stale."""
+    try:
+        await asyncio.to_thread(enqueue_ids, redis, keys, items, chunk)
+    except Exception as exc:  # noqa: BLE001 — any Redis failure; the database has the work
+        log.warning("enqueue_failed", error=type(exc).__name__, messages=len(items))

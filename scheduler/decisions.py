@@ -23,6 +23,7 @@ class Decision:
     until: datetime | None = None
     channel: str | None = None
     preset: str = ""
+    preset_version: int | None = None
 
     @property
     def allowed(self) -> bool:
@@ -32,11 +33,36 @@ class Decision:
 ALLOW = Decision(Verdict.ALLOW)
 
 
+# What a message is for; it decides which rules apply (see each set below). A template names its
+# purpose in its meta data; everything else is a proactive `reminder`.
+PURPOSES = (
+    "reminder",
+    "reply_to_inbound",
+    "inbound_acknowledgement",
+    "opt_out_confirmation",
+    "help_reply",
+    "statutory_notice",
+    "validation_notice",
+    "nosia",
+    "default_notice",
+    "termination_notice",
+    "payment_receipt_requested",
+)
+# Answers the debtor asked for by writing to us: sent outside the contact window (§6.5) and
+# never paused by a promise to pay or a hardship pause.
+IMMEDIATE_ANSWERS = frozenset({"opt_out_confirmation", "help_reply", "inbound_acknowledgement"})
+# Only proactive reminders wait for a pause (promise to pay, hardship…) to end.
+PAUSED_BY_PAUSE = frozenset({"reminder"})
+
+
 @dataclass(frozen=True, slots=True)
 class MessageFacts:
     channel: str
     purpose: str
     not_before: datetime | None = None
+    # When the message was meant to go: `not_before`, else when it was accepted. The preset's
+    # maximum deferral counts from here.
+    scheduled_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,12 +73,18 @@ class CaseFacts:
     preset: str = ""
     # The debtor's candidate time zones (compliance §6.4), already resolved by the caller.
     zones: tuple[str, ...] = ()
+    collector_role: str = "first_party"
 
 
 @dataclass(frozen=True, slots=True)
 class ContactFacts:
     channel: str
     status: str
+    role: str = "debtor"
+    # The last time this contact point wrote to us, and what we answered since (§6.5 grace).
+    last_inbound_at: datetime | None = None
+    acknowledged_since_inbound: bool = False
+    replies_since_inbound: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,15 +1,30 @@
 """The contact policy engine: a pure function from facts and `now` to one decision.
 
 No database, Redis or clock in here: the caller gathers the facts and passes the time. Rules run
-in the order of the compliance spec (§6.1) and the first blocking rule wins.
+in the order of the compliance spec (§6.1) and the first blocking rule wins:
+
+1. legal holds (case state: hold kinds, ceased, closed; pauses) — with the purposes each state
+   still lets through, from the preset;
+2. channel eligibility: opted-out or invalid contact points, third parties;
+3. (recipient identity: contact points are the debtor's unless marked `third_party`);
+4. the contact window in every candidate zone of the debtor, and the caller's `not_before`;
+5. (personal restrictions: none recorded yet);
+6. frequency caps — decided by the caller with `scheduler.caps.check` under a per-debtor lock;
+7. the content gate — decided on the rendered message with `scheduler.content`.
+
+Whatever the rules answer, `bounded()` turns a deferral longer than the preset's maximum into a
+drop (§6.1 "Deferral policy"), so waiting messages never pile up into a burst.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import replace
+from datetime import datetime, timedelta
 
 from scheduler.decisions import (
     ALLOW,
+    IMMEDIATE_ANSWERS,
+    PAUSED_BY_PAUSE,
     CaseFacts,
     ContactFacts,
     Decision,
@@ -26,11 +41,14 @@ __all__ = [
     "Decision",
     "MessageFacts",
     "Verdict",
+    "bounded",
     "decide",
 ]
 
 
 HOLD_STATES = ("hold", "ceased", "closed")
+WINDOWED = ("sms", "email")
+MAX_DEFER_RULE = "defer.max_exceeded"
 
 
 def decide(
@@ -40,28 +58,73 @@ def decide(
     now: datetime,
     preset: Preset | None = None,
 ) -> Decision:
-    """ALLOW, or the first rule that blocks this message at `now`.
+    """ALLOW, or the first rule that blocks this message at `now`, tagged with the preset.
 
     Frequency caps are not decided here: they need the debtor's history read under a per-debtor
     lock, so the dispatcher applies `scheduler.caps.check` inside that lock."""
-    for rule in (_legal_holds, _eligibility, _not_before):
-        decision = rule(message, case, contact, now)
-        if decision is not None:
-            return decision
-    if preset is not None:
-        decision = _window(message, case, preset, now)
-        if decision is not None:
-            return decision
-    return ALLOW
+    decision = (
+        _legal_holds(message, case, now, preset)
+        or _eligibility(message, contact, preset)
+        or _inbound_grace(message, contact, now, preset)
+        or _not_before(message, now)
+        or _window(message, case, contact, now, preset)
+        or ALLOW
+    )
+    if decision is ALLOW or preset is None:
+        return decision
+    return replace(decision, preset=preset.name, preset_version=preset.version)
+
+
+def bounded(decision: Decision, message: MessageFacts, preset: Preset | None) -> Decision:
+    """A deferral past the preset's maximum (counted from when the message was meant to go)
+    becomes a drop with its reason: a deferred step slides at most `max_defer_hours`, and is
+    never stacked up to go out in a burst later (§6.1)."""
+    if (
+        decision.verdict is not Verdict.DEFER
+        or preset is None
+        or message.scheduled_at is None
+        or decision.rule == "message.not_before"
+    ):
+        return decision
+    assert decision.until is not None
+    limit = message.scheduled_at + preset.max_defer
+    if decision.until <= limit:
+        return decision
+    hours = preset.max_defer_hours.value
+    return Decision(
+        Verdict.SUPPRESS,
+        rule=MAX_DEFER_RULE,
+        reason=f"{decision.rule} would hold it until {decision.until.isoformat()}, "
+        f"past the {hours} h maximum deferral",
+        preset=preset.name,
+        preset_version=preset.version,
+    )
 
 
 def _legal_holds(
-    message: MessageFacts, case: CaseFacts, contact: ContactFacts, now: datetime
+    message: MessageFacts, case: CaseFacts, now: datetime, preset: Preset | None
 ) -> Decision | None:
     if case.state in HOLD_STATES:
-        kind = f"{case.state}.{case.state_reason}" if case.state_reason else case.state
-        return Decision(Verdict.SUPPRESS, rule=f"hold.{case.state}", reason=kind)
-    if case.state == "paused" and case.state_until is not None and case.state_until > now:
+        kind = case.state_reason if case.state == "hold" and case.state_reason else case.state
+        rule = preset.hold_rule(case.state, case.state_reason) if preset else None
+        if rule is not None and message.purpose in rule.allow:
+            return None
+        verdict = (
+            Verdict.REVIEW
+            if rule is not None and message.purpose in rule.review
+            else Verdict.SUPPRESS
+        )
+        state = "on hold" if case.state == "hold" else case.state
+        reason = f"case {state} ({case.state_reason})" if case.state_reason else f"case {state}"
+        if verdict is Verdict.REVIEW:
+            reason += f"; a {message.purpose.replace('_', ' ')} needs a person's review"
+        return Decision(verdict, rule=f"hold.{kind}", reason=reason)
+    if (
+        case.state == "paused"
+        and case.state_until is not None
+        and case.state_until > now
+        and message.purpose in PAUSED_BY_PAUSE
+    ):
         return Decision(
             Verdict.DEFER,
             rule="hold.paused",
@@ -72,8 +135,17 @@ def _legal_holds(
 
 
 def _eligibility(
-    message: MessageFacts, case: CaseFacts, contact: ContactFacts, now: datetime
+    message: MessageFacts, contact: ContactFacts, preset: Preset | None
 ) -> Decision | None:
+    if contact.role == "third_party":
+        policy = preset.thirdparty.value if preset else "deny"
+        return Decision(
+            Verdict.SUPPRESS,
+            rule=f"thirdparty.{policy}",
+            reason="the contact point belongs to a third party, not the debtor",
+        )
+    if contact.status == "opted_out" and message.purpose == "opt_out_confirmation":
+        return None  # the one confirmation of the opt-out itself goes to the opted-out point
     if contact.status != "active":
         return Decision(
             Verdict.SUPPRESS,
@@ -83,14 +155,46 @@ def _eligibility(
     return None
 
 
-WINDOWED = ("sms", "email")
+def _inbound_grace(
+    message: MessageFacts, contact: ContactFacts, now: datetime, preset: Preset | None
+) -> Decision | None:
+    """One acknowledgement per inbound message, and only while the debtor's message is fresh."""
+    if message.purpose != "inbound_acknowledgement" or preset is None:
+        return None
+    grace = timedelta(minutes=preset.inbound_reply_grace.within_minutes)
+    if contact.last_inbound_at is None or now - contact.last_inbound_at > grace:
+        return Decision(
+            Verdict.SUPPRESS,
+            rule="inbound_reply.grace",
+            reason=f"no message from this contact point in the last {grace.seconds // 60} min",
+        )
+    if contact.acknowledged_since_inbound:
+        return Decision(
+            Verdict.SUPPRESS,
+            rule="inbound_reply.grace",
+            reason="the debtor's last message was already acknowledged",
+        )
+    return None
+
+
+def _not_before(message: MessageFacts, now: datetime) -> Decision | None:
+    if message.not_before is not None and message.not_before > now:
+        return Decision(
+            Verdict.DEFER, rule="message.not_before", reason="not before", until=message.not_before
+        )
+    return None
 
 
 def _window(
-    message: MessageFacts, case: CaseFacts, preset: Preset, now: datetime
+    message: MessageFacts,
+    case: CaseFacts,
+    contact: ContactFacts,
+    now: datetime,
+    preset: Preset | None,
 ) -> Decision | None:
-    """Electronic messages go out only inside every candidate zone's local window (§6.4)."""
-    if message.channel not in WINDOWED:
+    """Electronic messages go out only inside every candidate zone's local window (§6.4);
+    answers the debtor asked for by writing to us go at once (§6.5)."""
+    if preset is None or message.channel not in WINDOWED or message.purpose in IMMEDIATE_ANSWERS:
         return None
     zones = list(case.zones) or preset.fallback_zones
     nxt = next_allowed(zones, message.channel, preset, now)
@@ -102,7 +206,6 @@ def _window(
         return Decision(
             verdict,
             rule=f"window.{message.channel}",
-            preset=preset.name,
             reason=f"no common contact window in {where}",
             channel="letter" if verdict is Verdict.REROUTE else None,
         )
@@ -110,18 +213,22 @@ def _window(
         return Decision(
             Verdict.DEFER,
             rule=f"window.{message.channel}",
-            preset=preset.name,
             until=nxt,
             reason=f"outside the contact window in {where}",
         )
     return None
 
 
-def _not_before(
-    message: MessageFacts, case: CaseFacts, contact: ContactFacts, now: datetime
-) -> Decision | None:
-    if message.not_before is not None and message.not_before > now:
-        return Decision(
-            Verdict.DEFER, rule="message.not_before", reason="not before", until=message.not_before
-        )
-    return None
+def cap_purpose(message: MessageFacts, contact: ContactFacts, now: datetime, preset: Preset) -> str:
+    """The purpose the frequency caps see: a reply to the debtor's own message is exempt only
+    inside the inbound grace (at most `max_replies` within `within_minutes`, §6.5); later, it
+    counts as a proactive touch like any other."""
+    if message.purpose != "reply_to_inbound":
+        return message.purpose
+    grace = preset.inbound_reply_grace
+    fresh = (
+        contact.last_inbound_at is not None
+        and now - contact.last_inbound_at <= timedelta(minutes=grace.within_minutes)
+        and contact.replies_since_inbound < grace.max_replies
+    )
+    return message.purpose if fresh else "reminder"

@@ -232,6 +232,24 @@ class Content(_Model):
         return purposes
 
 
+class HoldRule(_Model):
+    """What a case in one hold state may still receive (compliance §6.2 `hold.<type>`): purposes
+    in `allow` go out, purposes in `review` wait for a person (REVIEW), all others are
+    suppressed."""
+
+    allow: list[str] = []
+    review: list[str] = []
+    tag: Tag
+
+    @field_validator("allow", "review")
+    @classmethod
+    def _known_purposes(cls, purposes: list[str]) -> list[str]:
+        unknown = sorted(set(purposes) - set(PURPOSES))
+        if unknown:
+            raise ValueError(f"unknown purpose {unknown[0]!r}; known: {', '.join(PURPOSES)}")
+        return purposes
+
+
 class Preset(_Model):
     """One validated preset, with typed accessors for the scheduler."""
 
@@ -254,6 +272,15 @@ class Preset(_Model):
     exempt_from_caps: Value[list[str]]
     inbound_reply_grace: InboundGrace
     content: Content
+    # Case states that stop contact: `hold` kinds (dispute, bankruptcy, breathing_space, attorney,
+    # deceased, capacity, legal), `ceased` and `closed`. A state with no entry allows nothing.
+    holds: dict[str, HoldRule] = {}
+    # Messages to someone who is not the debtor (an emergency contact): only `deny` is offered.
+    thirdparty: Value[Literal["deny"]] = Value[Literal["deny"]](value="deny", tag="L")
+
+    def hold_rule(self, state: str, reason: str | None) -> HoldRule | None:
+        """The rule for a case state (`hold` by its kind), or None when the preset has none."""
+        return self.holds.get((reason or "") if state == "hold" else state)
 
     def window(self, channel: str, weekday: int) -> DayWindow | None:
         """The channel's window for a weekday (0 = Monday), or None when that day is blocked."""

@@ -272,3 +272,44 @@ async def states(rt: Any, ids: list[str]) -> dict[str, str]:
             sa.select(messages.c.id, messages.c.state).where(messages.c.id.in_(ids))
         )
         return {r.id: r.state for r in rows}
+
+
+async def add_template(
+    settings: Any,
+    key: str,
+    channel: str,
+    body: str,
+    *,
+    purpose: str = "reminder",
+    locale: str = "en",
+    subject: str | None = None,
+    html: str | None = None,
+) -> None:
+    """Publish a template version straight into the database, as operations would have."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import insert
+
+    from gateway.store.engine import create_engine
+    from gateway.store.tables import template_versions
+
+    engine = create_engine(settings)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                insert(template_versions).values(
+                    key=key,
+                    channel=channel,
+                    locale=locale,
+                    version=1,
+                    status="published",
+                    subject=subject,
+                    body=body,
+                    html=html,
+                    meta={"purpose": purpose},
+                    author="test",
+                    created_at=datetime.now(UTC),
+                )
+            )
+    finally:
+        await engine.dispose()

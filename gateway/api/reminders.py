@@ -95,6 +95,7 @@ def _waiting(row: Any, history: list[dict[str, Any]]) -> WaitingOut | None:
     return WaitingOut(
         rule=data.get("rule") or last["kind"],
         preset=data.get("preset"),
+        preset_version=data.get("preset_version"),
         reason=data.get("reason"),
         until=row.next_attempt_at,
     )

@@ -74,9 +74,14 @@ class Debt(Strict):
     sol_expired: bool = False
 
 
+ContactRole = Literal["debtor", "third_party"]
+
+
 class ContactIn(Strict):
     channel: Literal["sms", "email"]
     address: Annotated[str, Field(min_length=3, max_length=320)]
+    # `third_party`: someone else's number or address on file (e.g. an emergency contact, 紧急联系人).
+    role: ContactRole = "debtor"
 
     @model_validator(mode="after")
     def _normalize(self) -> ContactIn:
@@ -112,6 +117,7 @@ class ContactOut(BaseModel):
     channel: Channel
     address: str
     status: str
+    role: ContactRole = "debtor"
 
 
 HoldKind = Literal[
@@ -248,6 +254,7 @@ class WaitingOut(BaseModel):
 
     rule: str | None
     preset: str | None
+    preset_version: int | None = None
     reason: str | None
     until: datetime | None
 
@@ -285,13 +292,17 @@ class SandboxReceiptIn(Strict):
 
 Purpose = Literal[
     "reminder",
+    "reply_to_inbound",
+    "inbound_acknowledgement",
+    "opt_out_confirmation",
+    "help_reply",
     "statutory_notice",
     "validation_notice",
-    "opt_out_confirmation",
-    "reply_to_inbound",
-    "payment_receipt_requested",
+    "nosia",
+    "default_notice",
     "termination_notice",
-]
+    "payment_receipt_requested",
+]  # scheduler.decisions.PURPOSES
 
 
 class PolicyEvaluateIn(Strict):
@@ -314,6 +325,7 @@ class PolicyEvaluateOut(BaseModel):
     reason: str | None
     rule: str | None
     preset: str
+    preset_version: int | None = None
     zones: list[str]
     at: datetime
 

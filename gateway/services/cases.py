@@ -40,7 +40,7 @@ def _fields(body: CaseIn) -> dict[str, Any]:
 
 def _contacts(body: CaseIn) -> list[dict[str, Any]]:
     contacts: list[dict[str, Any]] = [
-        {"channel": c.channel, "address": c.address} for c in body.contacts
+        {"channel": c.channel, "address": c.address, "role": c.role} for c in body.contacts
     ]
     if body.debtor.postal_address is not None:
         postal = body.debtor.postal_address.model_dump()
@@ -105,7 +105,8 @@ async def _read(conn: Any, tenant: str, case_ref: str) -> CaseOut:
         debtor=debtor,
         debt=case.debt,
         contacts=[
-            ContactOut(channel=c.channel, address=c.address, status=c.status) for c in contacts
+            ContactOut(channel=c.channel, address=c.address, status=c.status, role=c.role)
+            for c in contacts
         ],
         created_at=case.created_at,
         updated_at=case.updated_at,

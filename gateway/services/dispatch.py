@@ -16,8 +16,7 @@ never into a second send.
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,9 +25,12 @@ import structlog
 from channels.base import Outgoing
 from gateway.bootstrap import Runtime
 from gateway.errors import ValidationFailed
-from gateway.services import receipts
+from gateway.queue import enqueue_committed
+from gateway.services import receipts, reroute
 from gateway.services.content import content_gate, render_message
+from gateway.services.policy_facts import case_facts, contact_facts, message_facts
 from gateway.services.sending import send_all
+from gateway.services.verdicts import Verdicts
 from gateway.states import State
 from gateway.store import cases as case_store
 from gateway.store import history as history_store
@@ -38,9 +40,8 @@ from gateway.store.tables import cases as C
 from gateway.store.tables import contact_points as CP
 from gateway.store.tables import messages as M
 from scheduler.caps import check as check_caps
-from scheduler.decisions import CaseFacts, ContactFacts, Decision, MessageFacts, Touch, Verdict
-from scheduler.policy import decide
-from scheduler.zones import candidate_zones
+from scheduler.decisions import Decision, Touch, Verdict
+from scheduler.policy import bounded, cap_purpose, decide
 
 log = structlog.get_logger()
 
@@ -59,6 +60,9 @@ async def _load(conn: Any, ids: list[str]) -> list[Any]:
                 M.c.not_before,
                 M.c.expires_at,
                 M.c.data,
+                M.c.created_at,
+                M.c.tenant,
+                M.c.api_key_id,
                 C.c.case_ref,
                 C.c.collector_role,
                 C.c.debtor,
@@ -72,148 +76,13 @@ async def _load(conn: Any, ids: list[str]) -> list[Any]:
                 CP.c.address,
                 CP.c.postal,
                 CP.c.status.label("contact_status"),
+                CP.c.role.label("contact_role"),
             )
             .join(C, C.c.id == M.c.case_id)
             .join(CP, CP.c.id == M.c.contact_id)
             .where(M.c.id.in_(ids))
         )
     )
-
-
-@dataclass
-class Decisions:
-    """Every message's fate in this batch, as row updates and timeline entries."""
-
-    now: datetime
-    expired: list[str] = field(default_factory=list)
-    deferred: list[dict[str, Any]] = field(default_factory=list)
-    suppressed: list[dict[str, Any]] = field(default_factory=list)
-    unrenderable: list[dict[str, Any]] = field(default_factory=list)
-    sending: list[dict[str, Any]] = field(default_factory=list)
-    entries: list[dict[str, Any]] = field(default_factory=list)
-
-    def expire(self, row: Any) -> None:
-        self.expired.append(row.id)
-        self.entries.append(
-            timeline.entry(
-                row.case_id, "expired", self.now, message_id=row.id, reason="expires_at passed"
-            )
-        )
-
-    def apply(self, row: Any, decision: Decision) -> None:
-        reason = f"{decision.rule}: {decision.reason}"[:128]
-        detail: dict[str, Any] = {
-            "rule": decision.rule,
-            "reason": decision.reason,
-            "preset": decision.preset or None,
-        }
-        if decision.verdict is Verdict.DEFER:
-            assert decision.until is not None
-            self.deferred.append(
-                {
-                    "id": row.id,
-                    "next_attempt_at": decision.until,
-                    "enqueued_at": None,
-                    "state_reason": reason,
-                }
-            )
-            self.entries.append(
-                timeline.entry(
-                    row.case_id,
-                    "deferred",
-                    self.now,
-                    message_id=row.id,
-                    until=decision.until.isoformat(),
-                    **detail,
-                )
-            )
-        else:
-            self.suppressed.append({"id": row.id, "state_reason": reason})
-            self.entries.append(
-                timeline.entry(
-                    row.case_id,
-                    "suppressed",
-                    self.now,
-                    message_id=row.id,
-                    verdict=decision.verdict.value,
-                    **detail,
-                )
-            )
-
-    def fail_render(self, row: Any, message: str) -> None:
-        self.unrenderable.append({"id": row.id, "state_reason": message[:128]})
-        self.entries.append(
-            timeline.entry(
-                row.case_id, "failed", self.now, message_id=row.id, reason="template_error"
-            )
-        )
-
-    def send(self, row: Any, rendered: dict[str, Any]) -> None:
-        self.sending.append(
-            {
-                "id": row.id,
-                "rendered": rendered,
-                "attempts": row.attempts + 1,
-                "attempted_at": self.now,
-            }
-        )
-
-    async def write(self, conn: Any, token: str) -> None:
-        now = self.now
-        await message_store.transition(
-            conn,
-            self.expired,
-            State.EXPIRED,
-            now=now,
-            held_by=token,
-            state_reason="expires_at passed",
-            lease_until=None,
-        )
-        await message_store.transition_each(
-            conn, self.deferred, State.DEFERRED, now=now, held_by=token
-        )
-        await message_store.transition_each(
-            conn, self.suppressed, State.SUPPRESSED, now=now, held_by=token
-        )
-        await message_store.transition_each(
-            conn, self.unrenderable, State.FAILED, now=now, held_by=token
-        )
-        await message_store.transition_each(
-            conn, self.sending, State.SENDING, now=now, held_by=token
-        )
-        await timeline.append(conn, self.entries)
-
-
-def debtor_zones(row: Any, identity: frozenset[str], preset: Any) -> tuple[str, ...]:
-    """The debtor's candidate zones: stated zone, postal address, every phone number (§6.4)."""
-    if preset is None:
-        return ()
-    postal = row.debtor.get("postal_address") or {}
-    lines = postal.get("lines") or []
-    phones = tuple(sorted(a for a in identity if a.startswith("+")))
-    country = postal.get("country", "") if postal else None
-    return _zones_of(row.timezone, country, lines[-1] if lines else "", phones, preset)
-
-
-_ZONES: dict[tuple[object, ...], tuple[Any, tuple[str, ...]]] = {}
-
-
-def _zones_of(
-    stated: str | None, country: str | None, line: str, phones: tuple[str, ...], preset: Any
-) -> tuple[str, ...]:
-    # Phone-number and address lookups repeat for every message of a debtor: memoized per
-    # process. The entry holds the preset, so its id is not reused by another one meanwhile.
-    key = (stated, country, line, phones, id(preset))
-    cached = _ZONES.get(key)
-    if cached is None or cached[0] is not preset:
-        if len(_ZONES) > 65536:
-            _ZONES.clear()
-        address = {"country": country, "line": line} if country is not None else None
-        cached = _ZONES[key] = (
-            preset,
-            tuple(candidate_zones(stated, address, list(phones), preset)),
-        )
-    return cached[1]
 
 
 async def _serialize(conn: Any, message_id: str, addresses: set[str]) -> None:
@@ -242,30 +111,33 @@ async def dispatch(rt: Runtime, ids: list[str]) -> dict[str, int]:
         )
         rows = await _load(conn, claimed) if claimed else []
         debtors = await history_store.identities(conn, {r.case_id for r in rows})
+        # Only answers to the debtor's own messages need to know when they last wrote to us.
+        answering = {r.contact_id for r in rows if r.purpose in history_store.ANSWERS}
+        inbound = await history_store.inbound_facts(conn, answering) if answering else {}
     if not rows:
         return {"claimed": 0}
 
     templates = await rt.templates({r.template_id for r in rows})
-    decisions = Decisions(now)
-    candidates: list[tuple[Any, Outgoing, dict[str, Any]]] = []
+    decisions = Verdicts(now)
+    reroutes: list[tuple[Any, Decision]] = []
+    candidates: list[tuple[Any, Outgoing, dict[str, Any], Any]] = []
     for row in rows:
         if row.expires_at is not None and row.expires_at <= now:
             decisions.expire(row)
             continue
         preset = rt.presets.get(row.preset)
-        decision = decide(
-            MessageFacts(row.channel, row.purpose, row.not_before),
-            CaseFacts(
-                row.case_state,
-                row.case_state_reason,
-                row.state_until,
-                row.preset,
-                zones=debtor_zones(row, debtors[row.case_id], preset),
-            ),
-            ContactFacts(row.channel, row.contact_status),
-            now,
-            preset=preset,
+        message = message_facts(row)
+        contact = contact_facts(
+            row.channel, row.contact_status, row.contact_role, inbound.get(row.contact_id)
         )
+        decision = bounded(
+            decide(message, case_facts(row, debtors[row.case_id], preset), contact, now, preset),
+            message,
+            preset,
+        )
+        if decision.verdict is Verdict.REROUTE:
+            reroutes.append((row, decision))
+            continue
         if decision.verdict is not Verdict.ALLOW:
             decisions.apply(row, decision)
             continue
@@ -278,30 +150,42 @@ async def dispatch(rt: Runtime, ids: list[str]) -> dict[str, int]:
         if blocked is not None:
             decisions.apply(row, blocked)
             continue
-        candidates.append((row, outgoing, rendered))
+        purpose = cap_purpose(message, contact, now, preset) if preset else row.purpose
+        candidates.append((row, outgoing, rendered, (message, purpose, preset)))
 
     to_send: list[tuple[Any, Outgoing]] = []
     async with rt.engine.begin() as conn:
         if candidates:
-            addresses = set().union(*(debtors[r.case_id] for r, _, _ in candidates))
+            addresses = set().union(*(debtors[r.case_id] for r, _, _, _ in candidates))
             await _serialize(conn, candidates[0][0].id, addresses)
             known = await history_store.touches(conn, addresses, now)
             added: dict[frozenset[str], list[Touch]] = {}
-            for row, outgoing, rendered in candidates:
+            for row, outgoing, rendered, (message, purpose, preset) in candidates:
                 identity = debtors[row.case_id]
                 past = history_store.for_debtor(known, identity, excluding=row.id) + added.get(
                     identity, []
                 )
                 capped = check_caps(
-                    row.channel, row.purpose, past, now, rt.cap_policy(row.preset), row.preset
+                    row.channel, purpose, past, now, rt.cap_policy(row.preset), row.preset
                 )
                 if capped is not None:
-                    decisions.apply(row, capped)
+                    version = preset.version if preset else None
+                    decisions.apply(
+                        row, bounded(replace(capped, preset_version=version), message, preset)
+                    )
                     continue
                 decisions.send(row, rendered)
-                added.setdefault(identity, []).append(Touch(row.channel, now, row.purpose))
+                added.setdefault(identity, []).append(Touch(row.channel, now, purpose))
                 to_send.append((row, outgoing))
+        letters: list[tuple[str, str]] = []
+        for row, decision in reroutes:
+            recorded, more = await reroute.to_letter(conn, row, decision, now)
+            decisions.apply(row, recorded, **more)
+            if more:
+                letters.append((more["rerouted_to"], "letter"))
         await decisions.write(conn, token)
+    if letters:
+        await enqueue_committed(rt.redis, rt.keys, letters, rt.settings.dispatch_chunk)
 
     outcome = await send_all(rt, to_send)
     done = rt.clock()

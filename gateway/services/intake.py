@@ -136,7 +136,7 @@ async def _accept(rt: Runtime, key: ApiKey, items: list[ReminderIn]) -> list[Ite
                     channel=item.channel,
                     template_id=template_id,
                     template=item.template,
-                    purpose="reminder",
+                    purpose=template.meta.get("purpose", "reminder"),
                     idempotency_key=item.idempotency_key,
                     request_hash=digest,
                     actor=f"key:{key.name}",
@@ -173,6 +173,10 @@ def _pick_contact(item: ReminderIn, contacts: list[Any]) -> tuple[Any | None, st
             candidates = [c for c in candidates if c.address == wanted]
             if not candidates:
                 return None, f"'to' is not one of the case's {item.channel} contact points"
+        else:
+            # Only a message explicitly addressed to a third party goes to one (and the policy
+            # then decides; the built-in presets suppress it).
+            candidates = [c for c in candidates if c.role != "third_party"]
         if not candidates:
             return None, f"the case has no {item.channel} contact point"
     active = [c for c in candidates if c.status == case_store.ACTIVE]

@@ -6,19 +6,19 @@ point, the debtor's candidate zones and their contact history across cases.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
-from types import SimpleNamespace
 
 from gateway.api.schemas import PolicyEvaluateIn, PolicyEvaluateOut
 from gateway.bootstrap import Runtime
 from gateway.errors import NotFound, ValidationFailed
-from gateway.services.dispatch import debtor_zones
+from gateway.services.policy_facts import case_facts, contact_facts
 from gateway.store import cases as case_store
 from gateway.store import history as history_store
 from gateway.store.keys import ApiKey
 from scheduler.caps import check as check_caps
-from scheduler.decisions import CaseFacts, ContactFacts, MessageFacts, Verdict
-from scheduler.policy import decide
+from scheduler.decisions import MessageFacts, Verdict
+from scheduler.policy import bounded, cap_purpose, decide
 
 
 async def evaluate(rt: Runtime, key: ApiKey, body: PolicyEvaluateIn) -> PolicyEvaluateOut:
@@ -28,7 +28,9 @@ async def evaluate(rt: Runtime, key: ApiKey, body: PolicyEvaluateIn) -> PolicyEv
         if case is None:
             raise NotFound(f"no case {body.case_ref!r}", code="unknown_case")
         contacts = [
-            c for c in await case_store.contacts_of(conn, case.id) if c.channel == body.channel
+            c
+            for c in await case_store.contacts_of(conn, case.id)
+            if c.channel == body.channel and c.role != "third_party"
         ]
         if not contacts:
             raise ValidationFailed(
@@ -39,30 +41,31 @@ async def evaluate(rt: Runtime, key: ApiKey, body: PolicyEvaluateIn) -> PolicyEv
         touches = history_store.for_debtor(
             await history_store.touches(conn, identity, at), identity
         )
+        inbound = (await history_store.inbound_facts(conn, [contact.id])).get(contact.id)
     preset = rt.presets.get(case.preset)
-    row = SimpleNamespace(debtor=case.debtor, timezone=case.timezone)
-    facts = CaseFacts(
-        case.state,
-        case.state_reason,
-        case.state_until,
-        case.preset,
-        zones=debtor_zones(row, identity, preset),
-    )
-    message = MessageFacts(body.channel, body.purpose, None)
-    decision = decide(message, facts, ContactFacts(body.channel, contact.status), at, preset=preset)
-    if decision.verdict is Verdict.ALLOW:
-        decision = (
-            check_caps(
-                body.channel, body.purpose, touches, at, rt.cap_policy(case.preset), case.preset
-            )
-            or decision
+    facts = case_facts(case, identity, preset)
+    message = MessageFacts(body.channel, body.purpose, None, scheduled_at=at)
+    point = contact_facts(body.channel, contact.status, contact.role, inbound)
+    decision = decide(message, facts, point, at, preset=preset)
+    if decision.verdict is Verdict.ALLOW and preset is not None:
+        capped = check_caps(
+            body.channel,
+            cap_purpose(message, point, at, preset),
+            touches,
+            at,
+            rt.cap_policy(case.preset),
+            case.preset,
         )
+        if capped is not None:
+            decision = replace(capped, preset_version=preset.version)
+    decision = bounded(decision, message, preset)
     return PolicyEvaluateOut(
         decision=decision.verdict.value,
         until=decision.until,
         reason=decision.reason or None,
         rule=decision.rule or None,
         preset=case.preset,
+        preset_version=preset.version if preset else None,
         zones=list(facts.zones),
         at=at,
     )

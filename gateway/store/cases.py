@@ -72,17 +72,26 @@ async def upsert(
                     address=contact["address"],
                     postal=contact.get("postal"),
                     status=ACTIVE,
+                    role=contact.get("role", "debtor"),
                     consent={"source": "upstream"},
                     created_at=now,
                     updated_at=now,
                 )
             )
             changes.append(f"contact_added:{contact['channel']}")
-        elif current.status == INACTIVE:
-            await conn.execute(
-                sa.update(CP).where(CP.c.id == current.id).values(status=ACTIVE, updated_at=now)
-            )
-            changes.append(f"contact_reactivated:{contact['channel']}")
+        else:
+            role = contact.get("role", "debtor")
+            values: dict[str, Any] = {}
+            if current.status == INACTIVE:
+                values["status"] = ACTIVE
+                changes.append(f"contact_reactivated:{contact['channel']}")
+            if current.role != role:
+                values["role"] = role
+                changes.append(f"contact_role:{contact['channel']}:{role}")
+            if values:
+                await conn.execute(
+                    sa.update(CP).where(CP.c.id == current.id).values(updated_at=now, **values)
+                )
     for key, current in existing.items():
         if key not in wanted and current.status == ACTIVE:
             await conn.execute(
@@ -139,16 +148,31 @@ async def for_intake(
         return {}
     rows = list(
         await conn.execute(
-            sa.select(C.c.id, C.c.case_ref, C.c.locale, C.c.state, C.c.debtor, C.c.debt).where(
-                C.c.tenant == tenant, C.c.case_ref.in_(sorted(case_refs))
-            )
+            sa.select(
+                C.c.id,
+                C.c.case_ref,
+                C.c.locale,
+                C.c.state,
+                C.c.debtor,
+                C.c.debt,
+                C.c.preset,
+                C.c.collector_role,
+            ).where(C.c.tenant == tenant, C.c.case_ref.in_(sorted(case_refs)))
         )
     )
     by_id = {r.id: r for r in rows}
     contacts: dict[int, list[Any]] = {r.id: [] for r in rows}
     if by_id:
         for cp in await conn.execute(
-            sa.select(CP.c.id, CP.c.case_id, CP.c.channel, CP.c.address, CP.c.status, CP.c.postal)
+            sa.select(
+                CP.c.id,
+                CP.c.case_id,
+                CP.c.channel,
+                CP.c.address,
+                CP.c.status,
+                CP.c.postal,
+                CP.c.role,
+            )
             .where(CP.c.case_id.in_(sorted(by_id)))
             .order_by(CP.c.id)
         ):

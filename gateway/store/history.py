@@ -17,10 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.store.tables import contact_points as CP
 from gateway.store.tables import messages as M
+from gateway.store.tables import replies as R
 from scheduler.decisions import Touch
 
 HORIZON = timedelta(days=31)
 PERSONAL = ("sms", "email")
+# A third party's number on a case (an emergency contact) is not the debtor's identity: it would
+# merge their history with the debtor's.
+DEBTOR = "debtor"
 
 
 async def identities(conn: AsyncConnection, case_ids: Iterable[int]) -> dict[int, frozenset[str]]:
@@ -30,7 +34,7 @@ async def identities(conn: AsyncConnection, case_ids: Iterable[int]) -> dict[int
     if ids:
         for r in await conn.execute(
             sa.select(CP.c.case_id, CP.c.address).where(
-                CP.c.case_id.in_(ids), CP.c.channel.in_(PERSONAL)
+                CP.c.case_id.in_(ids), CP.c.channel.in_(PERSONAL), CP.c.role == DEBTOR
             )
         ):
             out[r.case_id].add(r.address)
@@ -45,11 +49,10 @@ async def touches(
     wanted = sorted(set(addresses))
     if not wanted:
         return {}
-    sharing = sa.select(CP.c.case_id).where(CP.c.address.in_(wanted)).distinct().scalar_subquery()
+    debtors = sa.and_(CP.c.address.in_(wanted), CP.c.role == DEBTOR)
+    sharing = sa.select(CP.c.case_id).where(debtors).distinct().scalar_subquery()
     case_addresses: dict[int, set[str]] = defaultdict(set)
-    for r in await conn.execute(
-        sa.select(CP.c.case_id, CP.c.address).where(CP.c.address.in_(wanted))
-    ):
+    for r in await conn.execute(sa.select(CP.c.case_id, CP.c.address).where(debtors)):
         case_addresses[r.case_id].add(r.address)
     rows = await conn.execute(
         sa.select(M.c.id, M.c.case_id, M.c.channel, M.c.purpose, M.c.attempted_at).where(
@@ -75,3 +78,40 @@ def for_debtor(
             if message_id != excluding:
                 seen[message_id] = touch
     return list(seen.values())
+
+
+ANSWERS = ("inbound_acknowledgement", "reply_to_inbound")
+
+
+async def inbound_facts(
+    conn: AsyncConnection, contact_ids: Iterable[int]
+) -> dict[int, tuple[datetime, int, int]]:
+    """contact id → (when it last wrote to us, acknowledgements and replies attempted to it since)
+    for the contact points that ever wrote to us (the inbound grace of compliance §6.5)."""
+    ids = sorted(set(contact_ids))
+    if not ids:
+        return {}
+    last = {
+        r.contact_id: r.at
+        for r in await conn.execute(
+            sa.select(R.c.contact_id, sa.func.max(R.c.received_at).label("at"))
+            .where(R.c.contact_id.in_(ids))
+            .group_by(R.c.contact_id)
+        )
+    }
+    out = {cid: (at, 0, 0) for cid, at in last.items()}
+    if not last:
+        return out
+    for m in await conn.execute(
+        sa.select(M.c.contact_id, M.c.purpose, M.c.attempted_at).where(
+            M.c.contact_id.in_(sorted(last)),
+            M.c.purpose.in_(ANSWERS),
+            M.c.attempted_at.is_not(None),
+        )
+    ):
+        at, acks, replies = out[m.contact_id]
+        if m.attempted_at >= at:
+            acks += m.purpose == "inbound_acknowledgement"
+            replies += m.purpose == "reply_to_inbound"
+            out[m.contact_id] = (at, acks, replies)
+    return out

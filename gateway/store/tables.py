@@ -85,6 +85,9 @@ contact_points = sa.Table(
     sa.Column("postal", JSON),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("status_reason", sa.String(64)),
+    # `debtor`, or `third_party` (e.g. an emergency contact): never the debtor's identity, and
+    # never messaged about the debt under the built-in presets (compliance §6.2 thirdparty.policy).
+    sa.Column("role", sa.String(16), nullable=False, server_default="debtor"),
     sa.Column("consent", JSON),
     sa.Column("created_at", TS, nullable=False),
     sa.Column("updated_at", TS, nullable=False),
@@ -195,6 +198,8 @@ replies = sa.Table(
     sa.Column("effects", JSON),
     sa.Column("needs_review", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Index(None, "case_id"),
+    # The policy asks when a contact point last wrote to us (inbound grace, §6.5).
+    sa.Index(None, "contact_id", "received_at"),
 )
 
 timeline = sa.Table(

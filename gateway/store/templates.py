@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gateway.errors import ValidationFailed
 from gateway.render import check_syntax
 from gateway.store.tables import template_versions as TV
+from scheduler.decisions import PURPOSES
 from templates import ROOT as PACK_ROOT
 
 CHANNELS = ("sms", "email", "letter")
@@ -99,6 +100,9 @@ def _meta(path: Path) -> dict[str, Any]:
     meta = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     if not isinstance(meta, dict):
         raise ValueError(f"{path}: expected a mapping")
+    purpose = meta.get("purpose", "reminder")
+    if purpose not in PURPOSES:
+        raise ValueError(f"{path}: purpose {purpose!r} is not one of {', '.join(PURPOSES)}")
     for provider, spec in (meta.get("provider_templates") or {}).items():
         if (
             not isinstance(spec, dict)

@@ -133,7 +133,12 @@ async def test_flow_control_is_transient_and_a_bad_number_invalidates_the_contac
     failed = (await api.get(f"/v1/messages/{second.body['id']}")).body
     assert failed["state"] == "failed" and failed["state_reason"].startswith("invalid_recipient")
     case = (await api.get("/v1/cases/A-3")).body
-    assert {"channel": "sms", "address": "+8613800138000", "status": "invalid"} in case["contacts"]
+    assert {
+        "channel": "sms",
+        "address": "+8613800138000",
+        "status": "invalid",
+        "role": "debtor",
+    } in case["contacts"]
 
 
 async def test_unsigned_receipt_pushes_are_refused(api: ApiClient, aliyun: FakeAliyun) -> None:

@@ -46,9 +46,12 @@ async def test_phone_numbers_are_normalized_to_e164(api: ApiClient) -> None:
     body = case_body(phone="+44 20 7946 0958")
     resp = await api.put("/v1/cases/C-uk", body)
     assert resp.status == 201
-    assert {"channel": "sms", "address": "+442079460958", "status": "active"} in resp.body[
-        "contacts"
-    ]
+    assert {
+        "channel": "sms",
+        "address": "+442079460958",
+        "status": "active",
+        "role": "debtor",
+    } in resp.body["contacts"]
 
 
 async def test_reminder_accepted_once_per_idempotency_key(api: ApiClient) -> None:

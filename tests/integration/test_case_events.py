@@ -27,7 +27,7 @@ async def test_a_dispute_stops_every_pending_message_before_its_next_attempt(
     await drain(runtime)
     for accepted in (now_msg, later_msg):
         got = (await api.get(f"/v1/messages/{accepted.body['id']}")).body
-        assert got["state"] == "suppressed" and got["state_reason"].startswith("hold.hold")
+        assert got["state"] == "suppressed" and got["state_reason"].startswith("hold.dispute")
     assert (await api.get("/v1/sandbox/sms")).body["messages"] == []
     kinds = [e["kind"] for e in (await api.get("/v1/cases/E-1/timeline")).body["entries"]]
     assert "event_dispute" in kinds and kinds.count("suppressed") == 2
@@ -49,8 +49,24 @@ async def test_a_promise_to_pay_pauses_until_two_days_after_the_date(
     await pump_once(runtime)
     await drain(runtime)
     got = (await api.get(f"/v1/messages/{accepted.body['id']}")).body
-    assert got["state"] == "deferred"
-    assert got["next_attempt_at"].startswith((promised + timedelta(days=2)).isoformat())
+    # Five days of pause is longer than the preset's 48 h maximum deferral: the reminder is dropped
+    # with the reason, not stacked up to go out when the pause ends (compliance §6.1).
+    assert got["state"] == "expired"
+    assert got["state_reason"].startswith("defer.max_exceeded: hold.paused")
+    entry = [h for h in got["history"] if h["kind"] == "expired"][0]["data"]
+    assert (entry["preset"], entry["preset_version"]) == ("TEST-OPEN", 2)
+    assert (promised + timedelta(days=2)).isoformat() in entry["reason"]
+
+    # A promise for today pauses for less than the maximum: the next reminder waits for it.
+    today = clock().date()
+    await api.post(
+        "/v1/cases/E-2/events", {"type": "promise_to_pay", "promised_date": today.isoformat()}
+    )
+    waiting = await api.post("/v1/reminders", reminder("E-2", "sms", key="after-promise"))
+    await drain(runtime)
+    got = (await api.get(f"/v1/messages/{waiting.body['id']}")).body
+    assert got["state"] == "deferred" and got["state_reason"].startswith("hold.paused")
+    assert got["next_attempt_at"].startswith((today + timedelta(days=2)).isoformat())
 
 
 async def test_full_payment_closes_the_case_and_release_reopens_it(

@@ -104,9 +104,12 @@ async def test_one_click_unsubscribe_suppresses_the_next_email(
     assert got.body["state_reason"].startswith("channel.opted_out")
     assert len(list(smtp_server.glob("*.eml"))) == 1
     case = await api.get("/v1/cases/C-4")
-    assert {"channel": "email", "address": "jane@example.com", "status": "opted_out"} in case.body[
-        "contacts"
-    ]
+    assert {
+        "channel": "email",
+        "address": "jane@example.com",
+        "status": "opted_out",
+        "role": "debtor",
+    } in case.body["contacts"]
 
 
 async def test_letter_pdf_carries_the_debtor_name(api: ApiClient, runtime: Any) -> None:

@@ -72,9 +72,12 @@ async def test_a_bad_signature_is_refused_and_changes_nothing(
     message = (await api.get(f"/v1/messages/{message_id}")).body
     assert message["state"] == "sent" and [e["type"] for e in message["events"]] == []
     case = (await api.get("/v1/cases/C-M1")).body
-    assert {"channel": "email", "address": "jane@example.com", "status": "active"} in case[
-        "contacts"
-    ]
+    assert {
+        "channel": "email",
+        "address": "jane@example.com",
+        "status": "active",
+        "role": "debtor",
+    } in case["contacts"]
 
 
 async def test_a_permanent_failure_bounces_the_message_and_invalidates_the_address(
@@ -90,9 +93,12 @@ async def test_a_permanent_failure_bounces_the_message_and_invalidates_the_addre
     assert message["state"] == "bounced"
     assert [(e["type"], e["reject_reason"]) for e in message["events"]] == [("bounced", "invalid")]
     case = (await api.get("/v1/cases/C-M2")).body
-    assert {"channel": "email", "address": "jane@example.com", "status": "invalid"} in case[
-        "contacts"
-    ]
+    assert {
+        "channel": "email",
+        "address": "jane@example.com",
+        "status": "invalid",
+        "role": "debtor",
+    } in case["contacts"]
 
 
 async def test_delivered_then_opened(api: ApiClient, runtime: Any, smtp_server: Path) -> None:
@@ -112,8 +118,11 @@ async def test_a_complaint_opts_the_address_out(
     got = await api.post("/v1/providers/mailgun/receipts", webhook("complained", ref), key=None)
     assert got.status == 200
     case = (await api.get("/v1/cases/C-M4")).body
-    assert {"channel": "email", "address": "jane@example.com", "status": "opted_out"} in case[
-        "contacts"
-    ]
+    assert {
+        "channel": "email",
+        "address": "jane@example.com",
+        "status": "opted_out",
+        "role": "debtor",
+    } in case["contacts"]
     kinds = [e["kind"] for e in (await api.get("/v1/cases/C-M4/timeline")).body["entries"]]
     assert kinds[-2:] == ["complained", "contact_opted_out"]

@@ -133,7 +133,12 @@ async def test_unsubscribed_number_is_opted_out(
     message = (await api.get(f"/v1/messages/{accepted.body['id']}")).body
     assert message["state"] == "failed" and message["state_reason"] == "unsubscribed:21610"
     case = (await api.get("/v1/cases/T-3")).body
-    assert {"channel": "sms", "address": "+14155550123", "status": "opted_out"} in case["contacts"]
+    assert {
+        "channel": "sms",
+        "address": "+14155550123",
+        "status": "opted_out",
+        "role": "debtor",
+    } in case["contacts"]
     assert "contact_opted_out" in [
         e["kind"] for e in (await api.get("/v1/cases/T-3/timeline")).body["entries"]
     ]

@@ -142,7 +142,7 @@ def test_operator_file_overrides_a_window(tmp_path: Path) -> None:
 def test_operator_file_adds_a_derived_preset(tmp_path: Path) -> None:
     extra = _write(tmp_path, "us-ma.yaml", {"name": "US-MA", "base": "US-RegF", "version": 2})
     presets = load_presets(extra)
-    assert presets["US-MA"].version == 2 and presets["US-RegF"].version == 1
+    assert presets["US-MA"].version == 2 and presets["US-RegF"].version == 2
 
 
 def test_unknown_base_and_missing_dir(tmp_path: Path) -> None:

@@ -52,10 +52,13 @@ def test_active_case_active_contact_is_allowed() -> None:
     assert decide(*facts()).verdict is Verdict.ALLOW
 
 
-@pytest.mark.parametrize("state", ["hold", "ceased", "closed"])
-def test_holds_suppress(state: str) -> None:
+@pytest.mark.parametrize(
+    ("state", "rule"),
+    [("hold", "hold.dispute"), ("ceased", "hold.ceased"), ("closed", "hold.closed")],
+)
+def test_holds_suppress(state: str, rule: str) -> None:
     decision = decide(*facts(state=state, reason="dispute"))
-    assert decision.verdict is Verdict.SUPPRESS and decision.rule == f"hold.{state}"
+    assert decision.verdict is Verdict.SUPPRESS and decision.rule == rule
 
 
 def test_paused_case_defers_until_the_pause_ends() -> None:
@@ -74,7 +77,7 @@ def test_holds_win_over_everything_else() -> None:
     decision = decide(
         *facts(state="hold", contact="opted_out", not_before=NOW + timedelta(hours=1))
     )
-    assert decision.rule == "hold.hold"
+    assert decision.rule == "hold.hold"  # a hold of no stated kind
 
 
 def test_not_before_defers_to_that_instant() -> None:

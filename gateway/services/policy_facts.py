@@ -1,0 +1,91 @@
+"""The facts the pure policy engine is told about one message, gathered from database rows.
+
+Dispatch and `POST /v1/policy/evaluate` build them here, the same way, so the explanation an
+upstream system gets is the decision a worker would make.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from scheduler.decisions import CaseFacts, ContactFacts, MessageFacts
+from scheduler.presets import Preset
+from scheduler.zones import candidate_zones
+
+# (last inbound, acknowledgements since, replies since) of a contact point that wrote to us.
+Inbound = tuple[datetime, int, int]
+
+
+def message_facts(row: Any) -> MessageFacts:
+    return MessageFacts(
+        row.channel,
+        row.purpose,
+        row.not_before,
+        scheduled_at=row.not_before or row.created_at,
+    )
+
+
+def case_facts(row: Any, identity: frozenset[str], preset: Preset | None) -> CaseFacts:
+    """`row` carries the case's columns (state, state_reason, state_until, preset, timezone,
+    debtor, collector_role) under those names or with a `case_` prefix for the state ones."""
+    return CaseFacts(
+        _get(row, "case_state", "state"),
+        _get(row, "case_state_reason", "state_reason"),
+        row.state_until,
+        row.preset,
+        zones=debtor_zones(row, identity, preset),
+        collector_role=row.collector_role,
+    )
+
+
+def contact_facts(
+    channel: str, status: str, role: str, inbound: Inbound | None = None
+) -> ContactFacts:
+    if inbound is None:
+        return ContactFacts(channel, status, role)
+    last, acks, replies = inbound
+    return ContactFacts(
+        channel,
+        status,
+        role,
+        last_inbound_at=last,
+        acknowledged_since_inbound=acks > 0,
+        replies_since_inbound=replies,
+    )
+
+
+def _get(row: Any, name: str, fallback: str) -> Any:
+    return getattr(row, name) if hasattr(row, name) else getattr(row, fallback)
+
+
+def debtor_zones(row: Any, identity: frozenset[str], preset: Preset | None) -> tuple[str, ...]:
+    """The debtor's candidate zones: stated zone, postal address, every phone number (§6.4)."""
+    if preset is None:
+        return ()
+    postal = row.debtor.get("postal_address") or {}
+    lines = postal.get("lines") or []
+    phones = tuple(sorted(a for a in identity if a.startswith("+")))
+    country = postal.get("country", "") if postal else None
+    return _zones_of(row.timezone, country, lines[-1] if lines else "", phones, preset)
+
+
+_ZONES: dict[tuple[object, ...], tuple[Any, tuple[str, ...]]] = {}
+
+
+def _zones_of(
+    stated: str | None, country: str | None, line: str, phones: tuple[str, ...], preset: Preset
+) -> tuple[str, ...]:
+    # Phone-number and address lookups repeat for every message of a debtor: memoized per
+    # process. The entry holds the preset, so its id is not reused by another one meanwhile.
+    key = (stated, country, line, phones, id(preset))
+    cached = _ZONES.get(key)
+    if cached is None or cached[0] is not preset:
+        if len(_ZONES) > 65536:
+            _ZONES.clear()
+        address = {"country": country, "line": line} if country is not None else None
+        cached = _ZONES[key] = (
+            preset,
+            tuple(candidate_zones(stated, address, list(phones), preset)),
+        )
+    return cached[1]

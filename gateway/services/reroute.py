@@ -1,0 +1,91 @@
+"""REROUTE(letter): an electronic message with no lawful moment to go becomes a letter.
+
+When the debtor's candidate zones share no contact window (compliance §6.4 step 6), the preset
+may send the reminder by post instead — the same template key, on the letter channel, to the
+case's postal address. Without a published letter version or an active postal address there is
+nothing to reroute to, and the message goes to a person (REVIEW) instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.ids import new_id
+from gateway.states import State
+from gateway.store import templates as template_store
+from gateway.store import timeline
+from gateway.store.tables import contact_points as CP
+from gateway.store.tables import messages as M
+from gateway.store.tables import template_versions as TV
+from scheduler.decisions import Decision, Verdict
+
+
+async def to_letter(
+    conn: AsyncConnection, row: Any, decision: Decision, now: datetime
+) -> tuple[Decision, dict[str, Any]]:
+    """Create the letter for a rerouted message; return the decision to record and the extra
+    timeline data (`rerouted_to`), or a REVIEW decision when no letter can be made."""
+    key = (await conn.execute(sa.select(TV.c.key).where(TV.c.id == row.template_id))).scalar_one()
+    published = await template_store.published(conn)
+    template_id = published.get((key, "letter", row.locale)) or published.get(
+        (key, "letter", template_store.DEFAULT_LOCALE)
+    )
+    postal = (
+        await conn.execute(
+            sa.select(CP.c.id).where(
+                CP.c.case_id == row.case_id, CP.c.channel == "letter", CP.c.status == "active"
+            )
+        )
+    ).scalar()
+    if template_id is None or postal is None:
+        missing = "letter version of the template" if template_id is None else "postal address"
+        review = replace(
+            decision,
+            verdict=Verdict.REVIEW,
+            channel=None,
+            reason=f"{decision.reason}; no {missing} to reroute to",
+        )
+        return review, {}
+    letter_id = new_id()
+    await conn.execute(
+        sa.insert(M).values(
+            id=letter_id,
+            tenant=row.tenant,
+            case_id=row.case_id,
+            contact_id=postal,
+            channel="letter",
+            template_id=template_id,
+            purpose=row.purpose,
+            state=State.ACCEPTED.value,
+            next_attempt_at=now,
+            enqueued_at=now,  # the dispatcher enqueues it after commit; else the pump does
+            attempts=0,
+            api_key_id=row.api_key_id,
+            idempotency_key=f"reroute:{row.id}",
+            request_hash=row.id,
+            data=row.data,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    await timeline.append(
+        conn,
+        [
+            timeline.entry(
+                row.case_id,
+                "accepted",
+                now,
+                message_id=letter_id,
+                actor="policy",
+                channel="letter",
+                template_id=template_id,
+                rerouted_from=row.id,
+            )
+        ],
+    )
+    return decision, {"rerouted_to": letter_id}

@@ -1,0 +1,245 @@
+"""The acceptance scenarios of compliance.md §6.9, through the HTTP API with an injected clock.
+
+Each test drives the gateway the way an upstream system and a debtor would: PUT a case, POST
+reminders, events and replies, let the dispatcher run (`drain`) and the scheduler pump due work
+(`pump_once`), then read messages, the case and its timeline back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scheduler.pump import pump_once
+from tests.conftest import at
+from tests.support import ApiClient, add_template, case_body, drain, reminder
+
+
+HANDED_OVER = ("sent", "delivered")
+
+
+async def message(api: ApiClient, accepted: Any) -> dict[str, Any]:
+    return (await api.get(f"/v1/messages/{accepted.body['id']}")).body
+
+
+def entry(msg: dict[str, Any], kind: str) -> dict[str, Any]:
+    """The data of the message's last timeline entry of this kind."""
+    found: list[dict[str, Any]] = [h["data"] for h in msg["history"] if h["kind"] == kind]
+    assert found, f"no {kind} entry in {[h['kind'] for h in msg['history']]}"
+    return found[-1]
+
+
+def us_debtor() -> dict[str, Any]:
+    """A Pacific-time address (Los Angeles) and an Eastern mobile number (New York)."""
+    body = case_body(preset="US-RegF", phone="+12125550123", email="jane@example.com")
+    body["debtor"]["postal_address"] = {
+        "lines": ["100 Main St", "Los Angeles, CA 90001"],
+        "country": "US",
+        "postal_code": "90001",
+    }
+    return body
+
+
+def cn_debtor(preset: str = "CN", **contacts: Any) -> dict[str, Any]:
+    body = case_body(
+        name="张三",
+        locale="zh-CN",
+        preset=preset,
+        phone="+8613812345678",
+        email="zhangsan@example.cn",
+        currency="CNY",
+    )
+    body["collector_role"] = "first_party"
+    body["debtor"]["postal_address"] = {
+        "lines": ["朝阳区建国路88号", "北京市"],
+        "country": "CN",
+        "postal_code": "100022",
+    }
+    return body
+
+
+def uk_debtor() -> dict[str, Any]:
+    body = case_body(
+        preset="UK-FCA", phone="+447911123456", email="jane@example.co.uk", currency="GBP"
+    )
+    body["collector_role"] = "first_party"
+    body["debtor"]["postal_address"] = {
+        "lines": ["10 Downing Lane", "London"],
+        "country": "GB",
+        "postal_code": "SW1A 2AA",
+    }
+    return body
+
+
+# --- #1 -----------------------------------------------------------------------------------------
+
+
+async def test_1_at_2050_pacific_an_eastern_mobile_waits_for_1100_eastern(
+    api: ApiClient, runtime: Any, clock: Any
+) -> None:
+    # Tuesday 24 November 2026, 20:50 PST: inside Pacific hours, but the Eastern mobile makes the
+    # allowed window 11:00–21:00 Eastern (08:00–18:00 Pacific).
+    clock.set(at("2026-11-24T20:50:00-08:00"))
+    await api.put("/v1/cases/A-1", us_debtor())
+    accepted = await api.post("/v1/reminders", reminder("A-1", "sms"))
+    await drain(runtime)
+    waiting = await message(api, accepted)
+    assert waiting["state"] == "deferred"
+    assert at(waiting["next_attempt_at"]) == at("2026-11-25T11:00:00-05:00")
+    assert waiting["waiting"]["rule"] == "window.sms"
+    assert (waiting["waiting"]["preset"], waiting["waiting"]["preset_version"]) == ("US-RegF", 2)
+    deferred = entry(waiting, "deferred")
+    assert "America/New_York" in deferred["reason"] and deferred["preset_version"] == 2
+
+    clock.set(at("2026-11-25T10:59:59-05:00"))
+    assert await pump_once(runtime) == 0
+    await drain(runtime)
+    assert (await message(api, accepted))["state"] == "deferred"
+    assert (await api.get("/v1/sandbox/sms")).body["messages"] == []
+    clock.set(at("2026-11-25T11:00:00-05:00"))
+    assert await pump_once(runtime) == 1
+    await drain(runtime)
+    sent = await message(api, accepted)
+    assert sent["state"] in HANDED_OVER and at(sent["sent_at"]) == at("2026-11-25T11:00:00-05:00")
+
+
+# --- #4 -----------------------------------------------------------------------------------------
+
+
+async def test_4_breathing_space_stops_reminders_sends_notices_to_review_lets_replies_through(
+    api: ApiClient, runtime: Any, clock: Any, smtp_server: Any
+) -> None:
+    clock.set(at("2026-11-24T12:00:00+00:00"))  # a Tuesday noon in London
+    await api.put("/v1/cases/A-4", uk_debtor())
+    await add_template(
+        api.settings,
+        "nosia",
+        "letter",
+        "<p>{{ debtor.name }}: Notice of sums in arrears under section 86B of the Consumer "
+        "Credit Act 1974. Account ending {{ debt.account }}.</p>",
+        purpose="nosia",
+    )
+    event = await api.post("/v1/cases/A-4/events", {"type": "hold", "hold": "breathing_space"})
+    assert event.body["state"] == "hold" and event.body["state_reason"] == "breathing_space"
+
+    reminders = [
+        await api.post("/v1/reminders", reminder("A-4", channel, key=f"r-{channel}"))
+        for channel in ("sms", "email", "letter")
+    ]
+    notice = await api.post(
+        "/v1/reminders", {**reminder("A-4", "letter", key="nosia"), "template": "nosia"}
+    )
+    answer = await api.post(
+        "/v1/reminders",
+        {**reminder("A-4", "sms", key="answer"), "template": "balance_reply"},
+    )
+    await drain(runtime)
+
+    for accepted in reminders:
+        got = await message(api, accepted)
+        assert got["state"] == "suppressed"
+        assert got["state_reason"].startswith("hold.breathing_space")
+    review = await message(api, notice)
+    assert review["state"] == "suppressed"
+    assert entry(review, "review_required")["rule"] == "hold.breathing_space"
+    assert entry(review, "review_required")["verdict"] == "review"
+    assert (await message(api, answer))["state"] in HANDED_OVER
+
+
+# --- #5 -----------------------------------------------------------------------------------------
+
+
+async def test_5_a_cn_debtor_is_touched_at_most_twice_a_day_and_never_via_an_emergency_contact(
+    api: ApiClient, runtime: Any, clock: Any, smtp_server: Any
+) -> None:
+    clock.set(at("2026-11-24T10:00:00+08:00"))
+    body = cn_debtor()
+    # The emergency contact (紧急联系人) comes first: an unaddressed SMS must still not go there.
+    body["contacts"].insert(
+        0, {"channel": "sms", "address": "+8613900139000", "role": "third_party"}
+    )
+    case = await api.put("/v1/cases/A-5", body)
+    assert {"channel": "sms", "address": "+8613900139000", "status": "active"} | {
+        "role": "third_party"
+    } in case.body["contacts"]
+
+    touches = []
+    for i, channel in enumerate(("sms", "email", "letter", "sms")):
+        clock.advance(minutes=30)
+        touches.append(await api.post("/v1/reminders", reminder("A-5", channel, key=f"t{i}")))
+        await drain(runtime)
+    states = [(await message(api, t))["state"] for t in touches]
+    assert [s in HANDED_OVER for s in states] == [True, True, False, False]
+    assert states[2:] == ["suppressed", "suppressed"]
+    # CN allows two proactive touches a day across channels (§6.3); the third and the fourth are
+    # dropped, not postponed (on_cap: suppress).
+    third, fourth = (await message(api, touches[2])), (await message(api, touches[3]))
+    assert third["state_reason"].startswith("cap.total.rolling_24h")
+    assert fourth["state_reason"].startswith("cap.")
+    assert entry(fourth, "suppressed")["preset"] == "CN"
+    sms = (await api.get("/v1/sandbox/sms")).body["messages"]
+    assert [m["to"] for m in sms] == ["+8613812345678"]
+
+    clock.advance(days=2)
+    to_contact = await api.post(
+        "/v1/reminders", reminder("A-5", "sms", key="emergency", to="+8613900139000")
+    )
+    await drain(runtime)
+    denied = await message(api, to_contact)
+    assert denied["state"] == "suppressed"
+    assert denied["state_reason"].startswith("thirdparty.deny")
+    assert len((await api.get("/v1/sandbox/sms")).body["messages"]) == 1
+
+
+# --- #7 -----------------------------------------------------------------------------------------
+
+
+async def test_7_zones_that_share_no_window_go_to_a_person_or_to_letter(
+    api: ApiClient, runtime: Any, clock: Any
+) -> None:
+    # §6.9 #7 says Shanghai and Los Angeles share no 08:00–21:00 window, but two 13-hour windows
+    # always overlap (here 08:00–12:45 Shanghai = 16:00–20:45 Los Angeles): the gateway answers
+    # with that shared slot, and an empty intersection is shown with windows that are truly
+    # disjoint — never by picking one zone.
+    clock.set(at("2026-11-24T14:00:00+08:00"))
+
+    def la_and_shanghai(preset: str) -> dict[str, Any]:
+        body = cn_debtor(preset)
+        body["debtor"]["postal_address"] = {
+            "lines": ["100 Main St", "Los Angeles, CA 90001"],
+            "country": "US",
+            "postal_code": "90001",
+        }
+        return body
+
+    await api.put("/v1/cases/A-7", la_and_shanghai("CN"))
+    shared = await api.post("/v1/policy/evaluate", {"case_ref": "A-7", "channel": "sms"})
+    assert shared.body["decision"] == "defer"
+    assert {"America/Los_Angeles", "Asia/Shanghai"} <= set(shared.body["zones"])
+    assert at(shared.body["until"]) == at("2026-11-25T08:00:00+08:00")
+
+    await api.put("/v1/cases/A-7N", la_and_shanghai("TEST-CN-NARROW"))
+    accepted = await api.post("/v1/reminders", reminder("A-7N", "sms"))
+    await drain(runtime)
+    review = await message(api, accepted)
+    assert review["state"] == "suppressed"
+    assert entry(review, "review_required")["rule"] == "window.sms"
+    assert "no common contact window" in entry(review, "review_required")["reason"]
+
+    # EU reroutes instead: a Paris address and a New Zealand mobile, 12 hours apart in winter.
+    eu = case_body(preset="EU", phone="+64211234567", email=None)
+    eu["collector_role"] = "first_party"
+    eu["debtor"]["postal_address"] = {
+        "lines": ["1 rue de Rivoli", "Paris"],
+        "country": "FR",
+        "postal_code": "75001",
+    }
+    clock.set(at("2026-11-24T12:00:00+01:00"))
+    await api.put("/v1/cases/A-7E", eu)
+    accepted = await api.post("/v1/reminders", reminder("A-7E", "sms"))
+    await drain(runtime)
+    rerouted = await message(api, accepted)
+    assert rerouted["state"] == "suppressed"
+    moved = entry(rerouted, "rerouted")
+    assert (moved["rule"], moved["channel"]) == ("window.sms", "letter")
+    letter = (await api.get(f"/v1/messages/{moved['rerouted_to']}")).body
+    assert letter["channel"] == "letter" and letter["state"] in HANDED_OVER
