@@ -25,8 +25,7 @@ import structlog
 from channels.base import Outgoing
 from gateway.bootstrap import Runtime
 from gateway.errors import ValidationFailed
-from gateway.queue import enqueue_committed
-from gateway.services import receipts, reroute
+from gateway.services import outbound, receipts, reroute
 from gateway.services.content import content_gate, render_message
 from gateway.services.policy_facts import case_facts, contact_facts, message_facts
 from gateway.services.sending import send_all
@@ -184,8 +183,7 @@ async def dispatch(rt: Runtime, ids: list[str]) -> dict[str, int]:
             if more:
                 letters.append((more["rerouted_to"], "letter"))
         await decisions.write(conn, token)
-    if letters:
-        await enqueue_committed(rt.redis, rt.keys, letters, rt.settings.dispatch_chunk)
+    await outbound.enqueue(rt, letters)
 
     outcome = await send_all(rt, to_send)
     done = rt.clock()

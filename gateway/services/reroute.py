@@ -15,12 +15,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.ids import new_id
-from gateway.states import State
+from gateway.services import outbound
 from gateway.store import templates as template_store
-from gateway.store import timeline
 from gateway.store.tables import contact_points as CP
-from gateway.store.tables import messages as M
 from gateway.store.tables import template_versions as TV
 from scheduler.decisions import Decision, Verdict
 
@@ -51,41 +48,21 @@ async def to_letter(
             reason=f"{decision.reason}; no {missing} to reroute to",
         )
         return review, {}
-    letter_id = new_id()
-    await conn.execute(
-        sa.insert(M).values(
-            id=letter_id,
-            tenant=row.tenant,
-            case_id=row.case_id,
-            contact_id=postal,
-            channel="letter",
-            template_id=template_id,
-            purpose=row.purpose,
-            state=State.ACCEPTED.value,
-            next_attempt_at=now,
-            enqueued_at=now,  # the dispatcher enqueues it after commit; else the pump does
-            attempts=0,
-            api_key_id=row.api_key_id,
-            idempotency_key=f"reroute:{row.id}",
-            request_hash=row.id,
-            data=row.data,
-            created_at=now,
-            updated_at=now,
-        )
+    letter = outbound.NewMessage(
+        tenant=row.tenant,
+        case_id=row.case_id,
+        contact_id=postal,
+        channel="letter",
+        template_id=template_id,
+        template=key,
+        purpose=row.purpose,
+        idempotency_key=f"reroute:{row.id}",
+        request_hash=row.id,
+        actor="policy",
+        api_key_id=row.api_key_id,
+        data=row.data,
+        detail={"rerouted_from": row.id},
     )
-    await timeline.append(
-        conn,
-        [
-            timeline.entry(
-                row.case_id,
-                "accepted",
-                now,
-                message_id=letter_id,
-                actor="policy",
-                channel="letter",
-                template_id=template_id,
-                rerouted_from=row.id,
-            )
-        ],
-    )
-    return decision, {"rerouted_to": letter_id}
+    message, entry = outbound.accepted(letter, now)
+    await outbound.insert(conn, [message], [entry])
+    return decision, {"rerouted_to": message["id"]}

@@ -7,11 +7,19 @@ reminders, events and replies, let the dispatcher run (`drain`) and the schedule
 
 from __future__ import annotations
 
+import time
+from datetime import timedelta
 from typing import Any
 
+import sqlalchemy as sa
+
+from gateway.store.tables import cases, messages
 from scheduler.pump import pump_once
 from tests.conftest import at
+from tests.integration.test_replies import email_reply, receiver
 from tests.support import ApiClient, add_template, case_body, drain, reminder
+
+__all__ = ["receiver"]  # the SMTP receiver fixture, shared with the reply tests
 
 
 HANDED_OVER = ("sent", "delivered")
@@ -243,3 +251,159 @@ async def test_7_zones_that_share_no_window_go_to_a_person_or_to_letter(
     assert (moved["rule"], moved["channel"]) == ("window.sms", "letter")
     letter = (await api.get(f"/v1/messages/{moved['rerouted_to']}")).body
     assert letter["channel"] == "letter" and letter["state"] in HANDED_OVER
+
+
+# --- #2 -----------------------------------------------------------------------------------------
+
+
+async def sms_reply(api: ApiClient, phone: str, body: str) -> dict[str, Any]:
+    resp = await api.post(
+        "/v1/providers/sandbox/inbound", {"from": phone, "to": "+15005550006", "body": body}
+    )
+    assert resp.status == 200, resp.body
+    return dict(resp.body["replies"][0])
+
+
+async def of_purpose(rt: Any, case_ref: str, purpose: str) -> list[Any]:
+    async with rt.engine.connect() as conn:
+        return list(
+            await conn.execute(
+                sa.select(messages.c.id, messages.c.state, messages.c.channel)
+                .join(cases, cases.c.id == messages.c.case_id)
+                .where(cases.c.case_ref == case_ref, messages.c.purpose == purpose)
+                .order_by(messages.c.created_at)
+            )
+        )
+
+
+async def test_2_stop_texting_suppresses_sms_at_once_confirms_once_and_email_goes_on(
+    api: ApiClient, runtime: Any, clock: Any, smtp_server: Any
+) -> None:
+    clock.set(at("2026-11-24T11:00:00-08:00"))  # Tuesday, inside Pacific and Central hours
+    await api.put("/v1/cases/A-2", case_body(preset="US-RegF"))
+    later = (clock() + timedelta(hours=1)).isoformat()
+    sms = await api.post("/v1/reminders", reminder("A-2", "sms", not_before=later))
+
+    before = time.monotonic()
+    await sms_reply(api, "+14155550123", "Stop texting me please")
+    await drain(runtime)
+    assert (await message(api, sms))["state"] == "suppressed"
+    assert time.monotonic() - before < 1.0, "the pending SMS is stopped within a second"
+    assert (await message(api, sms))["state_reason"].startswith("channel.opted_out")
+
+    # One confirmation, sent to the opted-out number at once; a second STOP adds none.
+    clock.advance(minutes=2)
+    await sms_reply(api, "+14155550123", "STOP")
+    await drain(runtime)
+    [confirmation] = await of_purpose(runtime, "A-2", "opt_out_confirmation")
+    assert confirmation.state in HANDED_OVER and confirmation.channel == "sms"
+    texts = (await api.get("/v1/sandbox/sms")).body["messages"]
+    assert len(texts) == 1 and texts[0]["to"] == "+14155550123"
+
+    # The email cadence continues, and a later email still carries the opt-out.
+    clock.advance(days=1)
+    email = await api.post("/v1/reminders", reminder("A-2", "email"))
+    await drain(runtime)
+    sent = await message(api, email)
+    assert sent["state"] in HANDED_OVER
+    assert (
+        "reply STOP" in sent["rendered"]["text"] and "/v1/unsubscribe/" in sent["rendered"]["text"]
+    )
+
+
+# --- #3 -----------------------------------------------------------------------------------------
+
+
+async def test_3_a_written_refusal_ceases_a_us_case_and_only_the_termination_notice_goes(
+    api: ApiClient, runtime: Any, clock: Any, smtp_server: Any, receiver: int
+) -> None:
+    clock.set(at("2026-11-24T11:00:00-08:00"))
+    await api.put("/v1/cases/A-3", case_body(preset="US-RegF"))  # a third-party collector
+    later = (clock() + timedelta(hours=1)).isoformat()
+    pending = await api.post("/v1/reminders", reminder("A-3", "email", not_before=later))
+    await email_reply(runtime, receiver, "A-3", "I refuse to pay this, do not contact me")
+    case = (await api.get("/v1/cases/A-3")).body
+    assert (case["state"], case["state_reason"]) == ("ceased", "cease_request")
+
+    others = [
+        await api.post("/v1/reminders", reminder("A-3", channel, key=f"after-{channel}"))
+        for channel in ("sms", "letter")
+    ]
+    notice = await api.post(
+        "/v1/reminders",
+        {**reminder("A-3", "letter", key="termination"), "template": "termination_notice"},
+    )
+    clock.advance(hours=2)
+    await pump_once(runtime)
+    await drain(runtime)
+    for accepted in (pending, *others):
+        got = await message(api, accepted)
+        assert got["state"] == "suppressed" and got["state_reason"].startswith("hold.ceased")
+    sent = await message(api, notice)
+    assert sent["state"] in HANDED_OVER
+    assert "stop contacting you" in sent["rendered"]["html"]
+
+
+# --- #6 -----------------------------------------------------------------------------------------
+
+
+async def test_6_litigation_words_on_a_time_barred_us_debt_are_suppressed(
+    api: ApiClient, runtime: Any, clock: Any
+) -> None:
+    clock.set(at("2026-11-24T11:00:00-08:00"))
+    await add_template(
+        api.settings,
+        "final_demand",
+        "sms",
+        "{{ collector.name }}: pay {{ debt.amount | money(debt.currency) }} now or we may file a "
+        "lawsuit. This is from a debt collector. Reply STOP to opt out.",
+    )
+    barred = case_body(preset="US-RegF", email=None)
+    barred["debt"]["sol_expired"] = True
+    await api.put("/v1/cases/A-6", barred)
+    await api.put("/v1/cases/A-6B", case_body(preset="US-RegF", phone="+14155550199", email=None))
+    demand = {"template": "final_demand"}
+    stopped = await api.post("/v1/reminders", {**reminder("A-6", "sms"), **demand})
+    allowed = await api.post("/v1/reminders", {**reminder("A-6B", "sms"), **demand})
+    await drain(runtime)
+    got = await message(api, stopped)
+    assert got["state"] == "suppressed" and got["state_reason"].startswith("content.forbidden")
+    assert "lawsuit" in entry(got, "suppressed")["reason"]
+    assert entry(got, "suppressed")["preset"] == "US-RegF"
+    assert (await message(api, allowed))["state"] in HANDED_OVER
+
+
+# --- #8 -----------------------------------------------------------------------------------------
+
+
+async def test_8_a_text_at_2310_gets_one_acknowledgement_and_the_balance_waits_for_0800(
+    api: ApiClient, runtime: Any, clock: Any
+) -> None:
+    body = case_body(preset="US-RegF", email=None)  # a San Francisco mobile
+    body["debtor"]["postal_address"] = {
+        "lines": ["100 Main St", "Los Angeles, CA 90001"],
+        "country": "US",
+        "postal_code": "90001",
+    }
+    clock.set(at("2026-11-24T23:10:00-08:00"))
+    await api.put("/v1/cases/A-8", body)
+    await sms_reply(api, "+14155550123", "How much do I owe?")
+    balance = await api.post(
+        "/v1/reminders", {**reminder("A-8", "sms", key="balance"), "template": "balance_reply"}
+    )
+    await drain(runtime)
+    [ack] = await of_purpose(runtime, "A-8", "inbound_acknowledgement")
+    assert ack.state in HANDED_OVER
+    waiting = await message(api, balance)
+    assert waiting["state"] == "deferred" and waiting["waiting"]["rule"] == "window.sms"
+    assert at(waiting["next_attempt_at"]) == at("2026-11-25T08:00:00-08:00")
+    clock.advance(minutes=5)
+    await sms_reply(api, "+14155550123", "Hello?")
+    await drain(runtime)
+    assert len(await of_purpose(runtime, "A-8", "inbound_acknowledgement")) == 1
+    assert len((await api.get("/v1/sandbox/sms")).body["messages"]) == 1
+
+    clock.set(at("2026-11-25T08:00:00-08:00"))
+    await pump_once(runtime)
+    await drain(runtime)
+    assert (await message(api, balance))["state"] in HANDED_OVER
