@@ -228,6 +228,18 @@ async def runtime(settings: Settings, clock: Clock) -> AsyncIterator[Any]:
 
 
 @pytest.fixture
+async def receiver(runtime: Any) -> AsyncIterator[int]:
+    """The gateway's SMTP receiver (bounces and replies) on the test's loop; yields its port."""
+    from gateway.receiver import start_receiver
+
+    port = free_port()
+    server = await start_receiver(runtime, host="127.0.0.1", port=port)
+    yield port
+    server.close()
+    await server.wait_closed()
+
+
+@pytest.fixture
 async def api(settings: Settings, clock: Clock, aiohttp_server: Any) -> AsyncIterator[ApiClient]:
     """The API app on its real port, with an all-scopes key; every exchange checked against the spec."""
     import aiohttp

@@ -16,11 +16,8 @@ import sqlalchemy as sa
 from gateway.store.tables import cases, messages
 from scheduler.pump import pump_once
 from tests.conftest import at
-from tests.integration.test_replies import email_reply, receiver
+from tests.integration.test_replies import email_reply
 from tests.support import ApiClient, add_template, case_body, drain, reminder
-
-__all__ = ["receiver"]  # the SMTP receiver fixture, shared with the reply tests
-
 
 HANDED_OVER = ("sent", "delivered")
 

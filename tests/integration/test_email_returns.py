@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-from collections.abc import AsyncIterator
 from email.message import EmailMessage
 from email.utils import parseaddr
 from pathlib import Path
@@ -15,20 +14,10 @@ import aiosmtplib
 import pytest
 import sqlalchemy as sa
 
-from gateway.receiver import start_receiver
 from gateway.store.tables import delivery_events, replies
 from tests.support import ApiClient, case_body, drain, free_port, reminder
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "dsn"
-
-
-@pytest.fixture
-async def receiver(runtime: Any) -> AsyncIterator[int]:
-    port = free_port()
-    server = await start_receiver(runtime, host="127.0.0.1", port=port)
-    yield port
-    server.close()
-    await server.wait_closed()
 
 
 async def send_reminder(

@@ -1,10 +1,10 @@
-"""Contact windows in the debtor's local time, through the API with an injected clock."""
+"""Contact windows in the debtor's local time, through the API with an injected clock (§6.9 #1
+itself is in test_acceptance.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from scheduler.pump import pump_once
 from tests.conftest import at
 from tests.support import ApiClient, case_body, drain, reminder
 
@@ -18,32 +18,6 @@ def us_debtor() -> dict[str, Any]:
         "postal_code": "90001",
     }
     return body
-
-
-async def test_reminded_at_2050_pacific_it_waits_for_1100_eastern_next_day(
-    api: ApiClient, runtime: Any, clock: Any
-) -> None:
-    # Tuesday 24 November 2026, 20:50 PST: inside Pacific hours, but the Eastern mobile makes the
-    # allowed window 11:00–21:00 Eastern (08:00–18:00 Pacific) — compliance §6.9 #1.
-    clock.set(at("2026-11-24T20:50:00-08:00"))
-    await api.put("/v1/cases/W-1", us_debtor())
-    accepted = await api.post("/v1/reminders", reminder("W-1", "sms"))
-    await drain(runtime)
-    waiting = (await api.get(f"/v1/messages/{accepted.body['id']}")).body
-    assert waiting["state"] == "deferred"
-    assert at(waiting["next_attempt_at"]) == at("2026-11-25T11:00:00-05:00")
-    assert waiting["state_reason"].startswith("window.sms")
-    entry = [h for h in waiting["history"] if h["kind"] == "deferred"][0]
-    assert entry["data"]["preset"] == "US-RegF" and "America/New_York" in entry["data"]["reason"]
-    assert waiting["waiting"]["rule"] == "window.sms" and waiting["waiting"]["preset"] == "US-RegF"
-    assert at(waiting["waiting"]["until"]) == at("2026-11-25T11:00:00-05:00")
-
-    clock.set(at("2026-11-25T10:59:59-05:00"))
-    assert await pump_once(runtime) == 0
-    clock.set(at("2026-11-25T11:00:00-05:00"))
-    assert await pump_once(runtime) == 1
-    await drain(runtime)
-    assert (await api.get(f"/v1/messages/{accepted.body['id']}")).body["state"] == "sent"
 
 
 async def test_letters_have_no_time_window(api: ApiClient, runtime: Any, clock: Any) -> None:

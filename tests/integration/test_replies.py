@@ -4,7 +4,6 @@ injected clock: opt-outs, cessation, holds and pauses, the gateway's own answers
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from email.message import EmailMessage
 from typing import Any
@@ -14,11 +13,10 @@ import pytest
 import sqlalchemy as sa
 
 from channels.email.tokens import reply_address
-from gateway.receiver import start_receiver
 from gateway.store.tables import cases, messages, replies
 from scheduler.pump import pump_once
 from tests.conftest import at
-from tests.support import ApiClient, case_body, drain, free_port, reminder
+from tests.support import ApiClient, case_body, drain, reminder
 
 PHONE = "+14155550123"
 MONDAY_3PM = at("2026-03-09T15:00:00+00:00")
@@ -149,15 +147,6 @@ async def test_a_stop_reaches_the_same_number_on_the_debtors_other_cases(
 
 
 # --- §6.9 #3: "I refuse to pay this, do not contact me" by email --------------------------------
-
-
-@pytest.fixture
-async def receiver(runtime: Any) -> AsyncIterator[int]:
-    port = free_port()
-    server = await start_receiver(runtime, host="127.0.0.1", port=port)
-    yield port
-    server.close()
-    await server.wait_closed()
 
 
 async def email_reply(rt: Any, port: int, case_ref: str, text: str) -> None:
