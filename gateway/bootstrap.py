@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis
@@ -21,7 +21,7 @@ from gateway.settings import Settings
 from gateway.store import templates as template_store
 from gateway.store.engine import create_engine
 from gateway.store.templates import TemplateVersion
-from scheduler.caps import CapPolicy
+from scheduler.caps import CapPolicy, lookback
 from scheduler.policy_config import cap_policy
 from scheduler.presets import Preset, load_presets
 
@@ -45,6 +45,8 @@ class Runtime:
     presets: dict[str, Preset] = field(default_factory=dict)
     limiter: Any = None
     cap_policies: dict[str, CapPolicy] = field(default_factory=dict)
+    # The longest window any preset's caps count over: how much history a decision reads.
+    cap_lookback: timedelta = timedelta(0)
     _templates: dict[int, TemplateVersion] = field(default_factory=dict)
 
     async def templates(self, ids: set[int]) -> dict[int, TemplateVersion]:
@@ -88,6 +90,7 @@ async def open_runtime(
     runtime.limiter = RateLimiter.from_settings(settings, runtime.aredis, runtime.keys)
     runtime.presets = load_presets(settings.presets_dir)
     runtime.cap_policies = {name: cap_policy(p) for name, p in runtime.presets.items()}
+    runtime.cap_lookback = lookback(runtime.cap_policies.values())
     built = provider_registry.build_all(settings, runtime.aredis)
     if with_providers:
         from gateway.services.sink import DatabaseSink

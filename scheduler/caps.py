@@ -8,7 +8,7 @@ replies inside an inbound conversation) are neither capped nor counted.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -46,6 +46,13 @@ class CapPolicy:
     # What to do with a message over a cap: wait until the window frees (never bursting to catch
     # up), or drop it (a missed reminder is not re-sent later).
     action: str = "defer"
+
+
+def lookback(policies: Iterable[CapPolicy]) -> timedelta:
+    """How far back a debtor's history must be read to decide every cap of these policies."""
+    spans = [cap.window for policy in policies for cap in policy.caps]
+    spans += [policy.min_gap for policy in policies if policy.min_gap is not None]
+    return max(spans, default=timedelta(0))
 
 
 def check(

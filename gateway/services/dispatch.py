@@ -157,7 +157,7 @@ async def dispatch(rt: Runtime, ids: list[str]) -> dict[str, int]:
         if candidates:
             addresses = set().union(*(debtors[r.case_id] for r, _, _, _ in candidates))
             await _serialize(conn, candidates[0][0].id, addresses)
-            known = await history_store.touches(conn, addresses, now)
+            known = await history_store.touches(conn, addresses, now, rt.cap_lookback)
             added: dict[frozenset[str], list[Touch]] = {}
             for row, outgoing, rendered, (message, purpose, preset) in candidates:
                 identity = debtors[row.case_id]

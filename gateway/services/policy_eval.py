@@ -39,7 +39,7 @@ async def evaluate(rt: Runtime, key: ApiKey, body: PolicyEvaluateIn) -> PolicyEv
         contact = next((c for c in contacts if c.status == case_store.ACTIVE), contacts[0])
         identity = (await history_store.identities(conn, [case.id]))[case.id]
         touches = history_store.for_debtor(
-            await history_store.touches(conn, identity, at), identity
+            await history_store.touches(conn, identity, at, rt.cap_lookback), identity
         )
         inbound = (await history_store.inbound_facts(conn, [contact.id])).get(contact.id)
     preset = rt.presets.get(case.preset)

@@ -20,6 +20,7 @@ from gateway.store.tables import messages as M
 from gateway.store.tables import replies as R
 from scheduler.decisions import Touch
 
+# The least history ever read; the caller passes the longest window its presets' caps need.
 HORIZON = timedelta(days=31)
 PERSONAL = ("sms", "email")
 # A third party's number on a case (an emergency contact) is not the debtor's identity: it would
@@ -42,10 +43,10 @@ async def identities(conn: AsyncConnection, case_ids: Iterable[int]) -> dict[int
 
 
 async def touches(
-    conn: AsyncConnection, addresses: Iterable[str], now: datetime
+    conn: AsyncConnection, addresses: Iterable[str], now: datetime, horizon: timedelta = HORIZON
 ) -> dict[str, list[tuple[str, Touch]]]:
     """address → [(message id, touch)] of every attempted message of every case carrying that
-    address, over the longest cap window."""
+    address, over `horizon` (the longest cap window, at least `HORIZON`)."""
     wanted = sorted(set(addresses))
     if not wanted:
         return {}
@@ -56,7 +57,7 @@ async def touches(
         case_addresses[r.case_id].add(r.address)
     rows = await conn.execute(
         sa.select(M.c.id, M.c.case_id, M.c.channel, M.c.purpose, M.c.attempted_at).where(
-            M.c.case_id.in_(sharing), M.c.attempted_at >= now - HORIZON
+            M.c.case_id.in_(sharing), M.c.attempted_at >= now - max(horizon, HORIZON)
         )
     )
     out: dict[str, list[tuple[str, Touch]]] = defaultdict(list)
