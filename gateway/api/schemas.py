@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from functools import cache
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+import babel
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -31,6 +33,23 @@ class PostalAddress(Strict):
     )
     country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
     postal_code: Annotated[str, Field(max_length=16)] | None = None
+
+    @field_validator("country")
+    @classmethod
+    def _iso_country(cls, value: str) -> str:
+        # The address decides candidate time zones: a code that names no country ("UK") would
+        # silently fall back to the preset's zones instead of the debtor's.
+        if value not in _countries():
+            hint = " (the United Kingdom is GB)" if value == "UK" else ""
+            raise ValueError(f"not an ISO 3166-1 alpha-2 country code{hint}")
+        return value
+
+
+@cache
+def _countries() -> frozenset[str]:
+    names = babel.Locale("en").territories
+    pseudo = {"EU", "EZ", "QO", "UN", "ZZ"}  # groupings and "unknown", not countries
+    return frozenset(k for k in map(str, names) if len(k) == 2 and k.isalpha() and k not in pseudo)
 
 
 class Debtor(Strict):

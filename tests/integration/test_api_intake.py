@@ -203,6 +203,19 @@ BAD_INPUT = [
         "validation_failed",
     ),
     ("bad case ref", "/v1/cases/bad%20ref", case_body(), 422, "validation_failed"),
+    (
+        "country not ISO 3166",
+        "/v1/cases/C-7",
+        {
+            **case_body(),
+            "debtor": {
+                "name": "J",
+                "postal_address": {"lines": ["1 High St", "London"], "country": "UK"},
+            },
+        },
+        422,
+        "validation_failed",
+    ),
 ]
 
 
