@@ -23,8 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gateway.api.schemas import CaseEventIn, CaseEventOut
 from gateway.bootstrap import Runtime
 from gateway.errors import Conflict, NotFound
-from gateway.states import WAITING
+from gateway.services import outbound
 from gateway.store import cases as case_store
+from gateway.store import messages as message_store
 from gateway.store import timeline
 from gateway.store.keys import ApiKey
 from gateway.store.tables import cases as C
@@ -64,7 +65,8 @@ class Changed:
     state_reason: str | None
     state_until: datetime | None
     previous_state: str
-    pending_reevaluated: int
+    # The case's waiting messages, made due: the caller enqueues them after commit.
+    due: list[tuple[str, str]]
 
 
 def promise_until(promised: date) -> datetime:
@@ -126,11 +128,7 @@ async def change_state(
     )
     # Waiting messages become due now: their next attempt re-evaluates them against the
     # new state (suppress on hold/close/cease, defer to the end of a pause).
-    pending = await conn.execute(
-        sa.update(M)
-        .where(M.c.case_id == case.id, M.c.state.in_([s.value for s in WAITING]))
-        .values(next_attempt_at=now, enqueued_at=None, updated_at=now)
-    )
+    due = await message_store.make_due(conn, M.c.case_id == case.id, now)
     await timeline.append(
         conn,
         [
@@ -147,7 +145,7 @@ async def change_state(
             )
         ],
     )
-    return Changed(state, reason, until, case.state, pending.rowcount or 0)
+    return Changed(state, reason, until, case.state, due)
 
 
 async def apply(rt: Runtime, key: ApiKey, case_ref: str, event: CaseEventIn) -> CaseEventOut:
@@ -166,10 +164,11 @@ async def apply(rt: Runtime, key: ApiKey, case_ref: str, event: CaseEventIn) -> 
             kind=f"event_{event.type}",
             **event.model_dump(mode="json", exclude_none=True, exclude={"type"}),
         )
+    await outbound.enqueue(rt, changed.due)
     return CaseEventOut(
         case_ref=case_ref,
         state=changed.state,
         state_reason=changed.state_reason,
         state_until=changed.state_until,
-        pending_reevaluated=changed.pending_reevaluated,
+        pending_reevaluated=len(changed.due),
     )

@@ -32,7 +32,7 @@ from gateway.replies.effects import (
     rules_of,
 )
 from gateway.services import answers, reply_contacts, reply_state
-from gateway.states import WAITING
+from gateway.store import messages as message_store
 from gateway.store import timeline
 from gateway.store.tables import contact_points as CP
 from gateway.store.tables import messages as M
@@ -122,31 +122,20 @@ async def apply(
     jurisdiction = preset.jurisdiction if preset is not None else ""
     await reply_contacts.apply(run, jurisdiction)
     await run.flush()
-    state_changed = await reply_state.apply(run, jurisdiction)
-    await _make_due(run, state_changed)
+    await reply_state.apply(run, jurisdiction)  # makes the case's waiting messages due
+    await _make_due(run)
     await _answers(run, preset)
     await _review(run)
     await run.flush()
     return run.outcome
 
 
-async def _make_due(run: Run, state_changed: bool) -> None:
-    """Waiting messages of the case (if its state changed) and of every changed contact point are
-    re-decided now: due at once, and enqueued after commit."""
-    scope = []
-    if state_changed:
-        scope.append(M.c.case_id == run.reply.case.id)
+async def _make_due(run: Run) -> None:
+    """Waiting messages of every changed contact point are re-decided now: due at once, and
+    enqueued after commit."""
     if run.changed_contacts:
-        scope.append(M.c.contact_id.in_(sorted(run.changed_contacts)))
-    if not scope:
-        return
-    rows = await run.conn.execute(
-        sa.update(M)
-        .where(M.c.state.in_([s.value for s in WAITING]), sa.or_(*scope))
-        .values(next_attempt_at=run.now, enqueued_at=run.now, updated_at=run.now)
-        .returning(M.c.id, M.c.channel)
-    )
-    run.outcome.due.extend((r.id, r.channel) for r in rows)
+        changed = M.c.contact_id.in_(sorted(run.changed_contacts))
+        run.outcome.due.extend(await message_store.make_due(run.conn, changed, run.now))
 
 
 async def _answers(run: Run, preset: Preset | None) -> None:

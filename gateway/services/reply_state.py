@@ -110,7 +110,7 @@ async def apply(run: Run, jurisdiction: str) -> bool:
         )
         return False
     try:
-        await case_events.change_state(
+        changed = await case_events.change_state(
             run.conn,
             case,
             best,
@@ -122,6 +122,7 @@ async def apply(run: Run, jurisdiction: str) -> bool:
         )
     except Conflict:  # closed meanwhile
         return False
+    run.outcome.due.extend(changed.due)
     run.outcome.effects.append(
         {
             "category": best_category.value,

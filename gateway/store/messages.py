@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.states import ALLOWED, CLAIMABLE, State, sources_of
+from gateway.states import ALLOWED, CLAIMABLE, WAITING, State, sources_of
 from gateway.store.tables import messages as M
 
 
@@ -157,3 +157,18 @@ async def by_provider_refs(
         )
     )
     return {r.provider_ref: r for r in rows}
+
+
+async def make_due(
+    conn: AsyncConnection, where: sa.ColumnElement[bool], now: datetime
+) -> list[tuple[str, str]]:
+    """Waiting messages matching `where` are due now, so their next attempt re-decides them
+    against a changed case or contact point. They are marked enqueued: the caller enqueues the
+    returned (id, channel) pairs after commit (or the pump does, once `enqueued_at` is stale)."""
+    rows = await conn.execute(
+        sa.update(M)
+        .where(M.c.state.in_([s.value for s in WAITING]), where)
+        .values(next_attempt_at=now, enqueued_at=now, updated_at=now)
+        .returning(M.c.id, M.c.channel)
+    )
+    return [(r.id, r.channel) for r in rows]
