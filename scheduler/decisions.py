@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time
 from enum import StrEnum
 
 
@@ -66,6 +66,16 @@ class MessageFacts:
 
 
 @dataclass(frozen=True, slots=True)
+class Restrictions:
+    """What the debtor asked for (compliance §6.1 step 5): contact only within these local hours
+    (in every candidate zone), on these weekdays (0 = Monday), by these channels."""
+
+    hours: tuple[time, time] | None = None
+    days: frozenset[int] | None = None
+    channels: frozenset[str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class CaseFacts:
     state: str
     state_reason: str | None = None
@@ -74,6 +84,7 @@ class CaseFacts:
     # The debtor's candidate time zones (compliance §6.4), already resolved by the caller.
     zones: tuple[str, ...] = ()
     collector_role: str = "first_party"
+    restrictions: Restrictions | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ in the order of the compliance spec (§6.1) and the first blocking rule wins:
 2. channel eligibility: opted-out or invalid contact points, third parties;
 3. (recipient identity: contact points are the debtor's unless marked `third_party`);
 4. the contact window in every candidate zone of the debtor, and the caller's `not_before`;
-5. (personal restrictions: none recorded yet);
+5. personal restrictions: the hours, days and channels the debtor asked for;
 6. frequency caps — decided by the caller with `scheduler.caps.check` under a per-debtor lock;
 7. the content gate — decided on the rendered message with `scheduler.content`.
 
@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+from scheduler import personal
 from scheduler.decisions import (
     ALLOW,
     IMMEDIATE_ANSWERS,
@@ -68,6 +69,7 @@ def decide(
         or _inbound_grace(message, contact, now, preset)
         or _not_before(message, now)
         or _window(message, case, contact, now, preset)
+        or _personal(message, case, now, preset)
         or ALLOW
     )
     if decision is ALLOW or preset is None:
@@ -217,6 +219,15 @@ def _window(
             reason=f"outside the contact window in {where}",
         )
     return None
+
+
+def _personal(
+    message: MessageFacts, case: CaseFacts, now: datetime, preset: Preset | None
+) -> Decision | None:
+    if preset is None or case.restrictions is None:
+        return None
+    zones = list(case.zones) or preset.fallback_zones
+    return personal.check(message, case.restrictions, zones, now, preset)
 
 
 def cap_purpose(message: MessageFacts, contact: ContactFacts, now: datetime, preset: Preset) -> str:

@@ -124,12 +124,39 @@ def normalize_address(channel: str, address: str) -> str:
         raise ValueError(f"not a valid email address: {exc}") from None
 
 
+Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+_HH_MM = r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$"
+
+
+class LocalHours(Strict):
+    start: Annotated[str, Field(pattern=_HH_MM)]
+    end: Annotated[str, Field(pattern=_HH_MM)]
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LocalHours:
+        if self.start >= self.end:
+            raise ValueError("start must be before end")
+        return self
+
+
+class Restrictions(Strict):
+    """What the debtor asked for (US 1006.6(b)(1), UK CONC 7.9.4R): contact only within these
+    local hours, on these days, by these channels. They narrow the preset; they never widen it."""
+
+    hours: LocalHours | None = None
+    days: list[Day] | None = Field(default=None, min_length=1)
+    channels: list[Channel] | None = Field(default=None, min_length=1)
+    note: Annotated[str, Field(max_length=500)] | None = None
+
+
 class CaseIn(Strict):
     debtor: Debtor
     preset: Preset
     collector_role: CollectorRole = "first_party"
     debt: Debt
     contacts: list[ContactIn] = Field(default_factory=list, max_length=20)
+    # Absent: unchanged. `{}`: cleared.
+    restrictions: Restrictions | None = None
 
 
 class ContactOut(BaseModel):
@@ -188,6 +215,7 @@ class CaseOut(BaseModel):
     debtor: dict[str, Any]
     debt: dict[str, Any]
     contacts: list[ContactOut]
+    restrictions: dict[str, Any] | None = None
     created_at: datetime
     updated_at: datetime
 

@@ -7,16 +7,19 @@ from typing import Any
 from gateway.api.schemas import CaseIn, CaseOut, ContactOut
 from gateway.bootstrap import Runtime
 from gateway.errors import NotFound, ValidationFailed
+from gateway.services import outbound
 from gateway.store import cases as case_store
+from gateway.store import messages as message_store
 from gateway.store import timeline
 from gateway.store.keys import ApiKey
+from gateway.store.tables import messages as M
 
 
 def _fields(body: CaseIn) -> dict[str, Any]:
     debtor = body.debtor
     debt = body.debt
     digits = "".join(ch for ch in debt.account_number if ch.isalnum())
-    return {
+    fields: dict[str, Any] = {
         "debtor": {
             "name": debtor.name,
             "first_name": debtor.first_name,
@@ -36,6 +39,16 @@ def _fields(body: CaseIn) -> dict[str, Any]:
             "sol_expired": debt.sol_expired,
         },
     }
+    fields.update(restrictions_entry(body))
+    return fields
+
+
+def restrictions_entry(body: CaseIn) -> dict[str, Any]:
+    """The debtor's restrictions as given, for the timeline (the evidence of what they asked)."""
+    if "restrictions" not in body.model_fields_set:
+        return {}
+    given = body.restrictions.model_dump(exclude_none=True) if body.restrictions else {}
+    return {"restrictions": given or None}
 
 
 def _contacts(body: CaseIn) -> list[dict[str, Any]]:
@@ -57,6 +70,7 @@ async def upsert(rt: Runtime, key: ApiKey, case_ref: str, body: CaseIn) -> tuple
             details=[{"field": "preset", "problem": "unknown preset", "type": "unknown_preset"}],
         )
     now = rt.clock()
+    due: list[tuple[str, str]] = []
     async with rt.engine.begin() as conn:
         case_id, created, changes = await case_store.upsert(
             conn,
@@ -66,6 +80,10 @@ async def upsert(rt: Runtime, key: ApiKey, case_ref: str, body: CaseIn) -> tuple
             contacts=_contacts(body),
             now=now,
         )
+        if "restrictions" in body.model_fields_set and not created:
+            # What the debtor asked for applies before the next attempt of anything waiting.
+            due = await message_store.make_due(conn, M.c.case_id == case_id, now)
+            changes.append("restrictions")
         await timeline.append(
             conn,
             [
@@ -76,10 +94,12 @@ async def upsert(rt: Runtime, key: ApiKey, case_ref: str, body: CaseIn) -> tuple
                     actor=f"key:{key.name}",
                     preset=body.preset,
                     changes=changes,
+                    **restrictions_entry(body),
                 )
             ],
         )
         out = await _read(conn, key.tenant, case_ref)
+    await outbound.enqueue(rt, due)
     return created, out
 
 
@@ -104,6 +124,7 @@ async def _read(conn: Any, tenant: str, case_ref: str) -> CaseOut:
         collector_role=case.collector_role,
         debtor=debtor,
         debt=case.debt,
+        restrictions=case.restrictions,
         contacts=[
             ContactOut(channel=c.channel, address=c.address, status=c.status, role=c.role)
             for c in contacts

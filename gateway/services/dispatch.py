@@ -64,6 +64,7 @@ async def _load(conn: Any, ids: list[str]) -> list[Any]:
                 M.c.api_key_id,
                 C.c.case_ref,
                 C.c.collector_role,
+                C.c.restrictions,
                 C.c.debtor,
                 C.c.debt,
                 C.c.locale,

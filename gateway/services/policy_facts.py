@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from scheduler.decisions import CaseFacts, ContactFacts, MessageFacts
+from scheduler.personal import restrictions_of
 from scheduler.presets import Preset
 from scheduler.zones import candidate_zones
 
@@ -28,7 +29,7 @@ def message_facts(row: Any) -> MessageFacts:
 
 def case_facts(row: Any, identity: frozenset[str], preset: Preset | None) -> CaseFacts:
     """`row` carries the case's columns (state, state_reason, state_until, preset, timezone,
-    debtor, collector_role) under those names or with a `case_` prefix for the state ones."""
+    debtor, collector_role, restrictions) under those names or with a `case_` prefix for the state ones."""
     return CaseFacts(
         _get(row, "case_state", "state"),
         _get(row, "case_state_reason", "state_reason"),
@@ -36,6 +37,7 @@ def case_facts(row: Any, identity: frozenset[str], preset: Preset | None) -> Cas
         row.preset,
         zones=debtor_zones(row, identity, preset),
         collector_role=row.collector_role,
+        restrictions=restrictions_of(row.restrictions),
     )
 
 

@@ -70,6 +70,9 @@ cases = sa.Table(
     sa.Column("state", sa.String(16), nullable=False),
     sa.Column("state_reason", sa.String(64)),
     sa.Column("state_until", TS),
+    # The debtor's own restrictions (compliance §6.1 step 5): {"hours": {"start", "end"},
+    # "days": [...], "channels": [...]}, any of them absent.
+    sa.Column("restrictions", JSON),
     sa.Column("created_at", TS, nullable=False),
     sa.Column("updated_at", TS, nullable=False),
     sa.UniqueConstraint("tenant", "case_ref"),

@@ -180,3 +180,55 @@ def test_the_api_purpose_list_is_the_policy_s() -> None:
     from gateway.api.schemas import Purpose
 
     assert get_args(Purpose) == PURPOSES
+
+
+def personal(data: dict[str, object], purpose: str = "reminder", now: datetime = NOON, **kw: str):
+    from scheduler.personal import restrictions_of
+
+    return decide(
+        MessageFacts(kw.get("channel", "sms"), purpose, None, scheduled_at=now),
+        CaseFacts(
+            "active",
+            preset="US-RegF",
+            zones=("America/New_York",),
+            restrictions=restrictions_of(data),  # type: ignore[arg-type]
+        ),
+        ContactFacts(kw.get("channel", "sms"), "active"),
+        now,
+        PRESETS["US-RegF"],
+    )
+
+
+def test_the_debtor_s_hours_narrow_the_window_in_their_zone() -> None:
+    # 15:00 Eastern; the debtor asked for 18:00–20:00 only.
+    evening = {"hours": {"start": "18:00", "end": "20:00"}}
+    decision = personal(evening)
+    assert (decision.verdict, decision.rule) == (Verdict.DEFER, "personal.hours")
+    assert decision.until == datetime(2026, 11, 24, 23, 0, tzinfo=UTC)  # 18:00 EST
+    assert "18:00–20:00" in decision.reason
+    assert personal(evening, now=datetime(2026, 11, 24, 23, 30, tzinfo=UTC)).allowed
+    # The preset's margin still applies at the end: 19:45 is the last instant.
+    assert personal(evening, now=datetime(2026, 11, 25, 0, 46, tzinfo=UTC)).rule == (
+        "personal.hours"
+    )
+    # They never widen the preset: 06:00–23:00 is still 08:00–20:45 under US-RegF.
+    wide = personal({"hours": {"start": "06:00", "end": "23:00"}}, now=NIGHT)
+    assert wide.rule == "window.sms"
+
+
+def test_the_debtor_s_days_and_channels() -> None:
+    weekends = personal({"days": ["sat", "sun"]})  # Tuesday
+    assert weekends.rule == "personal.hours"
+    assert weekends.until == datetime(2026, 11, 28, 13, 0, tzinfo=UTC)  # Saturday 08:00 EST
+    only_email = {"channels": ["email", "letter"]}
+    blocked = personal(only_email)
+    assert (blocked.verdict, blocked.rule) == (Verdict.SUPPRESS, "personal.channel")
+    assert personal(only_email, channel="email").allowed
+    # An answer the debtor asked for by texting us still goes by text.
+    assert personal(only_email, "help_reply").allowed
+
+
+def test_hours_that_never_meet_the_window_reroute_or_review() -> None:
+    night_owl = personal({"hours": {"start": "22:00", "end": "24:00"}})
+    assert night_owl.verdict is Verdict.REROUTE and night_owl.channel == "letter"
+    assert night_owl.rule == "personal.hours"
