@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from scheduler import personal
+from scheduler import personal, windows
 from scheduler.decisions import (
     ALLOW,
     IMMEDIATE_ANSWERS,
@@ -44,6 +44,7 @@ __all__ = [
     "Verdict",
     "bounded",
     "decide",
+    "send_by",
 ]
 
 
@@ -228,6 +229,21 @@ def _personal(
         return None
     zones = list(case.zones) or preset.fallback_zones
     return personal.check(message, case.restrictions, zones, now, preset)
+
+
+def send_by(
+    message: MessageFacts, case: CaseFacts, now: datetime, preset: Preset | None
+) -> datetime | None:
+    """For a message allowed at `now`: the instant its window (the debtor's own hours included)
+    closes, by which it must have been handed to a provider; None when no window applies. A
+    worker that waits for a rate-limit token past it puts the message back to be decided again."""
+    if preset is None or message.channel not in WINDOWED or message.purpose in IMMEDIATE_ANSWERS:
+        return None
+    zones = list(case.zones) or preset.fallback_zones
+    r = case.restrictions
+    if r is not None and (r.hours is not None or r.days is not None):
+        preset = personal.narrowed(preset, r)
+    return windows.send_by(zones, message.channel, preset, now)
 
 
 def cap_purpose(message: MessageFacts, contact: ContactFacts, now: datetime, preset: Preset) -> str:

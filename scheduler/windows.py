@@ -72,6 +72,27 @@ def next_allowed(
     `preset.on_empty_intersection` (and drops steps deferred past `preset.max_defer`).
     """
     now = _utc(now)
+    horizon = now + timedelta(days=days)
+    for start, end in _spans(zones, channel, preset, now, days):
+        if end > now:
+            # The hour's cached spans reach a little further than `days`; the answer must not.
+            return max(start, now) if start < horizon else None
+    return None
+
+
+def send_by(zones: Sequence[str], channel: str, preset: Preset, now: datetime) -> datetime | None:
+    """When the allowed interval holding `now` ends (its safety margin already cut), or None if
+    `now` is not allowed: a message allowed now must be handed over before then."""
+    now = _utc(now)
+    for start, end in _spans(zones, channel, preset, now, 7):
+        if start <= now < end:
+            return end
+    return None
+
+
+def _spans(
+    zones: Sequence[str], channel: str, preset: Preset, now: datetime, days: int
+) -> tuple[Interval, ...]:
     hour = now.replace(minute=0, second=0, microsecond=0)
     # Intervals are computed once per (zones, channel, preset, hour) and reused for every message
     # of that hour: from the hour's start they cover `days` + 1 days, so any `now` within the
@@ -91,10 +112,7 @@ def next_allowed(
             preset,
             tuple(allowed_intervals(zones, channel, preset, hour, days + 1)),
         )
-    for start, end in cached[1]:
-        if end > now:
-            return max(start, now)
-    return None
+    return cached[1]
 
 
 _SPANS: dict[tuple[object, ...], tuple[Preset, tuple[Interval, ...]]] = {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import socket
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,15 +27,22 @@ class Clock:
 
     def __init__(self) -> None:
         self.fixed: datetime | None = None
+        self.running_since: float | None = None
 
     def __call__(self) -> datetime:
-        return self.fixed or datetime.now(UTC)
+        if self.fixed is None:
+            return datetime.now(UTC)
+        if self.running_since is None:
+            return self.fixed
+        return self.fixed + timedelta(seconds=time.monotonic() - self.running_since)
 
-    def set(self, when: datetime) -> None:
+    def set(self, when: datetime, *, running: bool = False) -> None:
+        """Pin the clock at `when`; `running=True` lets it tick on from there in real time."""
         self.fixed = when.astimezone(UTC)
+        self.running_since = time.monotonic() if running else None
 
     def advance(self, **delta: float) -> None:
-        self.fixed = self() + timedelta(**delta)
+        self.set(self() + timedelta(**delta), running=self.running_since is not None)
 
 
 def _operation(method: str, path: str) -> tuple[str, dict[str, Any]] | None:

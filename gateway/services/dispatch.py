@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -40,7 +41,7 @@ from gateway.store.tables import contact_points as CP
 from gateway.store.tables import messages as M
 from scheduler.caps import check as check_caps
 from scheduler.decisions import Decision, Touch, Verdict
-from scheduler.policy import bounded, cap_purpose, decide
+from scheduler.policy import bounded, cap_purpose, decide, send_by
 
 log = structlog.get_logger()
 
@@ -120,6 +121,7 @@ async def dispatch(rt: Runtime, ids: list[str]) -> dict[str, int]:
     templates = await rt.templates({r.template_id for r in rows})
     decisions = Verdicts(now)
     reroutes: list[tuple[Any, Decision]] = []
+    deadlines: dict[str, datetime] = {}
     candidates: list[tuple[Any, Outgoing, dict[str, Any], Any]] = []
     for row in rows:
         if row.expires_at is not None and row.expires_at <= now:
@@ -130,11 +132,8 @@ async def dispatch(rt: Runtime, ids: list[str]) -> dict[str, int]:
         contact = contact_facts(
             row.channel, row.contact_status, row.contact_role, inbound.get(row.contact_id)
         )
-        decision = bounded(
-            decide(message, case_facts(row, debtors[row.case_id], preset), contact, now, preset),
-            message,
-            preset,
-        )
+        facts = case_facts(row, debtors[row.case_id], preset)
+        decision = bounded(decide(message, facts, contact, now, preset), message, preset)
         if decision.verdict is Verdict.REROUTE:
             reroutes.append((row, decision))
             continue
@@ -151,6 +150,8 @@ async def dispatch(rt: Runtime, ids: list[str]) -> dict[str, int]:
             decisions.apply(row, blocked)
             continue
         purpose = cap_purpose(message, contact, now, preset) if preset else row.purpose
+        if (deadline := send_by(message, facts, now, preset)) is not None:
+            deadlines[row.id] = deadline
         candidates.append((row, outgoing, rendered, (message, purpose, preset)))
 
     to_send: list[tuple[Any, Outgoing]] = []
@@ -186,7 +187,7 @@ async def dispatch(rt: Runtime, ids: list[str]) -> dict[str, int]:
         await decisions.write(conn, token)
     await outbound.enqueue(rt, letters)
 
-    outcome = await send_all(rt, to_send)
+    outcome = await send_all(rt, to_send, deadlines)
     done = rt.clock()
     async with rt.engine.begin() as conn:
         await message_store.transition_each(conn, outcome.sent, State.SENT, now=done, held_by=token)

@@ -59,7 +59,19 @@ class Outcome:
             timeline.entry(row.case_id, "failed", now, message_id=row.id, reason=reason, **detail)
         )
 
-    def wait(self, row: Any, now: datetime, until: datetime, reason: str, **detail: Any) -> None:
+    def wait(
+        self,
+        row: Any,
+        now: datetime,
+        until: datetime,
+        reason: str,
+        *,
+        handed_over: bool = True,
+        **detail: Any,
+    ) -> None:
+        """Back to waiting until `until`. A message that never reached a provider (no rate-limit
+        token in time, its window closing meanwhile) is no attempt: neither the attempt counter
+        nor the frequency caps count it."""
         self.retry.append(
             {
                 "id": row.id,
@@ -67,6 +79,8 @@ class Outcome:
                 "enqueued_at": None,
                 "state_reason": reason[:128],
                 "lease_until": None,
+                "attempts": row.attempts + 1 if handed_over else row.attempts,
+                "attempted_at": now if handed_over else None,
             }
         )
         self.entries.append(
@@ -91,19 +105,37 @@ def breaker(rt: Runtime, name: str) -> CircuitBreaker:
     return found
 
 
-async def send_all(rt: Runtime, batch: list[tuple[Any, Outgoing]]) -> Outcome:
+async def send_all(
+    rt: Runtime,
+    batch: list[tuple[Any, Outgoing]],
+    deadlines: dict[str, datetime] | None = None,
+) -> Outcome:
+    """Send a batch concurrently (bounded). `deadlines`: message id → the instant its contact
+    window closes; nothing is handed to a provider after it."""
     outcome = Outcome()
     gate = asyncio.Semaphore(rt.settings.send_concurrency)
+    deadlines = deadlines or {}
 
     async def one(row: Any, outgoing: Outgoing) -> None:
         async with gate:
-            await send_one(rt, row, outgoing, outcome)
+            await send_one(rt, row, outgoing, outcome, deadlines.get(row.id))
 
     await asyncio.gather(*(one(row, outgoing) for row, outgoing in batch))
     return outcome
 
 
-async def send_one(rt: Runtime, row: Any, outgoing: Outgoing, outcome: Outcome) -> None:
+def _too_late(rt: Runtime, row: Any, deadline: datetime | None, outcome: Outcome) -> bool:
+    """Past its window's end: the message goes back to be decided again (and deferred)."""
+    now = rt.clock()
+    if deadline is None or now < deadline:
+        return False
+    outcome.wait(row, now, now, "the contact window closed before it was sent", handed_over=False)
+    return True
+
+
+async def send_one(
+    rt: Runtime, row: Any, outgoing: Outgoing, outcome: Outcome, deadline: datetime | None = None
+) -> None:
     attempt = row.attempts + 1
     providers = rt.providers_for(row.channel)
     if not providers:
@@ -116,19 +148,29 @@ async def send_one(rt: Runtime, row: Any, outgoing: Outgoing, outcome: Outcome) 
             skipped.append(provider.name)
             continue
         sender = str(getattr(provider, "sender", "") or "")
+        if _too_late(rt, row, deadline, outcome):
+            return
         if rt.limiter is not None and rt.limiter.limited(provider.name):
+            max_wait = rt.settings.rate_limit_max_wait_s
+            if deadline is not None:
+                max_wait = min(max_wait, (deadline - rt.clock()).total_seconds())
             try:
-                await rt.limiter.acquire(
-                    provider.name, sender, max_wait_s=rt.settings.rate_limit_max_wait_s
-                )
+                await rt.limiter.acquire(provider.name, sender, max_wait_s=max_wait)
             except RateLimited as exc:
                 # Over the provider's rate for longer than a worker should hold a claim: the
                 # message waits its turn in the database instead (a backlog never bursts).
                 now = rt.clock()
                 wait = exc.retry_after * random.uniform(1.0, 1.2)
                 outcome.wait(
-                    row, now, now + timedelta(seconds=wait), "rate limited", provider=provider.name
+                    row,
+                    now,
+                    now + timedelta(seconds=wait),
+                    "rate limited",
+                    handed_over=False,
+                    provider=provider.name,
                 )
+                return
+            if _too_late(rt, row, deadline, outcome):
                 return
         try:
             result = await provider.send(outgoing)

@@ -389,3 +389,13 @@ def test_every_allowed_instant_is_inside_every_zone_window(
     else:
         assert first >= now and first == spans[0][0]
         _assert_allowed(first, zones, channel, preset)
+
+
+def test_next_allowed_looks_no_further_than_its_horizon() -> None:
+    # Tokyo and New York under EU (Mon–Sat, 11-hour windows) meet only on a few days; in the week
+    # from 1 November 2027 they do not, and an instant on the eighth day is not an answer.
+    zones, now = ["Asia/Tokyo", "America/New_York"], datetime(2027, 11, 1, 1, tzinfo=UTC)
+    spans = allowed_intervals(zones, "sms", EU, now)
+    first = next_allowed(zones, "sms", EU, now)
+    assert first == (spans[0][0] if spans else None)
+    assert next_allowed(zones, "sms", EU, now, days=14) is not None
