@@ -1,9 +1,10 @@
 """The due-work pump and the sweeper: the database is the source of truth for time.
 
 Every waiting message (accepted, deferred, retrying, or accepted for later with `not_before`) has
-a `next_attempt_at`. Each tick the pump enqueues, in chunks, the due ones that were not enqueued
-in the last `requeue_after_s` seconds, so a job lost with Redis (flushed, restarted, failed over)
-is re-derived from the database within that time. The sweeper ends expired claims: a claim still
+a `next_attempt_at`. Each tick the pump enqueues, in chunks, the due ones not yet enqueued, and
+those enqueued more than `requeue_after_s` seconds ago on a channel whose queue is empty: a job
+lost with Redis (flushed, restarted, failed over) is re-derived from the database within that
+time, while a long backlog still draining is not enqueued twice. The sweeper ends expired claims: a claim still
 `dispatching` was never handed to a provider and goes back to waiting; one in `sending` may or may
 not have reached the provider and becomes `unknown` — never sent again blindly.
 
@@ -19,6 +20,7 @@ import socket
 from typing import Any
 
 import structlog
+from rq import Queue
 
 from gateway.bootstrap import Runtime
 from gateway.queue import enqueue_ids
@@ -29,17 +31,34 @@ from gateway.store import timeline
 log = structlog.get_logger()
 
 PUMP_BATCH = 5000
+CHANNELS = ("sms", "email", "letter")
 LOCK_TTL_MS = 10_000
+
+
+def idle_channels(rt: Runtime) -> set[str]:
+    """Channels whose queue holds no job. Only there can a message enqueued long ago mean a job
+    lost with Redis; where jobs are still queued, a backlog is draining at the provider's rate,
+    and enqueueing it again would only pile duplicates into Redis."""
+    return {
+        channel
+        for channel in CHANNELS
+        if Queue(rt.keys.queue_for(channel), connection=rt.redis).count == 0
+    }
 
 
 async def pump_once(rt: Runtime) -> int:
     """Enqueue every due message not recently enqueued; return how many."""
     total = 0
+    requeue = await asyncio.to_thread(idle_channels, rt)
     while True:
         now = rt.clock()
         async with rt.engine.begin() as conn:
             due = await message_store.due_for_enqueue(
-                conn, now=now, requeue_after_s=rt.settings.requeue_after_s, limit=PUMP_BATCH
+                conn,
+                now=now,
+                requeue_after_s=rt.settings.requeue_after_s,
+                limit=PUMP_BATCH,
+                requeue_channels=requeue,
             )
             await message_store.mark_enqueued(conn, [i for i, _ in due], now)
         if not due:

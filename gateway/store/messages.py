@@ -110,16 +110,24 @@ async def claim(
 
 
 async def due_for_enqueue(
-    conn: AsyncConnection, *, now: datetime, requeue_after_s: float, limit: int
+    conn: AsyncConnection,
+    *,
+    now: datetime,
+    requeue_after_s: float,
+    limit: int,
+    requeue_channels: Iterable[str] | None = None,
 ) -> list[tuple[str, str]]:
-    """(id, channel) of waiting messages that are due and not enqueued recently."""
-    stale = now - timedelta(seconds=requeue_after_s)
+    """(id, channel) of waiting messages that are due and not enqueued, or enqueued more than
+    `requeue_after_s` ago on one of `requeue_channels` (all channels when None)."""
+    stale = M.c.enqueued_at < now - timedelta(seconds=requeue_after_s)
+    if requeue_channels is not None:
+        stale = sa.and_(stale, M.c.channel.in_(sorted(requeue_channels)))
     rows = await conn.execute(
         sa.select(M.c.id, M.c.channel)
         .where(
             M.c.state.in_([s.value for s in CLAIMABLE]),
             sa.or_(M.c.next_attempt_at.is_(None), M.c.next_attempt_at <= now),
-            sa.or_(M.c.enqueued_at.is_(None), M.c.enqueued_at < stale),
+            sa.or_(M.c.enqueued_at.is_(None), stale),
         )
         .order_by(M.c.next_attempt_at)
         .limit(limit)

@@ -339,6 +339,26 @@ async def test_pump_recovers_jobs_lost_from_redis(
     assert set(states) == {"sent"}
 
 
+async def test_a_backlog_still_queued_is_not_enqueued_twice(
+    api: ApiClient, runtime: Any, redis_client: Any, clock: Any
+) -> None:
+    from rq import Queue
+
+    await api.put("/v1/cases/C-15", case_body())
+    for i in range(5):
+        await api.post("/v1/reminders", reminder("C-15", "sms", key=f"q{i}"))
+    queue = Queue(runtime.keys.dispatch_queue, connection=runtime.redis)
+    queued = queue.count
+    # Long enough for the pump to call them lost — but their jobs are still waiting in Redis,
+    # draining behind a slow provider: enqueueing them again would only add duplicates.
+    clock.advance(seconds=runtime.settings.requeue_after_s + 1)
+    assert await pump_once(runtime) == 0
+    assert queue.count == queued
+    redis_client.flushdb()  # now they are lost, and found again
+    assert await pump_once(runtime) == 5
+    assert await drain(runtime) >= 1
+
+
 async def test_no_answer_to_smtp_data_makes_the_message_unknown_not_resent(
     api: ApiClient, runtime: Any, clock: Any
 ) -> None:
