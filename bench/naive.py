@@ -79,7 +79,6 @@ async def _send_one(settings: Settings, message_id: str) -> str:
             MessageFacts(row.channel, row.purpose, row.not_before),
             CaseFacts(row.case_state, row.case_state_reason, row.state_until, row.preset),
             ContactFacts(row.channel, row.contact_status),
-            (),
             now,
         )
         if decision.verdict is not Verdict.ALLOW:
