@@ -55,9 +55,7 @@ async def create(
         reason = f"one was created for this contact point in the last {minutes} minutes"
         return {**effect, "effect": "answer_skipped", "reason": reason, "earlier": earlier}, []
     published = await template_store.published(conn)
-    template_id = published.get((answer.purpose, contact.channel, case.locale)) or published.get(
-        (answer.purpose, contact.channel, template_store.DEFAULT_LOCALE)
-    )
+    template_id = template_store.pick(published, answer.purpose, contact.channel, case.locale)
     if template_id is None:
         reason = f"no published {contact.channel} template {answer.purpose!r}"
         return {**effect, "effect": "answer_skipped", "reason": reason}, []

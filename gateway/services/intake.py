@@ -100,9 +100,7 @@ async def _accept(rt: Runtime, key: ApiKey, items: list[ReminderIn]) -> list[Ite
                 results[index] = _reject("unknown_case", f"no case {item.case_ref!r}", 404)
                 continue
             case, contacts = found
-            template_id = published.get(
-                (item.template, item.channel, case.locale)
-            ) or published.get((item.template, item.channel, template_store.DEFAULT_LOCALE))
+            template_id = template_store.pick(published, item.template, item.channel, case.locale)
             if template_id is None:
                 if item.template not in template_keys:
                     results[index] = _reject(

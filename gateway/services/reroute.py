@@ -29,9 +29,7 @@ async def to_letter(
     timeline data (`rerouted_to`), or a REVIEW decision when no letter can be made."""
     key = (await conn.execute(sa.select(TV.c.key).where(TV.c.id == row.template_id))).scalar_one()
     published = await template_store.published(conn)
-    template_id = published.get((key, "letter", row.locale)) or published.get(
-        (key, "letter", template_store.DEFAULT_LOCALE)
-    )
+    template_id = template_store.pick(published, key, "letter", row.locale)
     postal = (
         await conn.execute(
             sa.select(CP.c.id).where(

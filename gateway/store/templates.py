@@ -171,6 +171,13 @@ async def published(conn: AsyncConnection) -> dict[tuple[str, str, str], int]:
     return {(r.key, r.channel, r.locale): r.id for r in rows}
 
 
+def pick(
+    published: dict[tuple[str, str, str], int], key: str, channel: str, locale: str
+) -> int | None:
+    """The published version of a template for the debtor's locale, else the default locale's."""
+    return published.get((key, channel, locale)) or published.get((key, channel, DEFAULT_LOCALE))
+
+
 async def by_ids(conn: AsyncConnection, ids: set[int]) -> dict[int, TemplateVersion]:
     if not ids:
         return {}
