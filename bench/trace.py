@@ -65,8 +65,8 @@ def install_worker() -> None:
     from channels.email.smtp import SmtpEmail
     from channels.sms.twilio import TwilioSms
     from gateway import worker
-    from gateway.services import dispatch, receipts
-    from gateway.store import messages, timeline
+    from gateway.services import dispatch, receipts, verdicts
+    from gateway.store import history, messages, timeline
 
     timed(worker.GatewayWorker, "execute_job", "rq execute_job (whole job)")
     timed(dispatch, "dispatch", "dispatch (whole job)")
@@ -80,6 +80,12 @@ def install_worker() -> None:
         if hasattr(dispatch, name):
             timed(dispatch, name, "send all (per job)")
     timed(receipts, "reconcile", "reconcile")
+    timed(dispatch, "_serialize", "per-debtor lock (wait included)")
+    timed(history, "identities", "debtor identities")
+    timed(history, "touches", "contact history read")
+    timed(dispatch, "check_caps", "caps check (per message)")
+    timed(dispatch, "content_gate", "content gate (per message)")
+    timed(verdicts.Verdicts, "write", "decisions write")
     timed(TwilioSms, "send", "twilio send (per message)")
     timed(SmtpEmail, "send", "smtp send (per message)")
 
