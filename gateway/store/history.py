@@ -50,14 +50,24 @@ async def touches(
     wanted = sorted(set(addresses))
     if not wanted:
         return {}
-    debtors = sa.and_(CP.c.address.in_(wanted), CP.c.role == DEBTOR)
-    sharing = sa.select(CP.c.case_id).where(debtors).distinct().scalar_subquery()
+    # By (channel, address), the index's order: phone numbers are E.164, the rest email.
+    phones = [a for a in wanted if a.startswith("+")]
+    emails = [a for a in wanted if not a.startswith("+")]
+    points = sa.or_(
+        sa.and_(CP.c.channel == "sms", CP.c.address.in_(phones)),
+        sa.and_(CP.c.channel == "email", CP.c.address.in_(emails)),
+    )
     case_addresses: dict[int, set[str]] = defaultdict(set)
-    for r in await conn.execute(sa.select(CP.c.case_id, CP.c.address).where(debtors)):
+    for r in await conn.execute(
+        sa.select(CP.c.case_id, CP.c.address).where(points, CP.c.role == DEBTOR)
+    ):
         case_addresses[r.case_id].add(r.address)
+    if not case_addresses:
+        return {}
     rows = await conn.execute(
         sa.select(M.c.id, M.c.case_id, M.c.channel, M.c.purpose, M.c.attempted_at).where(
-            M.c.case_id.in_(sharing), M.c.attempted_at >= now - max(horizon, HORIZON)
+            M.c.case_id.in_(sorted(case_addresses)),
+            M.c.attempted_at >= now - max(horizon, HORIZON),
         )
     )
     out: dict[str, list[tuple[str, Touch]]] = defaultdict(list)
