@@ -69,7 +69,9 @@ CASES: dict[str, dict[str, Any]] = {
         ],
     },
 }
+# Deferred counts as settled here: the policy has decided, and the timeline says until when.
 SETTLED = {
+    "deferred",
     "sent",
     "delivered",
     "undelivered",

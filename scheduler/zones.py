@@ -137,9 +137,17 @@ def phone_zones(number: str) -> list[str]:
     return zones
 
 
+# Countries with one legal time whatever the tz database lists: China's is Beijing time, and the
+# hours its rules set (08:00–22:00) are Beijing hours. Asia/Urumqi is Xinjiang's unofficial
+# UTC+6; counting it for every Chinese address would cut two legal hours from each morning.
+LEGAL_TIME: Mapping[str, tuple[str, ...]] = {"CN": ("Asia/Shanghai",)}
+
+
 def country_zones(country: str) -> tuple[str, ...]:
-    """Every zone the tz database lists for an ISO country code (empty if unknown)."""
-    return _zone_tab()[0].get(country.upper(), ())
+    """The zones of an ISO country code: its legal time where it has one, else every zone the tz
+    database lists for it (empty if unknown)."""
+    code = country.upper()
+    return LEGAL_TIME.get(code) or _zone_tab()[0].get(code, ())
 
 
 def zone_country(zone: str) -> str | None:

@@ -399,3 +399,12 @@ def test_next_allowed_looks_no_further_than_its_horizon() -> None:
     first = next_allowed(zones, "sms", EU, now)
     assert first == (spans[0][0] if spans else None)
     assert next_allowed(zones, "sms", EU, now, days=14) is not None
+
+
+def test_a_chinese_address_is_on_beijing_time() -> None:
+    # The tz database also lists Asia/Urumqi (Xinjiang's unofficial UTC+6) for China; China's
+    # legal time, and the hours of its collection rules, are Beijing time.
+    zones = candidate_zones(None, {"country": "CN"}, ["+8613812345678"], CN)
+    assert zones == ["Asia/Shanghai"]
+    eight = datetime(2026, 6, 10, 8, tzinfo=ZoneInfo("Asia/Shanghai"))
+    assert next_allowed(zones, "sms", CN, eight) == eight.astimezone(UTC)
