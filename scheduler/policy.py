@@ -164,12 +164,13 @@ def _inbound_grace(
     """One acknowledgement per inbound message, and only while the debtor's message is fresh."""
     if message.purpose != "inbound_acknowledgement" or preset is None:
         return None
-    grace = timedelta(minutes=preset.inbound_reply_grace.within_minutes)
+    grace_minutes = preset.inbound_reply_grace.within_minutes
+    grace = timedelta(minutes=grace_minutes)
     if contact.last_inbound_at is None or now - contact.last_inbound_at > grace:
         return Decision(
             Verdict.SUPPRESS,
             rule="inbound_reply.grace",
-            reason=f"no message from this contact point in the last {grace.seconds // 60} min",
+            reason=f"no message from this contact point in the last {grace_minutes} min",
         )
     if contact.acknowledged_since_inbound:
         return Decision(
