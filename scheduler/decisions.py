@@ -32,6 +32,17 @@ class Decision:
 
 ALLOW = Decision(Verdict.ALLOW)
 
+# Channels with a contact window; letters have none.
+WINDOWED = ("sms", "email")
+
+
+def nowhere(on_empty: str, rule: str, reason: str) -> Decision:
+    """No instant is allowed: a letter instead (`reroute_letter`), or a person decides — never an
+    arbitrary pick of one zone or one set of hours (§6.4 step 6)."""
+    if on_empty == "reroute_letter":
+        return Decision(Verdict.REROUTE, rule=rule, reason=reason, channel="letter")
+    return Decision(Verdict.REVIEW, rule=rule, reason=reason)
+
 
 # What a message is for; it decides which rules apply (see each set below). A template names its
 # purpose in its meta data; everything else is a proactive `reminder`.

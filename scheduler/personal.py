@@ -10,11 +10,17 @@ from __future__ import annotations
 from datetime import datetime, time
 from typing import Any
 
-from scheduler.decisions import IMMEDIATE_ANSWERS, Decision, MessageFacts, Restrictions, Verdict
+from scheduler.decisions import (
+    IMMEDIATE_ANSWERS,
+    WINDOWED,
+    Decision,
+    MessageFacts,
+    Restrictions,
+    Verdict,
+    nowhere,
+)
 from scheduler.presets import DAYS, DayWindow, Preset, Windows
 from scheduler.windows import next_allowed
-
-WINDOWED = ("sms", "email")
 
 
 def restrictions_of(data: dict[str, Any] | None) -> Restrictions | None:
@@ -56,14 +62,10 @@ def check(
     nxt = next_allowed(zones, message.channel, mine, now) if any_day else None
     asked = _describe(r)
     if nxt is None:
-        verdict = (
-            Verdict.REROUTE if preset.on_empty_intersection == "reroute_letter" else Verdict.REVIEW
-        )
-        return Decision(
-            verdict,
-            rule="personal.hours",
-            reason=f"the debtor's hours ({asked}) never meet the contact window",
-            channel="letter" if verdict is Verdict.REROUTE else None,
+        return nowhere(
+            preset.on_empty_intersection,
+            "personal.hours",
+            f"the debtor's hours ({asked}) never meet the contact window",
         )
     if nxt > now:
         return Decision(

@@ -26,11 +26,13 @@ from scheduler.decisions import (
     ALLOW,
     IMMEDIATE_ANSWERS,
     PAUSED_BY_PAUSE,
+    WINDOWED,
     CaseFacts,
     ContactFacts,
     Decision,
     MessageFacts,
     Verdict,
+    nowhere,
 )
 from scheduler.presets import Preset
 from scheduler.windows import next_allowed
@@ -49,7 +51,6 @@ __all__ = [
 
 
 HOLD_STATES = ("hold", "ceased", "closed")
-WINDOWED = ("sms", "email")
 MAX_DEFER_RULE = "defer.max_exceeded"
 
 
@@ -204,14 +205,10 @@ def _window(
     nxt = next_allowed(zones, message.channel, preset, now)
     where = ", ".join(zones)
     if nxt is None:
-        verdict = (
-            Verdict.REROUTE if preset.on_empty_intersection == "reroute_letter" else Verdict.REVIEW
-        )
-        return Decision(
-            verdict,
-            rule=f"window.{message.channel}",
-            reason=f"no common contact window in {where}",
-            channel="letter" if verdict is Verdict.REROUTE else None,
+        return nowhere(
+            preset.on_empty_intersection,
+            f"window.{message.channel}",
+            f"no common contact window in {where}",
         )
     if nxt > now:
         return Decision(
