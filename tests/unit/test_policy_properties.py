@@ -130,6 +130,8 @@ ZONE_COUNTRY = _zone_tab()
 COUNTRY_ZONES: dict[str, set[str]] = {}
 for _zone, _country in ZONE_COUNTRY.items():
     COUNTRY_ZONES.setdefault(_country, set()).add(_zone)
+# China has one legal time, Beijing's; zone.tab also lists Xinjiang's unofficial Asia/Urumqi.
+COUNTRY_ZONES["CN"] = {"Asia/Shanghai"}
 ZONE_COUNTRY |= {old: ZONE_COUNTRY[new] for old, new in OLD_NAMES.items()}
 SUPPORTED = set(holidays.list_supported_countries())
 # 春节 day 1 (Chinese lunar new year) by year, from the calendar rather than from `holidays`.
