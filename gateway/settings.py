@@ -52,6 +52,9 @@ class Settings:
 
     collector_name: str = field(default="Acme Collections", metadata={"env": "COLLECTOR_NAME"})
     collector_phone: str = field(default="+1 800 555 0100", metadata={"env": "COLLECTOR_PHONE"})
+    # The collector's privacy notice (GDPR Art. 13/14, linked from EU messages); empty: the
+    # gateway's public URL + /privacy, which a deployment must serve or replace.
+    privacy_url: str = field(default="", metadata={"env": "PRIVACY_NOTICE_URL"})
     sms_sender: str = field(default="+15005550006", metadata={"env": "SMS_SENDER"})
 
     # Providers, in order of preference per channel.

@@ -88,7 +88,7 @@ def context(rt: Renderer, row: Any, now: datetime) -> dict[str, Any]:
         "links": {
             "unsubscribe": f"{settings.public_url}/v1/unsubscribe/"
             f"{unsubscribe_token(settings.secret, row.id)}",
-            "privacy": f"{settings.public_url}/privacy",
+            "privacy": settings.privacy_url or f"{settings.public_url}/privacy",
         },
         "data": row.data or {},
     }

@@ -1,4 +1,4 @@
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -61,3 +61,30 @@ def test_sms_and_email_carry_opt_out_instructions(locale: str) -> None:
     assert word in pack[("first_notice", "sms", locale)]["body"]
     assert word in pack[("first_notice", "email", locale)]["body"]
     assert "links.unsubscribe" in pack[("first_notice", "email", locale)]["html"]
+
+
+def test_eu_messages_link_the_configured_privacy_notice() -> None:
+    from types import SimpleNamespace
+
+    from gateway.services.content import context
+    from gateway.settings import Settings
+    from scheduler.presets import load_presets
+
+    presets = load_presets()
+    row = SimpleNamespace(
+        id="0" * 28,
+        case_ref="EU-1",
+        debtor={"name": "Jean Dupont", "first_name": "Jean"},
+        debt={"amount": "1.00", "currency": "EUR", "account": "1234"},
+        locale="en",
+        postal=None,
+        data={},
+        preset="EU",
+        collector_role="first_party",
+    )
+    for env, link in (
+        ({}, "http://127.0.0.1:8080/privacy"),
+        ({"PRIVACY_NOTICE_URL": "https://acme.example/privacy"}, "https://acme.example/privacy"),
+    ):
+        rt = SimpleNamespace(settings=Settings.from_env(env), presets=presets)
+        assert context(rt, row, datetime(2026, 12, 1, tzinfo=UTC))["links"]["privacy"] == link
