@@ -31,7 +31,7 @@ from gateway.replies.effects import (
     UNKNOWN_REVIEW_CHARS,
     rules_of,
 )
-from gateway.services import answers, reply_contacts, reply_state
+from gateway.services import answers, reply_contacts, reply_restrictions, reply_state
 from gateway.store import messages as message_store
 from gateway.store import timeline
 from gateway.store.tables import contact_points as CP
@@ -123,6 +123,7 @@ async def apply(
     await reply_contacts.apply(run, jurisdiction)
     await run.flush()
     await reply_state.apply(run, jurisdiction)  # makes the case's waiting messages due
+    await reply_restrictions.apply(run)  # the hours and channels the debtor asked for
     await _make_due(run)
     await _answers(run, preset)
     await _review(run)

@@ -80,3 +80,57 @@ async def test_bad_restrictions_are_refused_and_change_nothing(
     resp = await api.put("/v1/cases/P-2", ny_debtor(restrictions=restrictions))
     assert resp.status == 422 and resp.body["error"]["code"] == "validation_failed"
     assert (await api.get("/v1/cases/P-2")).body["restrictions"] is None
+
+
+async def sms_reply(api: ApiClient, body: str) -> dict[str, Any]:
+    resp = await api.post(
+        "/v1/providers/sandbox/inbound",
+        {"from": "+12125550123", "to": "+15005550006", "body": body},
+    )
+    assert resp.status == 200, resp.body
+    return dict(resp.body["replies"][0])
+
+
+async def test_a_reply_stating_hours_or_a_channel_becomes_the_case_s_restrictions(
+    api: ApiClient, runtime: Any, clock: Any, smtp_server: Any
+) -> None:
+    clock.set(at("2026-11-24T10:00:00-05:00"))
+    await api.put("/v1/cases/P-3", ny_debtor())
+    pending = await api.post("/v1/reminders", reminder("P-3", "sms"))  # queued, not yet sent
+
+    assert (await sms_reply(api, "Not before noon please"))["category"] == "time_preference"
+    case = (await api.get("/v1/cases/P-3")).body
+    assert case["restrictions"] == {"hours": {"start": "12:00", "end": "24:00"}}
+    effects = [
+        e["data"]
+        for e in (await api.get("/v1/cases/P-3/timeline")).body["entries"]
+        if e["kind"] == "reply_effect" and e["data"].get("effect") == "restrictions"
+    ]
+    assert effects[-1]["category"] == "time_preference" and effects[-1]["stated"]
+    await drain(runtime)  # the waiting reminder was re-decided at once
+    got = (await api.get(f"/v1/messages/{pending.body['id']}")).body
+    assert got["state"] == "deferred" and got["waiting"]["rule"] == "personal.hours"
+    assert at(got["next_attempt_at"]) == at("2026-11-24T12:00:00-05:00")
+
+    # "Email me instead" keeps the hours and adds the channel: the SMS is dropped.
+    await sms_reply(api, "email me instead")
+    case = (await api.get("/v1/cases/P-3")).body
+    assert case["restrictions"] == {
+        "hours": {"start": "12:00", "end": "24:00"},
+        "channels": ["email"],
+    }
+    await drain(runtime)
+    got = (await api.get(f"/v1/messages/{pending.body['id']}")).body
+    assert got["state"] == "suppressed" and got["state_reason"].startswith("personal.channel")
+
+
+async def test_a_preference_that_cannot_be_read_is_left_to_a_person(
+    api: ApiClient, runtime: Any, clock: Any
+) -> None:
+    clock.set(at("2026-11-24T10:00:00-05:00"))
+    await api.put("/v1/cases/P-4", ny_debtor())
+    stored = await sms_reply(api, "I work nights")
+    assert stored["category"] == "time_preference"
+    assert (await api.get("/v1/cases/P-4")).body["restrictions"] is None
+    entries = (await api.get("/v1/cases/P-4/timeline")).body["entries"]
+    assert any(e["data"].get("effect") == "restrictions_unread" for e in entries)
