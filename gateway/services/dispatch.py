@@ -35,6 +35,7 @@ from gateway.states import State
 from gateway.store import cases as case_store
 from gateway.store import history as history_store
 from gateway.store import messages as message_store
+from gateway.store import templates as template_store
 from gateway.store import timeline
 from gateway.store.tables import cases as C
 from gateway.store.tables import contact_points as CP
@@ -179,8 +180,10 @@ async def dispatch(rt: Runtime, ids: list[str]) -> dict[str, int]:
                 added.setdefault(identity, []).append(Touch(row.channel, now, purpose))
                 to_send.append((row, outgoing))
         letters: list[tuple[str, str]] = []
+        published = await template_store.published(conn) if reroutes else {}
         for row, decision in reroutes:
-            recorded, more = await reroute.to_letter(conn, row, decision, now)
+            key = templates[row.template_id].key
+            recorded, more = await reroute.to_letter(conn, row, key, published, decision, now)
             decisions.apply(row, recorded, **more)
             if more:
                 letters.append((more["rerouted_to"], "letter"))

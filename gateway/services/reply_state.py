@@ -77,8 +77,9 @@ def add_business_days(start: datetime, days: int) -> datetime:
     return moment
 
 
-async def apply(run: Run, jurisdiction: str) -> bool:
-    """Apply the most restrictive state change the reply asks for; True if the state changed.
+async def apply(run: Run, jurisdiction: str) -> None:
+    """Apply the most restrictive state change the reply asks for (and make the case's waiting
+    messages due when it changes).
     Every category that asked for one gets a timeline entry saying what became of it."""
     case, now = run.reply.case, run.now
     wanted = [
@@ -87,11 +88,11 @@ async def apply(run: Run, jurisdiction: str) -> bool:
         if (change := change_for(category, run.result, jurisdiction, now)) is not None
     ]
     if not wanted:
-        return False
+        return
     if case.state == "closed":
         for category, _ in wanted:
             run.record(category, effect="case_state_kept", state="closed", reason="case closed")
-        return False
+        return
     ranked = sorted(
         wanted,
         key=lambda item: severity(*case_events.next_state(item[1], case), now),
@@ -108,7 +109,7 @@ async def apply(run: Run, jurisdiction: str) -> bool:
             state=case.state,
             reason="the case is already held, ceased or paused at least as long",
         )
-        return False
+        return
     try:
         changed = await case_events.change_state(
             run.conn,
@@ -121,7 +122,7 @@ async def apply(run: Run, jurisdiction: str) -> bool:
             **run.about(best_category),
         )
     except Conflict:  # closed meanwhile
-        return False
+        return
     run.outcome.due.extend(changed.due)
     run.outcome.effects.append(
         {
@@ -131,4 +132,3 @@ async def apply(run: Run, jurisdiction: str) -> bool:
             "state_reason": target[1],
         }
     )
-    return True

@@ -18,17 +18,20 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gateway.services import outbound
 from gateway.store import templates as template_store
 from gateway.store.tables import contact_points as CP
-from gateway.store.tables import template_versions as TV
 from scheduler.decisions import Decision, Verdict
 
 
 async def to_letter(
-    conn: AsyncConnection, row: Any, decision: Decision, now: datetime
+    conn: AsyncConnection,
+    row: Any,
+    key: str,
+    published: dict[tuple[str, str, str], int],
+    decision: Decision,
+    now: datetime,
 ) -> tuple[Decision, dict[str, Any]]:
-    """Create the letter for a rerouted message; return the decision to record and the extra
+    """Create the letter for a rerouted message (`key`: its template's key; `published`: the
+    published versions, read once per batch); return the decision to record and the extra
     timeline data (`rerouted_to`), or a REVIEW decision when no letter can be made."""
-    key = (await conn.execute(sa.select(TV.c.key).where(TV.c.id == row.template_id))).scalar_one()
-    published = await template_store.published(conn)
     template_id = template_store.pick(published, key, "letter", row.locale)
     postal = (
         await conn.execute(
