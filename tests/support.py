@@ -321,3 +321,35 @@ async def add_template(
             )
     finally:
         await engine.dispose()
+
+
+async def sms_reply(api: Any, body: str, *, phone: str = "+14155550123") -> dict[str, Any]:
+    """A debtor's text through the SMS sandbox's inbound callback; the stored reply."""
+    resp = await api.post(
+        "/v1/providers/sandbox/inbound", {"from": phone, "to": "+15005550006", "body": body}
+    )
+    assert resp.status == 200, resp.body
+    [stored] = resp.body["replies"]
+    return dict(stored)
+
+
+async def email_reply(rt: Any, port: int, case_ref: str, text: str) -> None:
+    """A debtor's email to the case's signed reply address, through the gateway's SMTP receiver."""
+    from email.message import EmailMessage
+
+    import aiosmtplib
+    import sqlalchemy as sa
+
+    from channels.email.tokens import reply_address
+    from gateway.store.tables import cases
+
+    async with rt.engine.connect() as conn:
+        case_id = (
+            await conn.execute(sa.select(cases.c.id).where(cases.c.case_ref == case_ref))
+        ).scalar_one()
+    to = reply_address(rt.settings.secret, case_id, rt.settings.reply_domain)
+    mail = EmailMessage()
+    mail["From"], mail["To"], mail["Subject"] = "jane@example.com", to, "Re: your account"
+    mail["Message-ID"] = f"<{case_ref}@mail.example>"
+    mail.set_content(text)
+    await aiosmtplib.send(mail, hostname="127.0.0.1", port=port)

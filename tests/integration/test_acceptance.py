@@ -16,8 +16,15 @@ import sqlalchemy as sa
 from gateway.store.tables import cases, messages
 from scheduler.pump import pump_once
 from tests.conftest import at
-from tests.integration.test_replies import email_reply
-from tests.support import ApiClient, add_template, case_body, drain, reminder
+from tests.support import (
+    ApiClient,
+    add_template,
+    case_body,
+    drain,
+    email_reply,
+    reminder,
+    sms_reply,
+)
 
 HANDED_OVER = ("sent", "delivered")
 
@@ -253,14 +260,6 @@ async def test_7_zones_that_share_no_window_go_to_a_person_or_to_letter(
 # --- #2 -----------------------------------------------------------------------------------------
 
 
-async def sms_reply(api: ApiClient, phone: str, body: str) -> dict[str, Any]:
-    resp = await api.post(
-        "/v1/providers/sandbox/inbound", {"from": phone, "to": "+15005550006", "body": body}
-    )
-    assert resp.status == 200, resp.body
-    return dict(resp.body["replies"][0])
-
-
 async def of_purpose(rt: Any, case_ref: str, purpose: str) -> list[Any]:
     async with rt.engine.connect() as conn:
         return list(
@@ -282,7 +281,7 @@ async def test_2_stop_texting_suppresses_sms_at_once_confirms_once_and_email_goe
     sms = await api.post("/v1/reminders", reminder("A-2", "sms", not_before=later))
 
     before = time.monotonic()
-    await sms_reply(api, "+14155550123", "Stop texting me please")
+    await sms_reply(api, "Stop texting me please")
     await drain(runtime)
     assert (await message(api, sms))["state"] == "suppressed"
     assert time.monotonic() - before < 1.0, "the pending SMS is stopped within a second"
@@ -290,7 +289,7 @@ async def test_2_stop_texting_suppresses_sms_at_once_confirms_once_and_email_goe
 
     # One confirmation, sent to the opted-out number at once; a second STOP adds none.
     clock.advance(minutes=2)
-    await sms_reply(api, "+14155550123", "STOP")
+    await sms_reply(api, "STOP")
     await drain(runtime)
     [confirmation] = await of_purpose(runtime, "A-2", "opt_out_confirmation")
     assert confirmation.state in HANDED_OVER and confirmation.channel == "sms"
@@ -384,7 +383,7 @@ async def test_8_a_text_at_2310_gets_one_acknowledgement_and_the_balance_waits_f
     }
     clock.set(at("2026-11-24T23:10:00-08:00"))
     await api.put("/v1/cases/A-8", body)
-    await sms_reply(api, "+14155550123", "How much do I owe?")
+    await sms_reply(api, "How much do I owe?")
     balance = await api.post(
         "/v1/reminders", {**reminder("A-8", "sms", key="balance"), "template": "balance_reply"}
     )
@@ -395,7 +394,7 @@ async def test_8_a_text_at_2310_gets_one_acknowledgement_and_the_balance_waits_f
     assert waiting["state"] == "deferred" and waiting["waiting"]["rule"] == "window.sms"
     assert at(waiting["next_attempt_at"]) == at("2026-11-25T08:00:00-08:00")
     clock.advance(minutes=5)
-    await sms_reply(api, "+14155550123", "Hello?")
+    await sms_reply(api, "Hello?")
     await drain(runtime)
     assert len(await of_purpose(runtime, "A-8", "inbound_acknowledgement")) == 1
     assert len((await api.get("/v1/sandbox/sms")).body["messages"]) == 1

@@ -8,11 +8,13 @@ from typing import Any
 import pytest
 
 from tests.conftest import at
-from tests.support import ApiClient, case_body, drain, reminder
+from tests.support import ApiClient, case_body, drain, reminder, sms_reply
+
+PHONE = "+12125550123"  # the New York debtor's mobile
 
 
 def ny_debtor(**extra: Any) -> dict[str, Any]:
-    body = case_body(preset="US-RegF", phone="+12125550123", email="jane@example.com")
+    body = case_body(preset="US-RegF", phone=PHONE, email="jane@example.com")
     body["debtor"]["timezone"] = "America/New_York"
     body["debtor"]["postal_address"] = {
         "lines": ["1 Main St", "Albany, NY 12207"],
@@ -82,15 +84,6 @@ async def test_bad_restrictions_are_refused_and_change_nothing(
     assert (await api.get("/v1/cases/P-2")).body["restrictions"] is None
 
 
-async def sms_reply(api: ApiClient, body: str) -> dict[str, Any]:
-    resp = await api.post(
-        "/v1/providers/sandbox/inbound",
-        {"from": "+12125550123", "to": "+15005550006", "body": body},
-    )
-    assert resp.status == 200, resp.body
-    return dict(resp.body["replies"][0])
-
-
 async def test_a_reply_stating_hours_or_a_channel_becomes_the_case_s_restrictions(
     api: ApiClient, runtime: Any, clock: Any, smtp_server: Any
 ) -> None:
@@ -98,7 +91,9 @@ async def test_a_reply_stating_hours_or_a_channel_becomes_the_case_s_restriction
     await api.put("/v1/cases/P-3", ny_debtor())
     pending = await api.post("/v1/reminders", reminder("P-3", "sms"))  # queued, not yet sent
 
-    assert (await sms_reply(api, "Not before noon please"))["category"] == "time_preference"
+    assert (await sms_reply(api, "Not before noon please", phone=PHONE))[
+        "category"
+    ] == "time_preference"
     case = (await api.get("/v1/cases/P-3")).body
     assert case["restrictions"] == {"hours": {"start": "12:00", "end": "24:00"}}
     effects = [
@@ -113,7 +108,7 @@ async def test_a_reply_stating_hours_or_a_channel_becomes_the_case_s_restriction
     assert at(got["next_attempt_at"]) == at("2026-11-24T12:00:00-05:00")
 
     # "Email me instead" keeps the hours and adds the channel: the SMS is dropped.
-    await sms_reply(api, "email me instead")
+    await sms_reply(api, "email me instead", phone=PHONE)
     case = (await api.get("/v1/cases/P-3")).body
     assert case["restrictions"] == {
         "hours": {"start": "12:00", "end": "24:00"},
@@ -129,7 +124,7 @@ async def test_a_preference_that_cannot_be_read_is_left_to_a_person(
 ) -> None:
     clock.set(at("2026-11-24T10:00:00-05:00"))
     await api.put("/v1/cases/P-4", ny_debtor())
-    stored = await sms_reply(api, "I work nights")
+    stored = await sms_reply(api, "I work nights", phone=PHONE)
     assert stored["category"] == "time_preference"
     assert (await api.get("/v1/cases/P-4")).body["restrictions"] is None
     entries = (await api.get("/v1/cases/P-4/timeline")).body["entries"]

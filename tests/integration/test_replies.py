@@ -5,30 +5,17 @@ injected clock: opt-outs, cessation, holds and pauses, the gateway's own answers
 from __future__ import annotations
 
 from datetime import timedelta
-from email.message import EmailMessage
 from typing import Any
 
-import aiosmtplib
 import pytest
 import sqlalchemy as sa
 
-from channels.email.tokens import reply_address
 from gateway.store.tables import cases, messages, replies
 from scheduler.pump import pump_once
 from tests.conftest import at
-from tests.support import ApiClient, case_body, drain, reminder
+from tests.support import ApiClient, case_body, drain, email_reply, reminder, sms_reply
 
-PHONE = "+14155550123"
 MONDAY_3PM = at("2026-03-09T15:00:00+00:00")
-
-
-async def sms_reply(api: ApiClient, body: str, phone: str = PHONE) -> dict[str, Any]:
-    resp = await api.post(
-        "/v1/providers/sandbox/inbound", {"from": phone, "to": "+15005550006", "body": body}
-    )
-    assert resp.status == 200, resp.body
-    [stored] = resp.body["replies"]
-    return stored
 
 
 async def answers(rt: Any, case_ref: str, purpose: str) -> list[Any]:
@@ -147,19 +134,6 @@ async def test_a_stop_reaches_the_same_number_on_the_debtors_other_cases(
 
 
 # --- §6.9 #3: "I refuse to pay this, do not contact me" by email --------------------------------
-
-
-async def email_reply(rt: Any, port: int, case_ref: str, text: str) -> None:
-    async with rt.engine.connect() as conn:
-        case_id = (
-            await conn.execute(sa.select(cases.c.id).where(cases.c.case_ref == case_ref))
-        ).scalar_one()
-    to = reply_address(rt.settings.secret, case_id, rt.settings.reply_domain)
-    mail = EmailMessage()
-    mail["From"], mail["To"], mail["Subject"] = "jane@example.com", to, "Re: your account"
-    mail["Message-ID"] = f"<{case_ref}@mail.example>"
-    mail.set_content(text)
-    await aiosmtplib.send(mail, hostname="127.0.0.1", port=port)
 
 
 async def test_a_written_refusal_ceases_a_us_case(
