@@ -1,76 +1,30 @@
 """The composition root: builds a process's long-lived resources once, for production and tests.
 
-A `Runtime` holds the settings, the database engine, the Redis clients, the providers and the
-clock. The API app, the worker and the scheduler each open one at start and close it at exit.
+A `Runtime` (gateway.runtime) holds the settings, the database engine, the Redis clients, the
+providers and the clock. The API app, the worker and the scheduler each open one at start and close
+it at exit. This module is the one place that wires services into providers (the delivery sink).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import datetime
 
 import redis
 import redis.asyncio as aredis
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway import providers as provider_registry
+from gateway.ratelimit import RateLimiter, parse_rate_limits
 from gateway.redis_keys import Keys
+from gateway.runtime import Runtime, utcnow
+from gateway.services.sink import DatabaseSink
 from gateway.settings import Settings
-from gateway.store import templates as template_store
 from gateway.store.engine import create_engine
-from gateway.store.templates import TemplateVersion
-from scheduler.caps import CapPolicy, lookback
+from scheduler.caps import lookback
 from scheduler.policy_config import cap_policy
-from scheduler.presets import Preset, load_presets
+from scheduler.presets import load_presets
 
-NO_CAPS = CapPolicy()
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-@dataclass
-class Runtime:
-    settings: Settings
-    engine: AsyncEngine
-    redis: redis.Redis
-    aredis: aredis.Redis
-    keys: Keys
-    providers: dict[str, Any] = field(default_factory=dict)
-    clock: Callable[[], datetime] = utcnow
-    breakers: dict[str, Any] = field(default_factory=dict)
-    presets: dict[str, Preset] = field(default_factory=dict)
-    limiter: Any = None
-    cap_policies: dict[str, CapPolicy] = field(default_factory=dict)
-    # The longest window any preset's caps count over: how much history a decision reads.
-    cap_lookback: timedelta = timedelta(0)
-    _templates: dict[int, TemplateVersion] = field(default_factory=dict)
-
-    async def templates(self, ids: set[int]) -> dict[int, TemplateVersion]:
-        """Template versions by id. Versions never change once written, so they are cached."""
-        missing = ids - self._templates.keys()
-        if missing:
-            async with self.engine.connect() as conn:
-                self._templates.update(await template_store.by_ids(conn, missing))
-        return {i: self._templates[i] for i in ids if i in self._templates}
-
-    def cap_policy(self, preset: str) -> CapPolicy:
-        """The frequency caps of a preset (empty when the preset sets none)."""
-        return self.cap_policies.get(preset, NO_CAPS)
-
-    def providers_for(self, channel: str) -> list[Any]:
-        names = provider_registry.configured(self.settings)[channel]
-        return [self.providers[n] for n in names if n in self.providers]
-
-    async def close(self) -> None:
-        for provider in self.providers.values():
-            await provider.close()
-        await self.aredis.aclose()
-        self.redis.close()
-        await self.engine.dispose()
+__all__ = ["Runtime", "open_runtime", "utcnow"]
 
 
 async def open_runtime(
@@ -85,16 +39,17 @@ async def open_runtime(
         keys=Keys(settings.queue_prefix),
         clock=clock or utcnow,
     )
-    from gateway.ratelimit import RateLimiter
-
-    runtime.limiter = RateLimiter.from_settings(settings, runtime.aredis, runtime.keys)
+    runtime.limiter = RateLimiter(
+        runtime.aredis,
+        runtime.keys,
+        parse_rate_limits(settings.rate_limits, "RATE_LIMITS"),
+        parse_rate_limits(settings.sender_rate_limits, "SENDER_RATE_LIMITS"),
+    )
     runtime.presets = load_presets(settings.presets_dir)
     runtime.cap_policies = {name: cap_policy(p) for name, p in runtime.presets.items()}
     runtime.cap_lookback = lookback(runtime.cap_policies.values())
     built = provider_registry.build_all(settings, runtime.aredis)
     if with_providers:
-        from gateway.services.sink import DatabaseSink
-
         sink = DatabaseSink(runtime)
         for provider in built.values():
             if hasattr(provider, "bind_sink"):

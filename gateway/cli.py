@@ -52,7 +52,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def cmd_scheduler(args: argparse.Namespace) -> int:
     from gateway.bootstrap import open_runtime
-    from scheduler.pump import Scheduler
+    from gateway.services.due_work import scheduler
 
     settings = _settings(args)
 
@@ -64,7 +64,7 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
             loop.add_signal_handler(sig, stop.set)
         log.info("scheduler_started")
         try:
-            await Scheduler(rt).run(stop)
+            await scheduler(rt).run(stop)
         finally:
             await rt.close()
 

@@ -31,7 +31,6 @@ from gateway.redis_keys import Keys
 if TYPE_CHECKING:
     import redis.asyncio as aredis
 
-    from gateway.settings import Settings
 
 # KEYS: bucket_1, throttle_1, bucket_2, throttle_2, …   ARGV: n, max_wait, rate_1, burst_1, …
 # Returns {granted 0|1, wait seconds as a string} (a Lua number would be truncated to an integer).
@@ -149,7 +148,7 @@ def parse_rate_limits(raw: str, setting: str = "RATE_LIMITS") -> dict[str, Limit
 class RateLimiter:
     """Token buckets per provider and per (provider, sender identity), shared through Redis.
 
-    Build one per worker process (`from_settings`) and keep it: the scripts are registered once
+    Build one per worker process (the composition root does) and keep it: the scripts are registered once
     and sent by SHA (redis-py falls back to EVAL after a NOSCRIPT, e.g. after a Redis restart).
     """
 
@@ -167,15 +166,6 @@ class RateLimiter:
         self._sleep = sleep
         self._acquire = redis.register_script(_ACQUIRE)
         self._throttle = redis.register_script(_THROTTLE)
-
-    @classmethod
-    def from_settings(cls, settings: Settings, redis: aredis.Redis, keys: Keys) -> RateLimiter:
-        return cls(
-            redis,
-            keys,
-            parse_rate_limits(settings.rate_limits, "RATE_LIMITS"),
-            parse_rate_limits(settings.sender_rate_limits, "SENDER_RATE_LIMITS"),
-        )
 
     def limited(self, provider: str) -> bool:
         """Does anything limit this provider? (If not, acquiring costs no Redis call.)"""

@@ -1,7 +1,7 @@
 """Every Redis key and queue name the gateway uses, in one place.
 
 Redis holds queues, locks and development conveniences only; nothing here is the only copy of any
-work (the database is, see `scheduler.pump`).
+work (the database is, see `gateway.services.due_work`).
 """
 
 from __future__ import annotations

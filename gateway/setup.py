@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.bootstrap import utcnow
+from gateway.runtime import utcnow
 from gateway.settings import Settings
 from gateway.store import keys as key_store
 from gateway.store import templates as template_store

@@ -1,14 +1,8 @@
-"""The due-work pump and the sweeper: the database is the source of truth for time.
+"""The scheduler's loop: one active scheduler at a time, each tick sweeping and pumping due work.
 
-Every waiting message (accepted, deferred, retrying, or accepted for later with `not_before`) has
-a `next_attempt_at`. Each tick the pump enqueues, in chunks, the due ones not yet enqueued, and
-those enqueued more than `requeue_after_s` seconds ago on a channel whose queue is empty: a job
-lost with Redis (flushed, restarted, failed over) is re-derived from the database within that
-time, while a long backlog still draining is not enqueued twice. The sweeper ends expired claims: a claim still
-`dispatching` was never handed to a provider and goes back to waiting; one in `sending` may or may
-not have reached the provider and becomes `unknown` — never sent again blindly.
-
-One scheduler is active at a time: a Redis lock with a TTL elects it; a second one stands by.
+A Redis lock with a TTL elects the leader; a second scheduler stands by and takes over within the
+TTL when the first one dies. What a tick does — end expired claims, enqueue due messages — is the
+`Work` the caller hands in (`gateway.services.due_work`): this loop knows nothing of the database.
 """
 
 from __future__ import annotations
@@ -17,122 +11,36 @@ import asyncio
 import contextlib
 import os
 import socket
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
-from rq import Queue
-
-from gateway.bootstrap import Runtime
-from gateway.queue import enqueue_ids
-from gateway.states import State
-from gateway.store import messages as message_store
-from gateway.store import timeline
 
 log = structlog.get_logger()
 
-PUMP_BATCH = 5000
-CHANNELS = ("sms", "email", "letter")
 LOCK_TTL_MS = 10_000
 
 
-def idle_channels(rt: Runtime) -> set[str]:
-    """Channels whose queue holds no job. Only there can a message enqueued long ago mean a job
-    lost with Redis; where jobs are still queued, a backlog is draining at the provider's rate,
-    and enqueueing it again would only pile duplicates into Redis."""
-    return {
-        channel
-        for channel in CHANNELS
-        if Queue(rt.keys.queue_for(channel), connection=rt.redis).count == 0
-    }
+class Work(Protocol):
+    async def sweep(self) -> dict[str, int]: ...
 
-
-async def pump_once(rt: Runtime) -> int:
-    """Enqueue every due message not recently enqueued; return how many."""
-    total = 0
-    requeue = await asyncio.to_thread(idle_channels, rt)
-    while True:
-        now = rt.clock()
-        async with rt.engine.begin() as conn:
-            due = await message_store.due_for_enqueue(
-                conn,
-                now=now,
-                requeue_after_s=rt.settings.requeue_after_s,
-                limit=PUMP_BATCH,
-                requeue_channels=requeue,
-            )
-            await message_store.mark_enqueued(conn, [i for i, _ in due], now)
-        if not due:
-            return total
-        await asyncio.to_thread(enqueue_ids, rt.redis, rt.keys, due, rt.settings.dispatch_chunk)
-        total += len(due)
-        if len(due) < PUMP_BATCH:
-            return total
-
-
-async def sweep_once(rt: Runtime) -> dict[str, int]:
-    """End claims whose lease expired (their worker died or hung)."""
-    now = rt.clock()
-    async with rt.engine.begin() as conn:
-        stale = await message_store.expired_claims(conn, now)
-        dispatching = [r for r in stale if r.state == State.DISPATCHING.value]
-        sending = [r for r in stale if r.state == State.SENDING.value]
-        back = await message_store.transition(
-            conn,
-            [r.id for r in dispatching],
-            State.RETRY_WAIT,
-            now=now,
-            from_=[State.DISPATCHING],
-            where=[message_store.M.c.lease_until < now],
-            next_attempt_at=now,
-            enqueued_at=None,
-            lease_until=None,
-            state_reason="claim expired before sending",
-        )
-        unknown = await message_store.transition(
-            conn,
-            [r.id for r in sending],
-            State.UNKNOWN,
-            now=now,
-            from_=[State.SENDING],
-            where=[message_store.M.c.lease_until < now],
-            lease_until=None,
-            state_reason="worker lost while sending; reconcile from receipts",
-        )
-        moved = set(back) | set(unknown)
-        await timeline.append(
-            conn,
-            [
-                timeline.entry(
-                    r.case_id,
-                    "claim_expired",
-                    now,
-                    message_id=r.id,
-                    was=r.state,
-                    now_state="retry_wait" if r.state == State.DISPATCHING.value else "unknown",
-                )
-                for r in stale
-                if r.id in moved
-            ],
-        )
-    if moved:
-        log.warning("claims_swept", requeued=len(back), unknown=len(unknown))
-    return {"requeued": len(back), "unknown": len(unknown)}
+    async def pump(self) -> int: ...
 
 
 class Scheduler:
-    def __init__(self, rt: Runtime):
-        self.rt = rt
+    def __init__(self, work: Work, redis: Any, lock_key: str, *, interval_s: float):
+        self.work = work
+        self.redis = redis
+        self.lock_key = lock_key
+        self.interval_s = interval_s
         self.identity = f"{socket.gethostname()}:{os.getpid()}"
         self.leader = False
 
     async def _elect(self) -> bool:
-        key = self.rt.keys.scheduler_lock
-        redis: Any = self.rt.aredis
-        if await redis.set(key, self.identity, nx=True, px=LOCK_TTL_MS):
+        if await self.redis.set(self.lock_key, self.identity, nx=True, px=LOCK_TTL_MS):
             return True
-        holder = await redis.get(key)
+        holder = await self.redis.get(self.lock_key)
         if holder is not None and holder.decode() == self.identity:
-            await redis.pexpire(key, LOCK_TTL_MS)
+            await self.redis.pexpire(self.lock_key, LOCK_TTL_MS)
             return True
         return False
 
@@ -147,8 +55,8 @@ class Scheduler:
             self.leader = leader
         if not leader:
             return
-        await sweep_once(self.rt)
-        enqueued = await pump_once(self.rt)
+        await self.work.sweep()
+        enqueued = await self.work.pump()
         if enqueued:
             log.info("pumped", messages=enqueued)
 
@@ -159,4 +67,4 @@ class Scheduler:
             except Exception:  # noqa: BLE001 — a bad tick (e.g. database restart) must not end the loop
                 log.exception("scheduler_tick_failed")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self.rt.settings.pump_interval_s)
+                await asyncio.wait_for(stop.wait(), timeout=self.interval_s)

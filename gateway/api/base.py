@@ -11,8 +11,8 @@ import orjson
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from gateway.bootstrap import Runtime
 from gateway.errors import BadRequest, Forbidden, Unauthorized, ValidationFailed
+from gateway.runtime import Runtime
 from gateway.store import keys as key_store
 from gateway.store.keys import ApiKey
 

@@ -21,8 +21,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.api.schemas import CaseEventIn, CaseEventOut
-from gateway.bootstrap import Runtime
 from gateway.errors import Conflict, NotFound
+from gateway.runtime import Runtime
 from gateway.services import outbound
 from gateway.store import cases as case_store
 from gateway.store import messages as message_store

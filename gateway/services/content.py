@@ -12,9 +12,9 @@ from typing import Any, Protocol
 from channels.base import Outgoing
 from channels.email.tokens import bounce_address, reply_address
 from channels.sms.segments import count as count_segments
-from gateway.bootstrap import Runtime
 from gateway.errors import ValidationFailed
 from gateway.render import MASK_CHAR, render_part
+from gateway.runtime import Runtime
 from gateway.settings import Settings
 from gateway.store.templates import TemplateVersion
 from scheduler.content import ContentFacts

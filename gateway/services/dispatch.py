@@ -24,8 +24,8 @@ import sqlalchemy as sa
 import structlog
 
 from channels.base import Outgoing
-from gateway.bootstrap import Runtime
 from gateway.errors import ValidationFailed
+from gateway.runtime import Runtime
 from gateway.services import outbound, receipts, reroute
 from gateway.services.content import content_gate, render_message
 from gateway.services.policy_facts import case_facts, contact_facts, message_facts

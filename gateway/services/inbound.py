@@ -26,8 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from channels.email import tokens
 from channels.events import InboundMessage
 from gateway.api.schemas import normalize_address
-from gateway.bootstrap import Runtime
 from gateway.replies import Classification, classify
+from gateway.runtime import Runtime
 from gateway.services import outbound, reply_effects
 from gateway.store import cases as case_store
 from gateway.store import timeline

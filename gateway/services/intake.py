@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from gateway.api.schemas import ReminderIn, normalize_address
-from gateway.bootstrap import Runtime
+from gateway.runtime import Runtime
 from gateway.services import outbound
 from gateway.services.content import preview_problem
 from gateway.states import State

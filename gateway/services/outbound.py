@@ -16,9 +16,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.bootstrap import Runtime
 from gateway.ids import new_id
 from gateway.queue import enqueue_committed
+from gateway.runtime import Runtime
 from gateway.states import State
 from gateway.store import timeline
 from gateway.store.tables import messages as M

@@ -19,8 +19,8 @@ import structlog
 
 from channels.base import DeliveryUnknown, Outgoing, PermanentProviderError, TransientProviderError
 from channels.circuit import CircuitBreaker
-from gateway.bootstrap import Runtime
 from gateway.ratelimit import RateLimited
+from gateway.runtime import Runtime
 from gateway.store import timeline
 
 log = structlog.get_logger()

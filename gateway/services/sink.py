@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from channels.events import DeliveryEvent, InboundMessage
-from gateway.bootstrap import Runtime
+from gateway.runtime import Runtime
 from gateway.services import inbound, receipts
 from gateway.store.tables import messages as M
 

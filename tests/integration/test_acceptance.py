@@ -13,8 +13,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from gateway.services.due_work import pump_once
 from gateway.store.tables import cases, messages
-from scheduler.pump import pump_once
 from tests.conftest import at
 from tests.support import (
     ApiClient,

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from scheduler.pump import pump_once
+from gateway.services.due_work import pump_once
 from tests.support import ApiClient, case_body, drain, reminder
 
 

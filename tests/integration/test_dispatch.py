@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from pypdf import PdfReader
 
 from gateway.services.dispatch import dispatch
+from gateway.services.due_work import pump_once, sweep_once
 from gateway.store.tables import messages
-from scheduler.pump import pump_once, sweep_once
 from tests.support import ApiClient, case_body, drain, message_state, reminder
 
 

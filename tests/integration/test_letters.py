@@ -24,8 +24,8 @@ from pypdf import PdfReader
 from channels.base import Outgoing, PermanentProviderError
 from channels.letter.batch import BatchDropLetters, drop_target
 from channels.letter.lob import COLLECTION_WORDS, lob_address
+from gateway.services.due_work import pump_once
 from gateway.settings import Settings
-from scheduler.pump import pump_once
 from tests.support import ApiClient, case_body, drain, free_port, reminder
 
 KEY = "test_0123456789abcdef"

@@ -14,8 +14,8 @@ import pytest
 from aiosmtpd.smtp import SMTP
 from pypdf import PdfReader
 
+from gateway.services.due_work import scheduler as make_scheduler
 from gateway.states import FINAL
-from scheduler.pump import Scheduler
 from tests.support import ApiClient, case_body, reminder, start_worker, states, wait_for
 
 pytestmark = pytest.mark.slow
@@ -156,7 +156,7 @@ async def test_sigkill_mid_batch_loses_nothing_and_sends_nothing_twice(
         replacement = start_worker(
             settings, SEND_CONCURRENCY="4", DISPATCH_CHUNK="50", CLAIM_LEASE_S=lease
         )
-        scheduler = Scheduler(runtime)
+        scheduler = make_scheduler(runtime)
         try:
 
             async def settled() -> bool:
@@ -203,7 +203,7 @@ async def test_redis_flushed_mid_run_every_message_still_finishes(
     await api.put("/v1/cases/F-1", case_body())
     ids = await submit(api, "F-1", "email", 300)
     worker = start_worker(settings, SEND_CONCURRENCY="4", DISPATCH_CHUNK="25")
-    scheduler = Scheduler(runtime)
+    scheduler = make_scheduler(runtime)
     try:
         await wait_for(lambda: _gt(sink, 40), timeout=60, interval=0.02)
         redis_client.flushdb()

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from gateway.services.due_work import pump_once
 from gateway.settings import Settings
-from scheduler.pump import pump_once
 from tests.conftest import at
 from tests.support import ApiClient, case_body, drain, reminder, states
 

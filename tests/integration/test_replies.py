@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from gateway.services.due_work import pump_once
 from gateway.store.tables import cases, messages, replies
-from scheduler.pump import pump_once
 from tests.conftest import at
 from tests.support import ApiClient, case_body, drain, email_reply, reminder, sms_reply
 

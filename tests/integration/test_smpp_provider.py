@@ -99,7 +99,7 @@ async def test_submit_then_delivery_receipt_marks_the_message_delivered(
 async def test_a_submit_left_unanswered_makes_the_message_unknown_and_it_is_not_resent(
     api: ApiClient, runtime: Any, smsc: Smsc, clock: Clock
 ) -> None:
-    from scheduler.pump import pump_once, sweep_once
+    from gateway.services.due_work import pump_once, sweep_once
 
     smsc.submit_delay_s = 3.0  # longer than the provider's 2 s submit timeout
     message_id = await send_reminder(api, runtime, "S-U")
