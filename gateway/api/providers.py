@@ -10,8 +10,9 @@ from channels.base import Callback, SignatureInvalid
 from gateway.api.base import authenticate, json_response, pydantic_details, requires, runtime
 from gateway.api.schemas import SandboxInboundIn, SandboxReceiptIn
 from gateway.errors import BadRequest, Forbidden, NotFound, Unauthorized, ValidationFailed
-from gateway.services import inbound, receipts
+from gateway.services import receipts
 from gateway.services.content import check_unsubscribe_token
+from gateway.services.replies import inbound
 from gateway.store import timeline
 from gateway.store.tables import contact_points as CP
 from gateway.store.tables import messages as M

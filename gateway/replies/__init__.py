@@ -1,6 +1,6 @@
 """Debtor replies: what they mean (a pure classifier over keyword and phrase rules per locale).
 
-What a reply does to its case is `gateway.services.reply_effects`.
+What a reply does to its case is `gateway.services.replies`.
 """
 
 from gateway.replies.categories import PRECEDENCE, Category

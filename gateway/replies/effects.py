@@ -1,6 +1,6 @@
 """What each reply category calls for (compliance.md §6.6), as data: the basis written on the
 case timeline, the hold or pause it puts the case in, whether a person must look, whether the
-debtor gets an acknowledgement. Applied by `gateway.services.reply_effects`."""
+debtor gets an acknowledgement. Applied by `gateway.services.replies.effects`."""
 
 from __future__ import annotations
 

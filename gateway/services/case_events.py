@@ -2,7 +2,7 @@
 they do to the case's state — and so to every message still waiting for it.
 
 They come from upstream (`POST /v1/cases/{ref}/events`) or from the debtor's own reply
-(`gateway.services.reply_effects`); both go through `change_state`, in the caller's transaction.
+(`gateway.services.replies`); both go through `change_state`, in the caller's transaction.
 
 Holds, cessation and closure stop contact; a promise to pay pauses it until two days after the
 promised date (compliance §6.6, #12). The waiting messages of the case are made due at once, so

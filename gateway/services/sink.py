@@ -6,7 +6,8 @@ import sqlalchemy as sa
 
 from channels.events import DeliveryEvent, InboundMessage
 from gateway.runtime import Runtime
-from gateway.services import inbound, receipts
+from gateway.services import receipts
+from gateway.services.replies import inbound
 from gateway.store.tables import messages as M
 
 

@@ -1,8 +1,8 @@
 """What a debtor's reply does (compliance.md §6.6), applied in the transaction that records it,
 so before anything else is sent:
 
-1. contact points opted out, invalidated or re-enabled (`reply_contacts`);
-2. the case held, ceased or paused, the most restrictive state winning (`reply_state`);
+1. contact points opted out, invalidated or re-enabled (`contacts`);
+2. the case held, ceased or paused, the most restrictive state winning (`state`);
 3. every waiting message of what changed made due now, so the policy re-decides it before its
    next attempt;
 4. the gateway's own answers: the opt-out confirmation, the HELP reply, the acknowledgement of a
@@ -15,7 +15,6 @@ version, the rules that matched and the basis; the list is also kept on the repl
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,84 +23,21 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.replies import Category, Classification
 from gateway.replies.effects import (
-    BASIS,
     NO_ACKNOWLEDGEMENT,
     REPEAT_WINDOW_HOURS,
     REVIEW,
     UNKNOWN_REVIEW_CHARS,
-    rules_of,
 )
-from gateway.services import answers, reply_contacts, reply_restrictions, reply_state
+from gateway.services.replies import answers, contacts, restrictions, state
+from gateway.services.replies.run import Outcome, Reply, Run
 from gateway.store import messages as message_store
-from gateway.store import timeline
 from gateway.store.tables import contact_points as CP
 from gateway.store.tables import messages as M
 from gateway.store.tables import replies as R
 from scheduler.presets import Preset
 
 G = Category
-ACTOR = answers.ACTOR
 DEFAULT_GRACE_MINUTES = 30  # compliance §6.5, when a case's preset is unknown
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    """The reply being acted on: its row id, channel and text, its case (a cases row) and the
-    contact point that wrote it (None when the sender is not one of the case's)."""
-
-    id: int
-    channel: str
-    body: str
-    case: Any
-    contact: Any | None
-
-
-@dataclass
-class Outcome:
-    """The effects (as kept on the reply), the messages to enqueue after commit, and why a
-    person must look (empty: nobody needs to)."""
-
-    effects: list[dict[str, Any]] = field(default_factory=list)
-    due: list[tuple[str, str]] = field(default_factory=list)
-    review: list[str] = field(default_factory=list)
-
-
-@dataclass
-class Run:
-    """One reply being applied: what it is, what was found, what changed so far."""
-
-    conn: AsyncConnection
-    reply: Reply
-    result: Classification
-    now: datetime
-    outcome: Outcome = field(default_factory=Outcome)
-    entries: list[dict[str, Any]] = field(default_factory=list)
-    changed_contacts: set[int] = field(default_factory=set)
-
-    def about(self, category: Category) -> dict[str, Any]:
-        """The audit fields of every effect of `category` (§6.6: inbound message id, classifier
-        version, rule ids, actor)."""
-        return {
-            "actor": ACTOR,
-            "reply_id": self.reply.id,
-            "category": category.value,
-            "classifier_version": self.result.version,
-            "rule": rules_of(self.result, category),
-            "basis": BASIS[category],
-        }
-
-    def record(self, category: Category, case_id: int | None = None, **effect: Any) -> None:
-        """Note an effect on the reply and as a timeline entry (on `case_id`, default the reply's
-        case: an opt-out reaches the address on the debtor's other cases too)."""
-        self.outcome.effects.append({"category": category.value, **effect})
-        case = case_id or self.reply.case.id
-        entry = timeline.entry(case, "reply_effect", self.now, **self.about(category), **effect)
-        self.entries.append(entry)
-
-    async def flush(self) -> None:
-        """Write the recorded entries, so the timeline keeps the order things happened in."""
-        await timeline.append(self.conn, self.entries)
-        self.entries.clear()
 
 
 async def apply(
@@ -120,10 +56,10 @@ async def apply(
             sa.update(CP).where(CP.c.id == reply.contact.id).values(updated_at=CP.c.updated_at)
         )
     jurisdiction = preset.jurisdiction if preset is not None else ""
-    await reply_contacts.apply(run, jurisdiction)
+    await contacts.apply(run, jurisdiction)
     await run.flush()
-    await reply_state.apply(run, jurisdiction)  # makes the case's waiting messages due
-    await reply_restrictions.apply(run)  # the hours and channels the debtor asked for
+    await state.apply(run, jurisdiction)  # makes the case's waiting messages due
+    await restrictions.apply(run)  # the hours and channels the debtor asked for
     await _make_due(run)
     await _answers(run, preset)
     await _review(run)

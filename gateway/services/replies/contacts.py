@@ -11,16 +11,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 
 from gateway.replies import Category
+from gateway.services.replies.run import Run
 from gateway.store.tables import cases as C
 from gateway.store.tables import contact_points as CP
-
-if TYPE_CHECKING:
-    from gateway.services.reply_effects import Run
 
 G = Category
 ELECTRONIC = ("sms", "email")

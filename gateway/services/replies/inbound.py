@@ -5,7 +5,7 @@ to the case its signed token names, whichever mailbox it was written from; the s
 is kept as it was. Anything else is matched by the sender's address.
 
 Every reply is classified (`gateway.replies`); on a matched case its effects are applied in the
-same transaction that stores it, before anything else can be sent (`reply_effects`): opt-outs,
+same transaction that stores it, before anything else can be sent (`effects`): opt-outs,
 holds, pauses, the gateway's own answers. The answers and the messages the reply made due are
 enqueued once that transaction has committed. Auto-replies are stored as `auto_reply` and are
 never read as the debtor's words. A reply from an unknown sender is kept with no case, flagged
@@ -28,7 +28,8 @@ from channels.events import InboundMessage
 from gateway.api.schemas import normalize_address
 from gateway.replies import Classification, classify
 from gateway.runtime import Runtime
-from gateway.services import outbound, reply_effects
+from gateway.services import outbound
+from gateway.services.replies import effects as reply_effects
 from gateway.store import cases as case_store
 from gateway.store import timeline
 from gateway.store.tables import cases as C

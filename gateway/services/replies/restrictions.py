@@ -6,18 +6,14 @@ flagged for review either way, so someone can check what was read)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import sqlalchemy as sa
 
 from gateway.replies import Category
 from gateway.replies.preferences import stated_restrictions
+from gateway.services.replies.run import Run
 from gateway.store import messages as message_store
 from gateway.store.tables import cases as C
 from gateway.store.tables import messages as M
-
-if TYPE_CHECKING:
-    from gateway.services.reply_effects import Run
 
 G = Category
 

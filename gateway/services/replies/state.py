@@ -9,16 +9,13 @@ nothing, a pause is not shortened. Only a person or an authoritative event relea
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from gateway.errors import Conflict
 from gateway.replies import Category, Classification
 from gateway.replies.effects import ALREADY_PAID_BUSINESS_DAYS, HOLDS, PAUSES
 from gateway.services import case_events
 from gateway.services.case_events import Change
-
-if TYPE_CHECKING:
-    from gateway.services.reply_effects import Run
+from gateway.services.replies.run import Run
 
 G = Category
 # How far each case state stops contact.
