@@ -32,6 +32,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check gateway channels scheduler templates tests bench
 	$(BIN)/ruff format --check gateway channels scheduler templates tests bench
 	$(BIN)/mypy gateway channels scheduler
+	$(BIN)/lint-imports
 
 format: $(STAMP)
 	$(BIN)/ruff format gateway channels scheduler templates tests bench

@@ -144,7 +144,7 @@ async def seed(
     """
     import sqlalchemy as sa
 
-    from gateway.api.schemas import CaseIn
+    from gateway.schemas import CaseIn
     from gateway.services.cases import _contacts, _fields
     from gateway.store.cases import ACTIVE
     from gateway.store.engine import create_engine

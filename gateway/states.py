@@ -1,7 +1,9 @@
-"""Message states, the transitions allowed between them, and how receipts map onto them.
+"""The states the gateway keeps: a message's (with the transitions allowed between them and how
+receipts map onto them), a case's and a contact point's.
 
-`gateway.store.messages.transition()` is the only code that changes a message's state, and it
-refuses any pair not listed in `ALLOWED`.
+Each has one writer: `gateway.store.messages.transition()` changes a message's state and refuses
+any pair not listed in `ALLOWED`; `gateway.store.cases.set_state()` a case's;
+`gateway.store.cases.set_contact_status()` a contact point's.
 """
 
 from __future__ import annotations
@@ -30,6 +32,22 @@ class State(StrEnum):
 
 
 S = State
+
+
+class CaseState(StrEnum):
+    ACTIVE = "active"
+    PAUSED = "paused"  # until `state_until` (a promise to pay, an upstream pause)
+    HOLD = "hold"  # `state_reason`: dispute, bankruptcy, breathing_space, attorney, deceased…
+    CEASED = "ceased"
+    CLOSED = "closed"
+
+
+class ContactStatus(StrEnum):
+    ACTIVE = "active"
+    INACTIVE = "inactive"  # no longer sent by upstream; a later PUT that names it revives it
+    OPTED_OUT = "opted_out"  # sticky: only the debtor (START) or ops revive it
+    INVALID = "invalid"  # sticky: the provider said the address does not work or is not theirs
+
 
 # States a dispatch job may claim from.
 CLAIMABLE = (S.ACCEPTED, S.DEFERRED, S.RETRY_WAIT)

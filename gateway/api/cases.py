@@ -5,8 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.api.base import api_key, json_response, parse, requires, runtime
-from gateway.api.schemas import CaseEventIn, CaseIn, Ref, TimelineEntryOut, TimelineOut
 from gateway.errors import NotFound, ValidationFailed
+from gateway.schemas import CaseEventIn, CaseIn, Ref, TimelineEntryOut, TimelineOut
 from gateway.services import case_events
 from gateway.services import cases as case_service
 from gateway.store import cases as case_store

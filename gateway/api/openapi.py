@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from gateway import __version__
-from gateway.api import schemas as s
+from gateway import schemas as s
 
 REF = "#/components/schemas/{model}"
 

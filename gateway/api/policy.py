@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.api.base import api_key, json_response, parse, requires, runtime
-from gateway.api.schemas import PolicyEvaluateIn
+from gateway.schemas import PolicyEvaluateIn
 from gateway.services import policy_eval
 
 routes = web.RouteTableDef()

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from aiohttp import web
 from pydantic import ValidationError
 
 from channels.base import Callback, SignatureInvalid
 from gateway.api.base import authenticate, json_response, pydantic_details, requires, runtime
-from gateway.api.schemas import SandboxInboundIn, SandboxReceiptIn
 from gateway.errors import BadRequest, Forbidden, NotFound, Unauthorized, ValidationFailed
+from gateway.schemas import SandboxInboundIn, SandboxReceiptIn
 from gateway.services import receipts
+from gateway.services import unsubscribe as unsubscribe_service
 from gateway.services.content import check_unsubscribe_token
 from gateway.services.replies import inbound
-from gateway.store import timeline
-from gateway.store.tables import contact_points as CP
-from gateway.store.tables import messages as M
 
 routes = web.RouteTableDef()
 
@@ -131,35 +128,7 @@ async def unsubscribe_page(request: web.Request) -> web.Response:
 @routes.post("/v1/unsubscribe/{token}")
 async def unsubscribe(request: web.Request) -> web.Response:
     """RFC 8058 one-click: opts the email address the message went to out of email."""
-    message_id = _token_message(request)
-    rt = runtime(request)
-    now = rt.clock()
-    async with rt.engine.begin() as conn:
-        row = (
-            await conn.execute(sa.select(M.c.case_id, M.c.contact_id).where(M.c.id == message_id))
-        ).first()
-        if row is None:
-            raise NotFound("unknown link", code="unknown_message")
-        changed = await conn.execute(
-            sa.update(CP)
-            .where(CP.c.id == row.contact_id, CP.c.status != "opted_out")
-            .values(status="opted_out", status_reason="one-click unsubscribe", updated_at=now)
-        )
-        if changed.rowcount:
-            await timeline.append(
-                conn,
-                [
-                    timeline.entry(
-                        row.case_id,
-                        "opted_out",
-                        now,
-                        message_id=message_id,
-                        actor="debtor:email",
-                        channel="email",
-                        source="list-unsubscribe",
-                    )
-                ],
-            )
+    await unsubscribe_service.opt_out(runtime(request), _token_message(request))
     return json_response({"unsubscribed": True})
 
 

@@ -8,7 +8,8 @@ import sqlalchemy as sa
 from aiohttp import web
 
 from gateway.api.base import api_key, json_response, parse, read_json, requires, runtime, validate
-from gateway.api.schemas import (
+from gateway.errors import BadRequest, GatewayError, NotFound, PayloadTooLarge
+from gateway.schemas import (
     BatchIn,
     BatchOut,
     DeliveryEventOut,
@@ -18,7 +19,6 @@ from gateway.api.schemas import (
     TimelineEntryOut,
     WaitingOut,
 )
-from gateway.errors import BadRequest, GatewayError, NotFound, PayloadTooLarge
 from gateway.services import intake
 from gateway.store import messages as message_store
 from gateway.store import timeline

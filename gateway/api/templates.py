@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.api.base import json_response, parse, requires, runtime
-from gateway.api.schemas import TemplateLintIn
+from gateway.schemas import TemplateLintIn
 from gateway.services import lint
 
 routes = web.RouteTableDef()

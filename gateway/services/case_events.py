@@ -17,18 +17,17 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.api.schemas import CaseEventIn, CaseEventOut
 from gateway.errors import Conflict, NotFound
 from gateway.runtime import Runtime
+from gateway.schemas import CaseEventIn, CaseEventOut
 from gateway.services import outbound
+from gateway.states import CaseState
 from gateway.store import cases as case_store
 from gateway.store import messages as message_store
 from gateway.store import timeline
 from gateway.store.keys import ApiKey
-from gateway.store.tables import cases as C
 from gateway.store.tables import messages as M
 
 PROMISE_GRACE = timedelta(days=2)
@@ -74,33 +73,33 @@ def promise_until(promised: date) -> datetime:
     return datetime.combine(promised, time(0), UTC) + PROMISE_GRACE
 
 
-def next_state(change: Change, current: Any) -> tuple[str, str | None, datetime | None]:
+def next_state(change: Change, current: Any) -> tuple[CaseState, str | None, datetime | None]:
     """(state, reason, until) after the change; raises Conflict where the change cannot apply."""
-    if current.state == "closed" and change.type != "release":
+    if current.state == CaseState.CLOSED and change.type != "release":
         raise Conflict("the case is closed; release it first", code="case_closed")
-    kept = current.state, current.state_reason, current.state_until
+    kept = CaseState(current.state), current.state_reason, current.state_until
     match change.type:
         case "payment_received":
-            return ("closed", "paid", None) if change.full else kept
+            return (CaseState.CLOSED, "paid", None) if change.full else kept
         case "promise_to_pay" | "pause":
-            if current.state in ("hold", "ceased"):
+            if current.state in (CaseState.HOLD, CaseState.CEASED):
                 # A hold outranks a pause: record the fact, keep the hold.
                 return kept
             if change.type == "pause":
                 assert change.until is not None
-                return "paused", change.reason, change.until
+                return CaseState.PAUSED, change.reason, change.until
             assert change.promised_date is not None
-            return "paused", "promise_to_pay", promise_until(change.promised_date)
+            return CaseState.PAUSED, "promise_to_pay", promise_until(change.promised_date)
         case "dispute":
-            return "hold", "dispute", None
+            return CaseState.HOLD, "dispute", None
         case "hold":
-            return "hold", change.hold, None
+            return CaseState.HOLD, change.hold, None
         case "cease":
-            return "ceased", "cease_request", None
+            return CaseState.CEASED, "cease_request", None
         case "close":
-            return "closed", change.reason, None
+            return CaseState.CLOSED, change.reason, None
         case "release":
-            return "active", None, None
+            return CaseState.ACTIVE, None, None
     raise AssertionError(change.type)
 
 
@@ -121,11 +120,7 @@ async def change_state(
     debt = dict(case.debt)
     if change.type == "payment_received" and change.amount is not None and not change.full:
         debt["amount"] = str(max(Decimal(0), Decimal(debt["amount"]) - change.amount))
-    await conn.execute(
-        sa.update(C)
-        .where(C.c.id == case.id)
-        .values(state=state, state_reason=reason, state_until=until, debt=debt, updated_at=now)
-    )
+    await case_store.set_state(conn, case.id, state, reason=reason, until=until, now=now, debt=debt)
     # Waiting messages become due now: their next attempt re-evaluates them against the
     # new state (suppress on hold/close/cease, defer to the end of a pause).
     due = await message_store.make_due(conn, M.c.case_id == case.id, now)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.api.schemas import CaseIn, CaseOut, ContactOut
 from gateway.errors import NotFound, ValidationFailed
 from gateway.runtime import Runtime
+from gateway.schemas import CaseIn, CaseOut, ContactOut
 from gateway.services import outbound
 from gateway.store import cases as case_store
 from gateway.store import messages as message_store

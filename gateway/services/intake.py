@@ -15,8 +15,8 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from gateway.api.schemas import ReminderIn, normalize_address
 from gateway.runtime import Runtime
+from gateway.schemas import ReminderIn, normalize_address
 from gateway.services import outbound
 from gateway.services.content import preview_problem
 from gateway.states import State

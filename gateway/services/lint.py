@@ -13,9 +13,9 @@ from itertools import product
 from types import SimpleNamespace
 from typing import Any
 
-from gateway.api.schemas import TemplateLintIn, TemplateLintOut, TemplateProblemOut
 from gateway.errors import ValidationFailed
 from gateway.render import check_syntax
+from gateway.schemas import TemplateLintIn, TemplateLintOut, TemplateProblemOut
 from gateway.services.content import Renderer, content_facts, render_message
 from gateway.store.templates import TemplateVersion
 from scheduler.content import Problem, problems

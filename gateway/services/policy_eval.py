@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from gateway.api.schemas import PolicyEvaluateIn, PolicyEvaluateOut
 from gateway.errors import NotFound, ValidationFailed
 from gateway.runtime import Runtime
+from gateway.schemas import PolicyEvaluateIn, PolicyEvaluateOut
 from gateway.services.policy_facts import case_facts, contact_facts
 from gateway.store import cases as case_store
 from gateway.store import history as history_store

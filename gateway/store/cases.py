@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gateway.states import CaseState, ContactStatus
 from gateway.store import timeline
 from gateway.store.tables import cases as C
 from gateway.store.tables import contact_points as CP
 
-# Contact point statuses. `opted_out` and `invalid` are sticky: an upstream PUT never clears them.
-ACTIVE, INACTIVE, OPTED_OUT, INVALID = "active", "inactive", "opted_out", "invalid"
-STICKY = (OPTED_OUT, INVALID)
+ACTIVE, INACTIVE = ContactStatus.ACTIVE, ContactStatus.INACTIVE
+OPTED_OUT, INVALID = ContactStatus.OPTED_OUT, ContactStatus.INVALID
 
 
 def postal_key(postal: dict[str, Any]) -> str:
@@ -43,7 +44,7 @@ async def upsert(
             .values(
                 tenant=tenant,
                 case_ref=case_ref,
-                state="active",
+                state=CaseState.ACTIVE.value,
                 created_at=now,
                 updated_at=now,
                 **fields,
@@ -71,7 +72,7 @@ async def upsert(
                     channel=contact["channel"],
                     address=contact["address"],
                     postal=contact.get("postal"),
-                    status=ACTIVE,
+                    status=ACTIVE.value,
                     role=contact.get("role", "debtor"),
                     consent={"source": "upstream"},
                     created_at=now,
@@ -81,39 +82,76 @@ async def upsert(
             changes.append(f"contact_added:{contact['channel']}")
         else:
             role = contact.get("role", "debtor")
-            values: dict[str, Any] = {}
             if current.status == INACTIVE:
-                values["status"] = ACTIVE
+                await set_contact_status(conn, current.id, ACTIVE, now=now)
                 changes.append(f"contact_reactivated:{contact['channel']}")
             if current.role != role:
-                values["role"] = role
-                changes.append(f"contact_role:{contact['channel']}:{role}")
-            if values:
                 await conn.execute(
-                    sa.update(CP).where(CP.c.id == current.id).values(updated_at=now, **values)
+                    sa.update(CP).where(CP.c.id == current.id).values(role=role, updated_at=now)
                 )
+                changes.append(f"contact_role:{contact['channel']}:{role}")
     for key, current in existing.items():
         if key not in wanted and current.status == ACTIVE:
-            await conn.execute(
-                sa.update(CP).where(CP.c.id == current.id).values(status=INACTIVE, updated_at=now)
-            )
+            await set_contact_status(conn, current.id, INACTIVE, now=now)
             changes.append(f"contact_removed:{current.channel}")
     return case_id, created, changes
 
 
+async def set_state(
+    conn: AsyncConnection,
+    case_id: int,
+    state: CaseState,
+    *,
+    reason: str | None,
+    until: datetime | None,
+    now: datetime,
+    **fields: Any,
+) -> None:
+    """The one writer of a case's state (and of `fields` changed with it, e.g. the debt)."""
+    await conn.execute(
+        sa.update(C)
+        .where(C.c.id == case_id)
+        .values(
+            state=CaseState(state).value,
+            state_reason=reason,
+            state_until=until,
+            updated_at=now,
+            **fields,
+        )
+    )
+
+
+async def set_contact_status(
+    conn: AsyncConnection,
+    contact_id: int,
+    status: ContactStatus,
+    *,
+    now: datetime,
+    reason: str | None = None,
+    keep: tuple[ContactStatus, ...] = (),
+    consent: dict[str, Any] | None = None,
+) -> sa.Row[Any] | None:
+    """The one writer of a contact point's status. Leaves a point already in `status`, or in one of
+    `keep`, as it is; returns the changed point's (case_id, channel), or None when nothing
+    changed. Callers write the timeline entry, which says who changed it and why."""
+    query = sa.update(CP).where(CP.c.id == contact_id, CP.c.status != ContactStatus(status).value)
+    if keep:
+        query = query.where(CP.c.status.not_in([ContactStatus(k).value for k in keep]))
+    extra = {"consent": consent} if consent is not None else {}
+    query = query.values(
+        status=ContactStatus(status).value, status_reason=reason, updated_at=now, **extra
+    )
+    return (await conn.execute(query.returning(CP.c.case_id, CP.c.channel))).first()
+
+
 async def set_contact_statuses(
-    conn: AsyncConnection, changes: list[tuple[int, str, str]], now: datetime
+    conn: AsyncConnection, changes: Sequence[tuple[int, str, str]], now: datetime
 ) -> None:
     """Apply what providers told us about contact points (`invalid`, `opted_out`), with a timeline entry."""
     for contact_id, status, reason in changes:
-        row = (
-            await conn.execute(
-                sa.update(CP)
-                .where(CP.c.id == contact_id, CP.c.status != status)
-                .values(status=status, status_reason=reason, updated_at=now)
-                .returning(CP.c.case_id, CP.c.channel)
-            )
-        ).first()
+        row = await set_contact_status(
+            conn, contact_id, ContactStatus(status), now=now, reason=reason
+        )
         if row is not None:
             await timeline.append(
                 conn,

@@ -177,7 +177,7 @@ def test_a_deferral_past_the_maximum_becomes_an_expiry_with_its_reason() -> None
 def test_the_api_purpose_list_is_the_policy_s() -> None:
     from typing import get_args
 
-    from gateway.api.schemas import Purpose
+    from gateway.schemas import Purpose
 
     assert get_args(Purpose) == PURPOSES
 

@@ -17,6 +17,8 @@ import sqlalchemy as sa
 
 from gateway.replies import Category
 from gateway.services.replies.run import Run
+from gateway.states import ContactStatus
+from gateway.store import cases as case_store
 from gateway.store.tables import cases as C
 from gateway.store.tables import contact_points as CP
 
@@ -28,9 +30,9 @@ async def apply(run: Run, jurisdiction: str) -> None:
     """Change the contact points the reply speaks about; record each change on its case."""
     result = run.result
     if result.has(G.WRONG_PARTY):
-        await _set_status(run, G.WRONG_PARTY, await same_address(run), "invalid")
+        await _set_status(run, G.WRONG_PARTY, await same_address(run), ContactStatus.INVALID)
     if result.has(G.OPT_OUT_CHANNEL):
-        await _set_status(run, G.OPT_OUT_CHANNEL, await same_address(run), "opted_out")
+        await _set_status(run, G.OPT_OUT_CHANNEL, await same_address(run), ContactStatus.OPTED_OUT)
     if result.has(G.CEASE_ALL, G.REFUSE_TO_PAY) and jurisdiction != "US":
         category = G.CEASE_ALL if result.has(G.CEASE_ALL) else G.REFUSE_TO_PAY
         rows = await run.conn.execute(
@@ -42,7 +44,7 @@ async def apply(run: Run, jurisdiction: str) -> None:
             )
             .order_by(CP.c.id)
         )
-        await _set_status(run, category, list(rows), "opted_out")
+        await _set_status(run, category, list(rows), ContactStatus.OPTED_OUT)
     if result.has(G.RESUBSCRIBE) and run.reply.contact is not None:
         await _resubscribe(run)
 
@@ -67,16 +69,19 @@ async def same_address(run: Run) -> list[Any]:
     return list(await run.conn.execute(query.order_by(CP.c.id)))
 
 
-async def _set_status(run: Run, category: Category, rows: list[Any], status: str) -> None:
+async def _set_status(run: Run, category: Category, rows: list[Any], status: ContactStatus) -> None:
     for row in rows:
         # An invalid address stays invalid: opting it out would only make START revive it.
-        if row.status in (status, "invalid"):
-            continue
-        await run.conn.execute(
-            sa.update(CP)
-            .where(CP.c.id == row.id)
-            .values(status=status, status_reason=f"reply:{category.value}", updated_at=run.now)
+        changed = await case_store.set_contact_status(
+            run.conn,
+            row.id,
+            status,
+            now=run.now,
+            reason=f"reply:{category.value}",
+            keep=(ContactStatus.INVALID,),
         )
+        if changed is None:
+            continue
         run.changed_contacts.add(row.id)
         run.record(
             category,
@@ -96,12 +101,10 @@ async def _resubscribe(run: Run) -> None:
         "at": run.now.isoformat(),
     }
     for row in await same_address(run):
-        if row.status != "opted_out":
+        if row.status != ContactStatus.OPTED_OUT:
             continue
-        await run.conn.execute(
-            sa.update(CP)
-            .where(CP.c.id == row.id)
-            .values(status="active", status_reason=None, consent=evidence, updated_at=run.now)
+        await case_store.set_contact_status(
+            run.conn, row.id, ContactStatus.ACTIVE, now=run.now, consent=evidence
         )
         run.changed_contacts.add(row.id)
         run.record(

@@ -25,9 +25,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from channels.email import tokens
 from channels.events import InboundMessage
-from gateway.api.schemas import normalize_address
 from gateway.replies import Classification, classify
 from gateway.runtime import Runtime
+from gateway.schemas import normalize_address
 from gateway.services import outbound
 from gateway.services.replies import effects as reply_effects
 from gateway.store import cases as case_store

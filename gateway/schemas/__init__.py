@@ -1,5 +1,7 @@
-"""Request and response bodies of the v1 API. These models are also the OpenAPI components; the
-case bodies live in `gateway.api.case_schemas` and are re-exported here."""
+"""Request and response bodies of the v1 API: the HTTP layer parses requests into them and the
+services take and return them, so neither depends on the other for its contract. These models are
+also the OpenAPI components; the case bodies live in `gateway.schemas.cases` and are re-exported
+here."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from gateway.api.case_schemas import (
+from gateway.schemas.cases import (
     CaseEventIn,
     CaseEventOut,
     CaseIn,
@@ -24,7 +26,7 @@ from gateway.api.case_schemas import (
     Restrictions,
     normalize_address,
 )
-from gateway.api.schema_types import Channel, CollectorRole, Locale, Preset, Ref, Strict
+from gateway.schemas.types import Channel, CollectorRole, Locale, Preset, Ref, Strict
 from scheduler.decisions import PURPOSES
 
 __all__ = [

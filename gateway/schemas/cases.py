@@ -1,5 +1,5 @@
 """Request and response bodies about cases: the debtor, the debt, contact points, the debtor's own
-restrictions, and upstream events. Re-exported by `gateway.api.schemas`."""
+restrictions, and upstream events. Re-exported by `gateway.schemas`."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from gateway.api.schema_types import Channel, CollectorRole, Locale, Preset, Strict
+from gateway.schemas.types import Channel, CollectorRole, Locale, Preset, Strict
 
 
 class PostalAddress(Strict):
