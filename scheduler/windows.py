@@ -69,7 +69,8 @@ def next_allowed(
     """`now` (in UTC) if it may be sent now, else the next allowed instant within `days`.
 
     None means no allowed instant in the horizon: the caller applies
-    `preset.on_empty_intersection` (and drops steps deferred past `preset.max_defer`).
+    `preset.on_empty_intersection` (and drops steps that would miss more than
+    `preset.max_defer` of open window, see `scheduler.deferral`).
     """
     now = _utc(now)
     horizon = now + timedelta(days=days)
@@ -88,6 +89,33 @@ def send_by(zones: Sequence[str], channel: str, preset: Preset, now: datetime) -
         if start <= now < end:
             return end
     return None
+
+
+def open_time(
+    zones: Sequence[str],
+    channel: str,
+    preset: Preset,
+    start: datetime,
+    end: datetime,
+    enough: timedelta,
+) -> timedelta:
+    """How long [start, end) lies inside the allowed intervals (safety margin cut), counted a
+    week at a time and only until it passes `enough`: the caller asks whether a wait missed
+    more window than that, and a wait through a long closure costs a few days of windows."""
+    at, end = _utc(start), _utc(end)
+    total = timedelta(0)
+    while at < end and total <= enough:
+        upto = min(end, at + _WEEK)
+        days = -(-(upto - at) // timedelta(days=1))  # whole days, rounded up
+        for s, e in allowed_intervals(zones, channel, preset, at, days):
+            if s >= upto:
+                break
+            total += min(e, upto) - s
+        at = upto
+    return total
+
+
+_WEEK = timedelta(days=7)
 
 
 def _spans(
