@@ -106,45 +106,53 @@ def open_time(
     total = timedelta(0)
     while at < end and total <= enough:
         upto = min(end, at + _WEEK)
-        days = -(-(upto - at) // timedelta(days=1))  # whole days, rounded up
-        for s, e in allowed_intervals(zones, channel, preset, at, days):
+        # The waits of messages due in the same hour share their weeks of windows (their own
+        # memo: these hours are past ones, which must not push out the current hour's).
+        for s, e in _spans(zones, channel, preset, at, 7, _OPEN):
             if s >= upto:
                 break
-            total += min(e, upto) - s
+            if e > at:
+                total += min(e, upto) - max(s, at)
         at = upto
     return total
 
 
+Memo = dict[tuple[object, ...], tuple[Preset, tuple[Interval, ...]]]
+_SPANS: Memo = {}
+_OPEN: Memo = {}
+_SPANS_MAX = 4096
 _WEEK = timedelta(days=7)
 
 
 def _spans(
-    zones: Sequence[str], channel: str, preset: Preset, now: datetime, days: int
+    zones: Sequence[str],
+    channel: str,
+    preset: Preset,
+    now: datetime,
+    days: int,
+    memo: Memo | None = None,
 ) -> tuple[Interval, ...]:
+    memo = _SPANS if memo is None else memo
     hour = now.replace(minute=0, second=0, microsecond=0)
     # Intervals are computed once per (zones, channel, preset, hour) and reused for every message
     # of that hour: from the hour's start they cover `days` + 1 days, so any `now` within the
     # hour still sees at least `days` ahead.
     key = (tuple(sorted(zones)), channel, id(preset), hour, days)
-    cached = _SPANS.get(key)
+    cached = memo.get(key)
     # The entry holds the preset itself, so its id cannot be reused by another preset meanwhile.
     if cached is None or cached[0] is not preset:
-        if len(_SPANS) >= _SPANS_MAX:
+        if len(memo) >= _SPANS_MAX:
             # Entries of other hours go first: clearing everything would also drop this hour's,
             # which the rest of the hour's messages are about to ask for again.
-            for stale in [k for k in _SPANS if k[3] != hour]:
-                del _SPANS[stale]
-            if len(_SPANS) >= _SPANS_MAX:
-                _SPANS.clear()
-        cached = _SPANS[key] = (
+            for stale in [k for k in memo if k[3] != hour]:
+                del memo[stale]
+            if len(memo) >= _SPANS_MAX:
+                memo.clear()
+        cached = memo[key] = (
             preset,
             tuple(allowed_intervals(zones, channel, preset, hour, days + 1)),
         )
     return cached[1]
-
-
-_SPANS: dict[tuple[object, ...], tuple[Preset, tuple[Interval, ...]]] = {}
-_SPANS_MAX = 4096
 
 
 def local_window(zone: str, day: date, channel: str, preset: Preset) -> DayWindow | None:
