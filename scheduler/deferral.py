@@ -41,6 +41,8 @@ def bounded(
 ) -> Decision:
     """The decision, or the drop it becomes when its deferral would miss more than the preset's
     `max_defer_hours` of open window: a deferred step is never stacked up for a burst (§6.1)."""
+    if decision.verdict is not Verdict.DEFER:  # most decisions: one test, no call
+        return decision
     return expiry(decision, message, case, preset) or decision
 
 
@@ -57,8 +59,11 @@ def expiry(
     ):
         return None
     assert decision.until is not None
-    missed = missed_window(message, case, preset, message.scheduled_at, decision.until)
-    if missed <= preset.max_defer:
+    limit = preset.max_defer
+    # Open time never exceeds calendar time: most waits need no windows at all.
+    if decision.until - message.scheduled_at <= limit:
+        return None
+    if missed_window(message, case, preset, message.scheduled_at, decision.until) <= limit:
         return None
     hours = preset.max_defer_hours.value
     counted = "open contact-window time" if _windowed(message) else "hours"
@@ -97,10 +102,7 @@ def missed_window(
     """The open window time in [start, end) this message could have gone in, counted only until
     it passes `preset.max_defer`; all of it for a message with no window."""
     wall = end - start
-    # Open time never exceeds calendar time: most waits need no windows at all.
-    if wall <= preset.max_defer or not _windowed(message):
-        return wall
-    if wall > LONGEST_WAIT:
+    if wall <= preset.max_defer or wall > LONGEST_WAIT or not _windowed(message):
         return wall
     zones = list(case.zones) or preset.fallback_zones
     r = case.restrictions

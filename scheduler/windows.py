@@ -106,9 +106,11 @@ def open_time(
     total = timedelta(0)
     while at < end and total <= enough:
         upto = min(end, at + _WEEK)
-        # The waits of messages due in the same hour share their weeks of windows (their own
-        # memo: these hours are past ones, which must not push out the current hour's).
-        for s, e in _spans(zones, channel, preset, at, 7, _OPEN):
+        # A message due this hour finds its week in the decisions' memo; the waits of messages
+        # due in the same past hour share theirs in a memo of their own, so that past hours
+        # never push the current hour's windows out of the decisions' one.
+        week = _cached(zones, channel, preset, at, 7)
+        for s, e in week if week is not None else _spans(zones, channel, preset, at, 7, _OPEN):
             if s >= upto:
                 break
             if e > at:
@@ -122,6 +124,15 @@ _SPANS: Memo = {}
 _OPEN: Memo = {}
 _SPANS_MAX = 4096
 _WEEK = timedelta(days=7)
+
+
+def _cached(
+    zones: Sequence[str], channel: str, preset: Preset, now: datetime, days: int
+) -> tuple[Interval, ...] | None:
+    """The decisions' memo entry `_spans` would answer, or None; never computes or evicts."""
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    cached = _SPANS.get((tuple(sorted(zones)), channel, id(preset), hour, days))
+    return cached[1] if cached is not None and cached[0] is preset else None
 
 
 def _spans(
