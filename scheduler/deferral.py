@@ -66,12 +66,12 @@ def expiry(
     if missed_window(message, case, preset, message.scheduled_at, decision.until) <= limit:
         return None
     hours = preset.max_defer_hours.value
-    counted = "open contact-window time" if _windowed(message) else "hours"
+    counted = " (counted in open contact-window time)" if _windowed(message) else ""
     return Decision(
         Verdict.SUPPRESS,
         rule=MAX_DEFER_RULE,
         reason=f"{decision.rule} would hold it until {decision.until.isoformat()}, "
-        f"past the {hours} h maximum deferral (counted in {counted})",
+        f"past the {hours} h maximum deferral{counted}",
         preset=preset.name,
         preset_version=preset.version,
     )

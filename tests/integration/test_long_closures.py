@@ -61,6 +61,19 @@ async def test_evaluate_answers_the_next_allowed_instant_and_separately_whether_
     assert at(christmas.body["until"]) == at("2026-12-29T08:00:00+00:00")
     assert christmas.body["would_expire"] is False and christmas.body["expiry_reason"] is None
 
+    # CN: 除夕 (Fri 5 Feb 2027) and 春节 day 1 (Sat 6 Feb) are closed; from Thursday 21:00 the
+    # next instant is Sunday 08:00 Beijing time, 59 h later but with no open window missed.
+    cn = case_body(preset="CN", phone="+8613812345678", email=None, currency="CNY")
+    cn["debtor"]["postal_address"] = {"lines": ["朝阳区建国路88号", "北京市"], "country": "CN"}
+    assert (await api.put("/v1/cases/L-3", cn)).status == 201
+    chuxi = await api.post(
+        "/v1/policy/evaluate",
+        {"case_ref": "L-3", "channel": "sms", "at": "2027-02-04T21:00:00+08:00"},
+    )
+    assert (chuxi.body["decision"], chuxi.body["rule"]) == ("defer", "window.sms")
+    assert at(chuxi.body["until"]) == at("2027-02-07T08:00:00+08:00")
+    assert chuxi.body["would_expire"] is False
+
     # A promise to pay on Thursday 12 Nov pauses reminders until Saturday 14th 00:00; the window
     # opens at 09:00 that day. From Monday noon that is almost 60 h of open window: a reminder
     # accepted now would expire, and the answer still says when one could go.
