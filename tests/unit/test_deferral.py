@@ -182,3 +182,26 @@ def test_the_next_instant_follows_each_rule_s_until_to_where_the_message_may_go(
     hops = [Decision(Verdict.DEFER, rule="cap", until=due + timedelta(hours=h)) for h in (1, 2)]
     assert last_deferral(hops[0], lambda _: Decision(Verdict.SUPPRESS, rule="x")) is hops[0]
     assert last_deferral(hops[1], lambda _: hops[0]) is hops[1]  # never backwards
+
+
+def test_hours_that_never_meet_the_window_miss_nothing_while_paused_but_not_beyond_a_year() -> None:
+    # A debtor in Paris with an Auckland mobile who asked for 09:00–10:00: the zones are 11–13 h
+    # apart, so those hours never meet in both. A paused reminder misses no window while it
+    # waits (when the pause ends it goes by letter, §6.4 step 6) — up to a year of waiting.
+    due = datetime(2026, 1, 12, 12, 0, tzinfo=UTC)
+    zones = ("Europe/Paris", "Pacific/Auckland")
+    morning = restrictions_of({"hours": {"start": "09:00", "end": "10:00"}})
+    message = MessageFacts("sms", "reminder", None, scheduled_at=due)
+    preset = PRESETS["EU"]
+    for days, verdict in ((300, Verdict.DEFER), (400, Verdict.SUPPRESS)):
+        facts = CaseFacts(
+            "paused",
+            "hardship",
+            due + timedelta(days=days),
+            "EU",
+            zones=zones,
+            restrictions=morning,
+        )
+        decision = decide(message, facts, ContactFacts("sms", "active"), due, preset)
+        assert decision.rule == "hold.paused"
+        assert bounded(decision, message, facts, preset).verdict is verdict
