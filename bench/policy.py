@@ -10,7 +10,8 @@ some with exempt purposes. Figures, one JSON line each:
 - policy_zones_cold_per_s: candidate zones from stated zone, address and phones, no memo;
 - policy_zones_memoized_per_s: the same through the dispatcher's per-process memo;
 - policy_decide_per_s: decide() alone, zones already resolved;
-- policy_decisions_per_s: decide() then, when it allows, caps.check() over the debtor's touches.
+- policy_decisions_per_s: decide() then, when it allows, caps.check() over the debtor's touches,
+  and the maximum deferral (counted in open window time) on what defers.
 
 Each figure gives decisions (or debtors) per second and p50/p99 µs per call. The two decision
 figures are the steady state, every zone set's windows memoized for the hour; `first_in_hour_*`
@@ -36,7 +37,7 @@ from typing import Any
 from gateway.services.policy_facts import debtor_zones
 from scheduler.caps import CapPolicy, check
 from scheduler.decisions import Touch, Verdict
-from scheduler.policy import CaseFacts, ContactFacts, MessageFacts, decide
+from scheduler.policy import CaseFacts, ContactFacts, MessageFacts, bounded, decide
 from scheduler.policy_config import cap_policy
 from scheduler.presets import Preset, load_presets
 from scheduler.zones import candidate_zones
@@ -249,6 +250,7 @@ def run_all(scale: float = 1.0) -> list[dict[str, Any]]:
         if decision.verdict is Verdict.ALLOW:
             capped = check(message.channel, message.purpose, history, now, caps, preset.name)
             decision = capped or decision
+        decision = bounded(decision, message, case, preset)
         return f"{decision.verdict.value} {decision.rule.split('.')[0]}".strip()
 
     first, again = _per_hour(day, decide_and_cap)
@@ -352,7 +354,7 @@ def _messages(debtors: list[Debtor], day: datetime) -> list[Message]:
         out.append(
             (
                 d.preset,
-                MessageFacts(channel, _pick(rng, MESSAGE_PURPOSES)),
+                MessageFacts(channel, _pick(rng, MESSAGE_PURPOSES), scheduled_at=day + step * i),
                 case,
                 ContactFacts(channel, status),
                 day + step * i,

@@ -12,8 +12,10 @@ in the order of the compliance spec (§6.1) and the first blocking rule wins:
 6. frequency caps — decided by the caller with `scheduler.caps.check` under a per-debtor lock;
 7. the content gate — decided on the rendered message with `scheduler.content`.
 
-Whatever the rules answer, `bounded()` turns a deferral longer than the preset's maximum into a
-drop (§6.1 "Deferral policy"), so waiting messages never pile up into a burst.
+Whatever the rules answer, `bounded()` (scheduler/deferral.py) turns a deferral that would miss
+more than the preset's maximum of open contact-window time into a drop (§6.1 "Deferral
+policy"), so waiting messages never pile up into a burst; hours the window is closed anyway
+(nights, closed days, holidays) do not count.
 """
 
 from __future__ import annotations
@@ -34,11 +36,13 @@ from scheduler.decisions import (
     Verdict,
     nowhere,
 )
+from scheduler.deferral import MAX_DEFER_RULE, bounded, expiry
 from scheduler.presets import Preset
 from scheduler.windows import next_allowed
 
 __all__ = [
     "ALLOW",
+    "MAX_DEFER_RULE",
     "CaseFacts",
     "ContactFacts",
     "Decision",
@@ -46,12 +50,12 @@ __all__ = [
     "Verdict",
     "bounded",
     "decide",
+    "expiry",
     "send_by",
 ]
 
 
 HOLD_STATES = ("hold", "ceased", "closed")
-MAX_DEFER_RULE = "defer.max_exceeded"
 
 
 def decide(
@@ -77,32 +81,6 @@ def decide(
     if decision is ALLOW or preset is None:
         return decision
     return replace(decision, preset=preset.name, preset_version=preset.version)
-
-
-def bounded(decision: Decision, message: MessageFacts, preset: Preset | None) -> Decision:
-    """A deferral past the preset's maximum (counted from when the message was meant to go)
-    becomes a drop with its reason: a deferred step slides at most `max_defer_hours`, and is
-    never stacked up to go out in a burst later (§6.1)."""
-    if (
-        decision.verdict is not Verdict.DEFER
-        or preset is None
-        or message.scheduled_at is None
-        or decision.rule == "message.not_before"
-    ):
-        return decision
-    assert decision.until is not None
-    limit = message.scheduled_at + preset.max_defer
-    if decision.until <= limit:
-        return decision
-    hours = preset.max_defer_hours.value
-    return Decision(
-        Verdict.SUPPRESS,
-        rule=MAX_DEFER_RULE,
-        reason=f"{decision.rule} would hold it until {decision.until.isoformat()}, "
-        f"past the {hours} h maximum deferral",
-        preset=preset.name,
-        preset_version=preset.version,
-    )
 
 
 def _legal_holds(

@@ -258,6 +258,8 @@ class Preset(_Model):
     jurisdiction: str
     windows: Windows
     safety_margin_min: Value[int]
+    # How long a deferred message may wait, in hours its contact window was open: nights, closed
+    # days and holidays do not count (scheduler/deferral.py). Past it the message expires.
     max_defer_hours: Value[int]
     holidays: Holidays
     tz: Tz

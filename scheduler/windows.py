@@ -69,7 +69,8 @@ def next_allowed(
     """`now` (in UTC) if it may be sent now, else the next allowed instant within `days`.
 
     None means no allowed instant in the horizon: the caller applies
-    `preset.on_empty_intersection` (and drops steps deferred past `preset.max_defer`).
+    `preset.on_empty_intersection` (and drops steps that would miss more than
+    `preset.max_defer` of open window, see `scheduler.deferral`).
     """
     now = _utc(now)
     horizon = now + timedelta(days=days)
@@ -90,33 +91,79 @@ def send_by(zones: Sequence[str], channel: str, preset: Preset, now: datetime) -
     return None
 
 
-def _spans(
+def open_time(
+    zones: Sequence[str],
+    channel: str,
+    preset: Preset,
+    start: datetime,
+    end: datetime,
+    enough: timedelta,
+) -> timedelta:
+    """How long [start, end) lies inside the allowed intervals (safety margin cut), counted a
+    week at a time and only until it passes `enough`: the caller asks whether a wait missed
+    more window than that, and a wait through a long closure costs a few days of windows."""
+    at, end = _utc(start), _utc(end)
+    total = timedelta(0)
+    while at < end and total <= enough:
+        upto = min(end, at + _WEEK)
+        # A message due this hour finds its week in the decisions' memo; the waits of messages
+        # due in the same past hour share theirs in a memo of their own, so that past hours
+        # never push the current hour's windows out of the decisions' one.
+        week = _cached(zones, channel, preset, at, 7)
+        for s, e in week if week is not None else _spans(zones, channel, preset, at, 7, _OPEN):
+            if s >= upto:
+                break
+            if e > at:
+                total += min(e, upto) - max(s, at)
+        at = upto
+    return total
+
+
+Memo = dict[tuple[object, ...], tuple[Preset, tuple[Interval, ...]]]
+_SPANS: Memo = {}
+_OPEN: Memo = {}
+_SPANS_MAX = 4096
+_WEEK = timedelta(days=7)
+
+
+def _cached(
     zones: Sequence[str], channel: str, preset: Preset, now: datetime, days: int
+) -> tuple[Interval, ...] | None:
+    """The decisions' memo entry `_spans` would answer, or None; never computes or evicts."""
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    cached = _SPANS.get((tuple(sorted(zones)), channel, id(preset), hour, days))
+    return cached[1] if cached is not None and cached[0] is preset else None
+
+
+def _spans(
+    zones: Sequence[str],
+    channel: str,
+    preset: Preset,
+    now: datetime,
+    days: int,
+    memo: Memo | None = None,
 ) -> tuple[Interval, ...]:
+    memo = _SPANS if memo is None else memo
     hour = now.replace(minute=0, second=0, microsecond=0)
     # Intervals are computed once per (zones, channel, preset, hour) and reused for every message
     # of that hour: from the hour's start they cover `days` + 1 days, so any `now` within the
     # hour still sees at least `days` ahead.
     key = (tuple(sorted(zones)), channel, id(preset), hour, days)
-    cached = _SPANS.get(key)
+    cached = memo.get(key)
     # The entry holds the preset itself, so its id cannot be reused by another preset meanwhile.
     if cached is None or cached[0] is not preset:
-        if len(_SPANS) >= _SPANS_MAX:
+        if len(memo) >= _SPANS_MAX:
             # Entries of other hours go first: clearing everything would also drop this hour's,
             # which the rest of the hour's messages are about to ask for again.
-            for stale in [k for k in _SPANS if k[3] != hour]:
-                del _SPANS[stale]
-            if len(_SPANS) >= _SPANS_MAX:
-                _SPANS.clear()
-        cached = _SPANS[key] = (
+            for stale in [k for k in memo if k[3] != hour]:
+                del memo[stale]
+            if len(memo) >= _SPANS_MAX:
+                memo.clear()
+        cached = memo[key] = (
             preset,
             tuple(allowed_intervals(zones, channel, preset, hour, days + 1)),
         )
     return cached[1]
-
-
-_SPANS: dict[tuple[object, ...], tuple[Preset, tuple[Interval, ...]]] = {}
-_SPANS_MAX = 4096
 
 
 def local_window(zone: str, day: date, channel: str, preset: Preset) -> DayWindow | None:

@@ -198,6 +198,9 @@ class PolicyEvaluateIn(Strict):
 
 
 class PolicyEvaluateOut(BaseModel):
+    """`decision`, `rule` and `reason`: what stops the message at `at`; `until`: for a deferral,
+    the next instant it may go (every rule on the way decided again)."""
+
     decision: Literal["allow", "defer", "suppress", "reroute", "review"]
     until: datetime | None
     reason: str | None
@@ -206,6 +209,12 @@ class PolicyEvaluateOut(BaseModel):
     preset_version: int | None = None
     zones: list[str]
     at: datetime
+    would_expire: bool = Field(
+        False,
+        description="A message accepted at `at` would wait longer than the preset's maximum "
+        "deferral, counted in open contact-window time, and expire (`defer.max_exceeded`).",
+    )
+    expiry_reason: str | None = Field(None, description="Why it would expire.")
 
 
 class TemplateLintIn(Strict):

@@ -134,7 +134,7 @@ async def dispatch(rt: Runtime, ids: list[str]) -> dict[str, int]:
             row.channel, row.contact_status, row.contact_role, inbound.get(row.contact_id)
         )
         facts = case_facts(row, debtors[row.case_id], preset)
-        decision = bounded(decide(message, facts, contact, now, preset), message, preset)
+        decision = bounded(decide(message, facts, contact, now, preset), message, facts, preset)
         if decision.verdict is Verdict.REROUTE:
             reroutes.append((row, decision))
             continue
@@ -153,7 +153,7 @@ async def dispatch(rt: Runtime, ids: list[str]) -> dict[str, int]:
         purpose = cap_purpose(message, contact, now, preset) if preset else row.purpose
         if (deadline := send_by(message, facts, now, preset)) is not None:
             deadlines[row.id] = deadline
-        candidates.append((row, outgoing, rendered, (message, purpose, preset)))
+        candidates.append((row, outgoing, rendered, (message, facts, purpose, preset)))
 
     to_send: list[tuple[Any, Outgoing]] = []
     async with rt.engine.begin() as conn:
@@ -162,7 +162,7 @@ async def dispatch(rt: Runtime, ids: list[str]) -> dict[str, int]:
             await _serialize(conn, candidates[0][0].id, addresses)
             known = await history_store.touches(conn, addresses, now, rt.cap_lookback)
             added: dict[frozenset[str], list[Touch]] = {}
-            for row, outgoing, rendered, (message, purpose, preset) in candidates:
+            for row, outgoing, rendered, (message, facts, purpose, preset) in candidates:
                 identity = debtors[row.case_id]
                 past = history_store.for_debtor(known, identity, excluding=row.id) + added.get(
                     identity, []
@@ -173,7 +173,8 @@ async def dispatch(rt: Runtime, ids: list[str]) -> dict[str, int]:
                 if capped is not None:
                     version = preset.version if preset else None
                     decisions.apply(
-                        row, bounded(replace(capped, preset_version=version), message, preset)
+                        row,
+                        bounded(replace(capped, preset_version=version), message, facts, preset),
                     )
                     continue
                 decisions.send(row, rendered)

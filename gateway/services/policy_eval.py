@@ -1,7 +1,9 @@
 """`POST /v1/policy/evaluate`: "when could I send this to that debtor?" — without sending anything.
 
 The same facts and the same pure rules as dispatch: the case's state and preset, the contact
-point, the debtor's candidate zones and their contact history across cases.
+point, the debtor's candidate zones and their contact history across cases. A deferral answers
+the next instant the message may go (a pause that ends at night waits for the window too) and,
+separately, whether a message accepted now would expire on the way (the maximum deferral).
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from gateway.store import cases as case_store
 from gateway.store import history as history_store
 from gateway.store.keys import ApiKey
 from scheduler.caps import check as check_caps
-from scheduler.decisions import MessageFacts, Verdict
-from scheduler.policy import bounded, cap_purpose, decide
+from scheduler.decisions import Decision, MessageFacts, Verdict
+from scheduler.deferral import expiry, last_deferral
+from scheduler.policy import cap_purpose, decide
 
 
 async def evaluate(rt: Runtime, key: ApiKey, body: PolicyEvaluateIn) -> PolicyEvaluateOut:
@@ -46,26 +49,35 @@ async def evaluate(rt: Runtime, key: ApiKey, body: PolicyEvaluateIn) -> PolicyEv
     facts = case_facts(case, identity, preset)
     message = MessageFacts(body.channel, body.purpose, None, scheduled_at=at)
     point = contact_facts(body.channel, contact.status, contact.role, inbound)
-    decision = decide(message, facts, point, at, preset=preset)
-    if decision.verdict is Verdict.ALLOW and preset is not None:
-        capped = check_caps(
-            body.channel,
-            cap_purpose(message, point, at, preset),
-            touches,
-            at,
-            rt.cap_policy(case.preset),
-            case.preset,
-        )
-        if capped is not None:
-            decision = replace(capped, preset_version=preset.version)
-    decision = bounded(decision, message, preset)
+
+    def decide_at(moment: datetime) -> Decision:
+        # What a worker would decide at `moment`: the rules, then the caps over the history.
+        decision = decide(message, facts, point, moment, preset=preset)
+        if decision.verdict is Verdict.ALLOW and preset is not None:
+            capped = check_caps(
+                body.channel,
+                cap_purpose(message, point, moment, preset),
+                touches,
+                moment,
+                rt.cap_policy(case.preset),
+                case.preset,
+            )
+            if capped is not None:
+                decision = replace(capped, preset_version=preset.version)
+        return decision
+
+    decision = decide_at(at)
+    last = last_deferral(decision, decide_at)
+    dropped = expiry(last, message, facts, preset)
     return PolicyEvaluateOut(
         decision=decision.verdict.value,
-        until=decision.until,
+        until=last.until,
         reason=decision.reason or None,
         rule=decision.rule or None,
         preset=case.preset,
         preset_version=preset.version if preset else None,
         zones=list(facts.zones),
         at=at,
+        would_expire=dropped is not None,
+        expiry_reason=dropped.reason if dropped is not None else None,
     )

@@ -8,6 +8,10 @@ windows.py documents. Allowedness can only change at a window's start or at its 
 safety margin, so agreeing with the oracle at those instants and at the code's own interval ends
 proves the two sets of instants equal, not merely close.
 
+Maximum deferral: a deferral expires exactly when the open window it makes the message miss —
+the oracle's allowed instants between when it was due and its `until` — exceeds
+`max_defer_hours`; a message with no window (a letter) misses every hour.
+
 Caps: an attempt fits when no cap's rolling window is full (counted on attempts, exempt purposes
 neither capped nor counted) and the minimum gap has passed; a deferral must name the earliest
 instant that fits. The dispatcher property replays messages through decide() then caps.check(),
@@ -35,8 +39,8 @@ from hypothesis import strategies as st
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
 
 from scheduler.caps import check
-from scheduler.decisions import Touch, Verdict
-from scheduler.policy import CaseFacts, ContactFacts, MessageFacts, decide
+from scheduler.decisions import Decision, Touch, Verdict
+from scheduler.policy import CaseFacts, ContactFacts, MessageFacts, bounded, decide
 from scheduler.policy_config import cap_policy
 from scheduler.presets import DAYS, Preset, load_presets
 from scheduler.windows import allowed_intervals, next_allowed
@@ -232,6 +236,25 @@ def edges(
             if span is not None:
                 out |= {span[0], span[1] - margin}
     return {moment for moment in out if start <= moment < end}
+
+
+def missed(
+    zones: list[str], channel: str, purpose: str, preset: Preset, start: datetime, end: datetime
+) -> timedelta:
+    """The time in [start, end) a message could have gone in: allowedness is constant between
+    consecutive edges, so each stretch counts whole or not at all. Letters and the answers that
+    ignore the window (ANSWERS) could have gone at any time."""
+    if channel not in ("sms", "email") or purpose in ANSWERS:
+        return end - start
+    points = [*sorted(edges(zones, channel, preset, start, end)), end]
+    return sum(
+        (
+            b - a
+            for a, b in zip(points, points[1:], strict=False)
+            if allowed(a, zones, channel, preset)
+        ),
+        timedelta(0),
+    )
 
 
 # --- strategies: debtors, presets, instants ------------------------------------------------------
@@ -704,20 +727,22 @@ def test_released_messages_are_inside_every_window_and_never_over_a_cap(
     history: list[Touch] = []
     while due:  # always the earliest due message first, as time passes
         at, i = heapq.heappop(due)
-        _, channel, purpose = batch[i]
-        if at - (start + timedelta(seconds=batch[i][0])) > preset.max_defer:
-            continue  # expired after the preset's maximum deferral
+        offset, channel, purpose = batch[i]
+        meant = start + timedelta(seconds=offset)
+        message = MessageFacts(channel=channel, purpose=purpose, scheduled_at=meant)
         decision = decide(
-            MessageFacts(channel=channel, purpose=purpose),
-            case,
-            ContactFacts(channel=channel, status="active"),
-            at,
-            preset=preset,
+            message, case, ContactFacts(channel=channel, status="active"), at, preset=preset
         )
         if decision.verdict is Verdict.ALLOW:
             decision = check(channel, purpose, history, at, policy, name) or decision
         if decision.verdict is Verdict.DEFER:
             assert decision.until is not None and decision.until > at
+            waited = missed(zones, channel, purpose, preset, meant, decision.until)
+            kept = bounded(decision, message, case, preset)
+            if kept.rule == "defer.max_exceeded":  # expired: it would miss too much window
+                assert waited > preset.max_defer, (zones, meant, decision)
+                continue
+            assert kept is decision and waited <= preset.max_defer, (zones, meant, decision)
             heapq.heappush(due, (decision.until, i))
         elif decision.verdict is Verdict.ALLOW:
             history.append(Touch(channel, at, purpose))
@@ -725,3 +750,53 @@ def test_released_messages_are_inside_every_window_and_never_over_a_cap(
         if touch.channel in ("sms", "email") and touch.purpose not in ANSWERS:
             assert allowed(touch.at, zones, touch.channel, preset), (zones, touch)
     assert_within_caps(history, history, preset)
+
+
+# --- the maximum deferral ------------------------------------------------------------------------
+
+# A cap's deferral; a pause's or a window's is bounded the same way.
+CAPPED = Decision(Verdict.DEFER, rule="cap.total.rolling_7d", reason="cap")
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    debtor=debtors,
+    name=window_presets,
+    channel=st.sampled_from(CHANNELS),
+    due=instants,
+    wait=st.one_of(st.integers(0, 10 * 86400), st.integers(40 * 3600, 120 * 3600)),
+)
+# Pinned: UK Christmas and the May bank holiday weekend, 除夕 and 春节 2027, a US holiday weekend.
+@example(
+    (None, None, ["+447911123456"]),
+    "UK-FCA",
+    "sms",
+    _at("Europe/London", 2026, 12, 24, 21),
+    107 * 3600,
+)
+@example(
+    (None, None, ["+447911123456"]),
+    "UK-FCA",
+    "email",
+    _at("Europe/London", 2026, 5, 2, 18),
+    61 * 3600,
+)
+@example(("Asia/Shanghai", None, []), "CN", "sms", _at("Asia/Shanghai", 2027, 2, 4, 21), 59 * 3600)
+@example((ET, None, []), "US-RegF", "sms", _at(ET, 2026, 11, 25, 21), 5 * 86400)
+def test_a_deferral_expires_exactly_when_it_would_miss_more_than_the_maximum_of_open_window(
+    debtor: tuple[str | None, dict[str, str] | None, list[str]],
+    name: str,
+    channel: str,
+    due: datetime,
+    wait: int,
+) -> None:
+    preset = PRESETS[name]
+    zones = candidate_zones(*debtor, preset)
+    case = CaseFacts(state="active", preset=name, zones=tuple(zones))
+    message = MessageFacts(channel=channel, purpose="reminder", scheduled_at=due)
+    until = due + timedelta(seconds=wait)
+    deferral = replace(CAPPED, until=until)
+    kept = bounded(deferral, message, case, preset)
+    expired = missed(zones, channel, "reminder", preset, due, until) > preset.max_defer
+    assert (kept.rule == "defer.max_exceeded") == expired, (zones, due, until)
+    assert kept is deferral or kept.verdict is Verdict.SUPPRESS

@@ -160,18 +160,20 @@ def test_replies_are_cap_exempt_only_inside_the_grace() -> None:
 
 
 def test_a_deferral_past_the_maximum_becomes_an_expiry_with_its_reason() -> None:
+    # A letter has no window, so every hour counts (tests/unit/test_deferral.py: windowed ones).
     preset = PRESETS["US-RegF"]
     scheduled = NOON - timedelta(hours=40)
-    message = MessageFacts("sms", "reminder", None, scheduled_at=scheduled)
-    soon = Decision(Verdict.DEFER, rule="window.sms", until=scheduled + timedelta(hours=48))
-    assert bounded(soon, message, preset) is soon
-    late = Decision(Verdict.DEFER, rule="cap.sms.rolling_7d", until=scheduled + timedelta(hours=49))
-    dropped = bounded(late, message, preset)
+    message = MessageFacts("letter", "reminder", None, scheduled_at=scheduled)
+    case = CaseFacts("active", preset="US-RegF", zones=(ZONES["US-RegF"],))
+    soon = Decision(Verdict.DEFER, rule="cap.letter", until=scheduled + timedelta(hours=48))
+    assert bounded(soon, message, case, preset) is soon
+    late = Decision(Verdict.DEFER, rule="cap.letter", until=scheduled + timedelta(hours=49))
+    dropped = bounded(late, message, case, preset)
     assert dropped.verdict is Verdict.SUPPRESS and dropped.rule == "defer.max_exceeded"
-    assert "cap.sms.rolling_7d" in dropped.reason and "48 h" in dropped.reason
+    assert "cap.letter" in dropped.reason and "48 h" in dropped.reason
     # The caller's own not_before is never cut short.
     asked = Decision(Verdict.DEFER, rule="message.not_before", until=NOON + timedelta(days=9))
-    assert bounded(asked, message, preset) is asked
+    assert bounded(asked, message, case, preset) is asked
 
 
 def test_the_api_purpose_list_is_the_policy_s() -> None:

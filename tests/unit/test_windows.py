@@ -192,6 +192,39 @@ def test_a_full_window_memo_drops_other_hours_before_this_hours(
     }
 
 
+def test_open_time_counts_only_the_allowed_intervals_and_stops_once_past_enough() -> None:
+    # US-RegF weekdays in New York: 08:00–20:45 after the margin, 12.75 h a day.
+    tuesday = datetime(2026, 6, 9, 10, 0, tzinfo=NY)
+    two_days = timedelta(hours=48)
+    thursday = tuesday + timedelta(days=2)
+    assert windows.open_time([ET], "sms", US, tuesday, thursday, two_days) == timedelta(hours=25.5)
+    # Night to morning: nothing was open.
+    night = datetime(2026, 6, 9, 21, 0, tzinfo=NY)
+    assert windows.open_time([ET], "sms", US, night, night + timedelta(hours=11), two_days) == (
+        timedelta(0)
+    )
+    # A month-long wait is counted only until it is known to be longer than `enough`: a week.
+    counted = windows.open_time([ET], "sms", US, tuesday, tuesday + timedelta(days=30), two_days)
+    assert two_days < counted < timedelta(days=7)
+
+
+def test_counting_long_waits_leaves_the_current_hour_s_windows_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The waits counted are of messages due in past hours; their windows have a memo of their
+    # own, so they never push the hour's windows (that every decision reads) out of the memo.
+    monkeypatch.setattr(windows, "_SPANS", {})
+    monkeypatch.setattr(windows, "_OPEN", {})
+    monkeypatch.setattr(windows, "_SPANS_MAX", 2)
+    now = datetime(2026, 6, 10, 15, 5, tzinfo=UTC)
+    next_allowed([ET], "sms", US, now)
+    for days in range(1, 6):
+        due = now - timedelta(days=days)
+        windows.open_time([ET], "sms", US, due, now, timedelta(hours=48))
+    assert [key[3] for key in windows._SPANS] == [datetime(2026, 6, 10, 15, tzinfo=UTC)]
+    assert 0 < len(windows._OPEN) <= 2
+
+
 def test_channel_without_window_and_naive_now_are_errors() -> None:
     with pytest.raises(ValueError, match="no time window"):
         next_allowed([ET], "letter", US, datetime(2026, 6, 10, tzinfo=UTC))
