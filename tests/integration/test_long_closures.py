@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from scheduler.pump import pump_once
+from gateway.services.due_work import pump_once
 from tests.conftest import at
 from tests.support import ApiClient, case_body, drain, reminder
 
