@@ -231,6 +231,11 @@ async def runtime(settings: Settings, clock: Clock) -> AsyncIterator[Any]:
     from gateway.bootstrap import open_runtime
 
     rt = await open_runtime(settings, with_providers=True, clock=clock)
+    # The sandbox's receipts wait until the test releases them (`release_receipts`): a message
+    # stays `sent` for as long as a test looks at it, instead of turning `delivered` whenever the
+    # loop happens to yield for longer than the receipt delay.
+    if "sandbox" in rt.providers:
+        rt.providers["sandbox"].receipts.hold()
     yield rt
     await rt.close()
 

@@ -195,6 +195,14 @@ async def drain(rt: Any, rounds: int = 50) -> int:
     return ran
 
 
+async def release_receipts(rt: Any) -> None:
+    """Let the SMS sandbox report every send (held in tests); return once the gateway has answered
+    every receipt, so the messages' states already reflect them."""
+    receipts = rt.providers["sandbox"].receipts
+    receipts.release()
+    await receipts.settle()
+
+
 async def message_state(rt: Any, message_id: str) -> str:
     import sqlalchemy as sa
 
