@@ -17,9 +17,22 @@ from gateway.api.openapi import spec
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A loopback port for a test's server, reserved for it until it binds (about a minute).
+
+    A port picked with bind(0) and released at once can be handed to another process (another test
+    session, an outgoing connection) before the test's server binds it. So the port is left in
+    TIME_WAIT: the kernel gives it to nobody's bind(0) or connect() while that lasts, but a server
+    binding it with SO_REUSEADDR (as asyncio, aiohttp and aiosmtpd do) gets it."""
+    with socket.socket() as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port: int = listener.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port)):
+            accepted, _ = listener.accept()
+            # The end that closes first is the one left in TIME_WAIT: ours, on `port`.
+            accepted.close()
+    return port
 
 
 class Clock:
