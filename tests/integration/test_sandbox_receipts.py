@@ -159,3 +159,20 @@ async def test_receipts_wait_while_held_and_land_when_released(
     await release_receipts(runtime)
     assert sandbox.receipts.pending == 0
     assert await message_state(runtime, accepted.body["id"]) == "delivered"
+
+
+async def test_receipts_on_their_way_still_land_when_the_sandbox_closes(
+    api: ApiClient, runtime: Any
+) -> None:
+    sandbox = SandboxSms(
+        redis=runtime.aredis,
+        outbox_key=runtime.keys.sandbox_sms,
+        secret=runtime.settings.sandbox_secret,
+        receipts_url=f"{api.base}/v1/providers/sandbox/receipts",
+        receipt_delay_s=0.0,
+    )
+    await sandbox.start()
+    for i in range(20):
+        await sandbox.send(Outgoing(f"m{i}", "sms", f"+1415555{i + 100:04d}", "hi"))
+    await sandbox.close()  # a worker stopping (SIGTERM) right after a batch
+    assert await events_by_type(runtime) == {"sent": 20, "delivered": 20}
