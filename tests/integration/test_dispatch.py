@@ -24,6 +24,7 @@ from tests.support import (
     message_state,
     release_receipts,
     reminder,
+    wait_for,
 )
 
 
@@ -394,9 +395,14 @@ async def test_a_pooled_connection_closed_by_the_server_is_replaced_at_once(
     first = await api.post("/v1/reminders", reminder("C-16", "email", key="p1"))
     await drain(runtime)
     pool = runtime.providers["smtp"]
-    for client in list(pool._idle._queue):  # the server drops idle connections
+    dropped = list(pool._idle._queue)
+    for client in dropped:  # the server drops idle connections
         client.transport.close() if client.transport else None
-    await asyncio.sleep(0.05)
+
+    async def noticed() -> bool:
+        return not any(client.is_connected for client in dropped)
+
+    await wait_for(noticed, timeout=10.0, interval=0.01)
     second = await api.post("/v1/reminders", reminder("C-16", "email", key="p2"))
     await drain(runtime)
     for accepted in (first, second):
