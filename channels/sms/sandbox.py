@@ -2,30 +2,27 @@
 
 Each send is recorded (newest first, capped) for `GET /v1/sandbox/sms`, then, after a short delay,
 a signed `sent` and `delivered` receipt is POSTed to the gateway's own receipt endpoint, so that a
-developer exercises the same receipt path as production. Numbers ending in 0000 are reported
-`undelivered`, which makes the unhappy path easy to try.
+developer exercises the same receipt path as production (retried until answered, even under a
+burst: see `sandbox_receipts`). Numbers ending in 0000 are reported `undelivered`, which makes the
+unhappy path easy to try.
 """
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import hmac
 import json
 import secrets
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-import aiohttp
-import structlog
 from redis.asyncio import Redis
 
 from channels.base import Callback, Outgoing, SendResult, SignatureInvalid
 from channels.events import DeliveryEvent, DeliveryEventType, InboundMessage
+from channels.sms.sandbox_receipts import SIGNATURE_HEADER, ReceiptCourier, Retry, sign
 
-log = structlog.get_logger()
+__all__ = ["SIGNATURE_HEADER", "SandboxSms", "sign"]
 
-SIGNATURE_HEADER = "X-Sandbox-Signature"
 STATUS_MAP: dict[str, DeliveryEventType] = {
     "queued": DeliveryEventType.QUEUED,
     "sent": DeliveryEventType.SENT,
@@ -33,10 +30,6 @@ STATUS_MAP: dict[str, DeliveryEventType] = {
     "undelivered": DeliveryEventType.UNDELIVERED,
     "failed": DeliveryEventType.FAILED,
 }
-
-
-def sign(secret: str, body: bytes) -> str:
-    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 class SandboxSms:
@@ -52,24 +45,29 @@ class SandboxSms:
         receipts_url: str,
         receipt_delay_s: float = 0.2,
         keep: int = 1000,
+        receipt_concurrency: int = 16,
+        receipt_timeout_s: float = 10.0,
+        receipt_retry: Retry | None = None,
     ):
         self.redis = redis
         self.outbox_key = outbox_key
         self.secret = secret
-        self.receipts_url = receipts_url
-        self.receipt_delay_s = receipt_delay_s
         self.keep = keep
-        self._session: aiohttp.ClientSession | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        # Receipts go through a courier of their own: bounded, retried, and holdable by tests.
+        self.receipts = ReceiptCourier(
+            url=receipts_url,
+            secret=secret,
+            delay_s=receipt_delay_s,
+            concurrency=receipt_concurrency,
+            timeout_s=receipt_timeout_s,
+            retry=receipt_retry,
+        )
 
     async def start(self) -> None:
-        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+        await self.receipts.start()
 
     async def close(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        if self._session is not None:
-            await self._session.close()
+        await self.receipts.close()
 
     async def send(self, message: Outgoing) -> SendResult:
         ref = "SB" + secrets.token_hex(12)
@@ -84,38 +82,8 @@ class SandboxSms:
             pipe.ltrim(self.outbox_key, 0, self.keep - 1)
             await pipe.execute()
         final = "undelivered" if message.to.endswith("0000") else "delivered"
-        task = asyncio.get_running_loop().create_task(self._report(ref, ["sent", final]))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self.receipts.report(ref, ["sent", final])
         return SendResult(ref)
-
-    async def _report(self, ref: str, statuses: list[str]) -> None:
-        await asyncio.sleep(self.receipt_delay_s)
-        assert self._session is not None
-        for status in statuses:
-            payload: dict[str, Any] = {
-                "event_id": f"{ref}:{status}",
-                "message_ref": ref,
-                "status": status,
-                "occurred_at": datetime.now(UTC).isoformat(),
-            }
-            if status == "undelivered":
-                payload["error"] = "unreachable"
-            body = json.dumps(payload).encode()
-            try:
-                async with self._session.post(
-                    self.receipts_url,
-                    data=body,
-                    headers={
-                        "Content-Type": "application/json",
-                        SIGNATURE_HEADER: sign(self.secret, body),
-                    },
-                ) as resp:
-                    if resp.status >= 300:
-                        log.warning("sandbox_receipt_refused", status=resp.status, ref=ref)
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                log.warning("sandbox_receipt_failed", error=str(exc), ref=ref)
-                return
 
     def verify(self, callback: Callback) -> None:
         given = {k.lower(): v for k, v in callback.headers.items()}.get(

@@ -17,18 +17,15 @@ from pypdf import PdfReader
 from gateway.services.dispatch import dispatch
 from gateway.services.due_work import pump_once, sweep_once
 from gateway.store.tables import messages
-from tests.support import ApiClient, case_body, drain, message_state, reminder
-
-
-async def settle(
-    api: ApiClient, message_id: str, want: str, timeout: float = 5.0
-) -> dict[str, Any]:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        got = await api.get(f"/v1/messages/{message_id}")
-        if got.body["state"] == want or asyncio.get_running_loop().time() > deadline:
-            return got.body
-        await asyncio.sleep(0.05)
+from tests.support import (
+    ApiClient,
+    case_body,
+    drain,
+    message_state,
+    release_receipts,
+    reminder,
+    wait_for,
+)
 
 
 async def test_sms_is_sent_and_delivery_receipt_lands_on_message_and_timeline(
@@ -37,7 +34,8 @@ async def test_sms_is_sent_and_delivery_receipt_lands_on_message_and_timeline(
     await api.put("/v1/cases/C-1", case_body())
     accepted = await api.post("/v1/reminders", reminder("C-1", "sms"))
     assert await drain(runtime) == 1
-    message = await settle(api, accepted.body["id"], "delivered")
+    await release_receipts(runtime)
+    message = (await api.get(f"/v1/messages/{accepted.body['id']}")).body
     assert message["state"] == "delivered"
     assert message["provider"] == "sandbox" and message["attempts"] == 1
     assert "****1234" in message["rendered"]["body"] and "STOP" in message["rendered"]["body"]
@@ -237,7 +235,7 @@ def _sandbox_receipt(
 async def test_receipts_are_verified_deduplicated_and_monotonic(
     api: ApiClient, runtime: Any
 ) -> None:
-    runtime.providers["sandbox"].receipt_delay_s = 3600  # the test plays the carrier
+    runtime.providers["sandbox"].receipts.hold()  # the test plays the carrier
     await api.put("/v1/cases/C-11", case_body())
     accepted = await api.post("/v1/reminders", reminder("C-11", "sms"))
     await drain(runtime)
@@ -273,7 +271,7 @@ async def test_receipt_for_an_unknown_reference_is_kept_and_reconciled(
     from channels.base import SendResult
 
     sandbox = runtime.providers["sandbox"]
-    sandbox.receipt_delay_s = 3600
+    sandbox.receipts.hold()  # the test plays the carrier
     original = sandbox.send
     ref_holder: dict[str, str] = {}
 
@@ -397,9 +395,14 @@ async def test_a_pooled_connection_closed_by_the_server_is_replaced_at_once(
     first = await api.post("/v1/reminders", reminder("C-16", "email", key="p1"))
     await drain(runtime)
     pool = runtime.providers["smtp"]
-    for client in list(pool._idle._queue):  # the server drops idle connections
+    dropped = list(pool._idle._queue)
+    for client in dropped:  # the server drops idle connections
         client.transport.close() if client.transport else None
-    await asyncio.sleep(0.05)
+
+    async def noticed() -> bool:
+        return not any(client.is_connected for client in dropped)
+
+    await wait_for(noticed, timeout=10.0, interval=0.01)
     second = await api.post("/v1/reminders", reminder("C-16", "email", key="p2"))
     await drain(runtime)
     for accepted in (first, second):

@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,6 +25,26 @@ def readme_block(heading: str) -> str:
     text = (ROOT / "README.md").read_text()
     section = text.split(heading, 1)[1]
     return re.search(r"```sh\n(.*?)```", section, re.S).group(1)
+
+
+REPLIES = "# A debtor replies by SMS"
+
+
+def until(predicate: Any, timeout: float, describe: Any) -> Any:
+    """Poll `predicate()` until it returns something truthy; fail with `describe()` after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        assert time.monotonic() < deadline, describe()
+        time.sleep(0.3)
+    return value
+
+
+def run_script(script: str, cwd: Path) -> str:
+    result = subprocess.run(
+        ["bash", "-c", script], capture_output=True, text=True, timeout=60, cwd=cwd
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    return result.stdout
 
 
 def test_run_then_the_readme_examples_work(tmp_path: Path) -> None:
@@ -48,56 +69,58 @@ def test_run_then_the_readme_examples_work(tmp_path: Path) -> None:
         stderr=subprocess.STDOUT,
     )
     try:
-        deadline = time.monotonic() + 60
-        while True:
+        # Ready when the API answers and the worker and the scheduler are up: on a busy machine
+        # the worker can start seconds after the API, and then the README's later steps (a reply,
+        # a promise to pay) would reach the case before its first reminders were even decided.
+        def ready() -> bool:
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:
-                    if json.load(resp)["status"] == "ok":
-                        break
+                    healthy = json.load(resp)["status"] == "ok"
             except OSError:
-                pass
-            assert time.monotonic() < deadline, (tmp_path / "run.log").read_text()
-            time.sleep(0.3)
+                return False
+            started = (tmp_path / "run.log").read_text()
+            return healthy and '"worker_started"' in started and '"scheduler_role"' in started
+
+        until(ready, 90, lambda: (tmp_path / "run.log").read_text())
         assert "unix://" in (tmp_path / "run.log").read_text(), (
             "make run should embed its own Redis"
         )
 
-        script = (
-            'set -euo pipefail\ncurl() { command curl -sS --fail-with-body "$@"; }\n'
-            + readme_block("## Try it")
+        # The README's steps in two parts, as a reader would type them: the reminders first, and
+        # the debtor's reply and upstream's events once the gateway has decided those reminders.
+        header = 'set -euo pipefail\ncurl() { command curl -sS --fail-with-body "$@"; }\n'
+        header += f"export KEY={key}\nexport GW=http://127.0.0.1:{port}\n"
+        steps = readme_block("## Try it")
+        steps = steps.replace("export KEY=rg_dev_...", "").replace(
+            "export GW=http://127.0.0.1:8080", ""
         )
-        script = script.replace("export KEY=rg_dev_...", f"export KEY={key}")
-        script = script.replace(
-            "export GW=http://127.0.0.1:8080", f"export GW=http://127.0.0.1:{port}"
-        )
-        result = subprocess.run(
-            ["bash", "-c", script], capture_output=True, text=True, timeout=60, cwd=tmp_path
-        )
-        assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-        assert '"status":"accepted"' in result.stdout
-        assert "gateway_messages" in result.stdout
+        reminders, replies = steps.split(REPLIES, 1)
+        first = run_script(header + reminders, tmp_path)
+        assert '"status":"accepted"' in first
 
         # The reminders the README enqueued go out through the sandbox, the catcher and the letters folder.
         req = urllib.request.Request(
             f"http://127.0.0.1:{port}/v1/cases/C-1001/timeline",
             headers={"Authorization": f"Bearer {key}"},
         )
-        deadline = time.monotonic() + 30
-        while True:
+
+        def timeline() -> list[dict[str, Any]]:
             with urllib.request.urlopen(req) as resp:
-                entries = json.load(resp)["entries"]
+                return list(json.load(resp)["entries"])
+
+        def decided(entries: list[dict[str, Any]]) -> bool:
             kinds = [e["kind"] for e in entries]
             window = any(
                 e["kind"] == "deferred" and e["data"]["rule"].startswith("window.") for e in entries
             )
-            if (
-                "deferred" in kinds
-                and "reply_received" in kinds
-                and ("delivered" in kinds or window)
-            ):
-                break
-            assert time.monotonic() < deadline, kinds
-            time.sleep(0.3)
+            return "deferred" in kinds and ("delivered" in kinds or window)
+
+        until(lambda: decided(timeline()), 60, lambda: [e["kind"] for e in timeline()])
+        second = run_script(header + REPLIES + replies, tmp_path)
+        assert "gateway_messages" in second
+        entries = timeline()  # the reply was stored before its callback was answered
+        kinds = [e["kind"] for e in entries]
+        assert "reply_received" in kinds
         # US-RegF: inside the debtor's contact window the SMS goes out and the email waits for the
         # 4-hour minimum gap; outside it both wait for the window. Either way each says why.
         # (The README's promise to pay may also defer the email, as a pause: rule hold.paused.)

@@ -110,8 +110,9 @@ async def test_a_submit_left_unanswered_makes_the_message_unknown_and_it_is_not_
     await sweep_once(runtime)
     assert await pump_once(runtime) == 0
     await drain(runtime)
-    await asyncio.sleep(1.5)  # the SMSC finally answers the first submit
-    assert len(smsc.submits) == 1
+    # The SMSC finally answers the first submit; by then nothing else was submitted, nor is.
+    await wait_for(_async(lambda: smsc.submits), timeout=10.0, interval=0.05)
+    assert len(smsc.submits) == 1 and smsc.outstanding == 0
     assert (await message(api, message_id))["state"] == "unknown"
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -18,6 +17,7 @@ from channels.base import (
     TransientProviderError,
 )
 from channels.sms.twilio import TwilioSms
+from tests.support import free_port
 
 SID = "ACdeadbeefdeadbeefdeadbeefdeadbeef"
 TOKEN = "s3cr3t-auth-token"
@@ -259,10 +259,7 @@ async def test_a_connection_lost_mid_request_is_an_unknown_outcome() -> None:
 
 
 async def test_connection_refused_is_transient() -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    # Nothing listens on `port` any more.
+    port = free_port()  # reserved, so nothing else listens on it either
     sms = TwilioSms(
         base_url=f"http://127.0.0.1:{port}",
         account_sid=SID,
