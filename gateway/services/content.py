@@ -34,7 +34,9 @@ def check_unsubscribe_token(secret: str, token: str) -> str | None:
     """The message id the token was made for, or None if it was not made by us."""
     message_id, _, _ = token.partition(".")
     expected = unsubscribe_token(secret, message_id)
-    return message_id if message_id and hmac.compare_digest(expected, token) else None
+    # Bytes: compare_digest refuses a str with non-ASCII characters, which a link can carry.
+    same = hmac.compare_digest(expected.encode(), token.encode("utf-8", "surrogatepass"))
+    return message_id if message_id and same else None
 
 
 class Renderer(Protocol):
