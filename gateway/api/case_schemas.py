@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import cache
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import babel
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from gateway.api.schema_types import (
     Amount,
@@ -170,8 +170,41 @@ HoldKind = Literal[
 ]
 
 
+def _when_type(kind: str, then: dict[str, Any], otherwise: dict[str, Any] | None = None) -> Any:
+    rule: dict[str, Any] = {"if": {"properties": {"type": {"const": kind}}}, "then": then}
+    if otherwise is not None:
+        rule["else"] = otherwise
+    return rule
+
+
+def _required(field: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"required": [field], "properties": {field: schema}}
+
+
 class CaseEventIn(Strict):
     """An upstream fact about a case. Which fields apply depends on `type`."""
+
+    # The rules of `_fields_for_type`, stated in the document so a client (or a fuzzer) that
+    # follows it is not refused.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "allOf": [
+                _when_type(
+                    "promise_to_pay",
+                    _required("promised_date", {"type": "string", "format": "date"}),
+                ),
+                _when_type(
+                    "hold",
+                    _required("hold", {"enum": list(get_args(HoldKind))}),
+                    {"properties": {"hold": {"type": "null"}}},
+                ),
+                _when_type(
+                    "close",
+                    _required("reason", {"enum": ["paid", "settled", "written_off", "other"]}),
+                ),
+            ]
+        }
+    )
 
     type: Literal[
         "payment_received", "promise_to_pay", "dispute", "hold", "release", "close", "cease"

@@ -60,6 +60,8 @@ __all__ = [
 
 
 class ReminderIn(Strict):
+    """One reminder. `expires_at`, when given with `not_before`, must be after it (422)."""
+
     case_ref: Ref
     template: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$")]
     channel: Channel
@@ -204,6 +206,15 @@ class PolicyEvaluateOut(BaseModel):
 
 class TemplateLintIn(Strict):
     """A template to check against a preset's content rules, rendered with sample case data."""
+
+    # `_parts_for_channel` in the document: an email has a subject; the other channels only a body.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"properties": {"channel": {"const": "email"}}},
+            "then": {"required": ["subject"], "properties": {"subject": {"type": "string"}}},
+            "else": {"properties": {"subject": {"type": "null"}, "html": {"type": "null"}}},
+        }
+    )
 
     channel: Channel
     locale: Locale
