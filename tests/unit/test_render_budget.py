@@ -86,3 +86,29 @@ def test_the_error_says_which_limit_was_reached() -> None:
 )
 def test_ordinary_templates_render_as_before(source: str, expected: str) -> None:
     assert render_part(source, {"locale": "en"}) == expected
+
+
+def test_send_time_rendering_meters_only_versions_that_did_not_ship() -> None:
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
+    from gateway.services.content import render_message
+    from gateway.services.lint import sample_row
+    from gateway.settings import Settings
+    from gateway.store.templates import TemplateVersion
+    from scheduler.presets import load_presets
+
+    settings = Settings.from_env({})
+    rt = SimpleNamespace(settings=settings, presets=load_presets(settings.presets_dir))
+    row = sample_row("sms", "en", rt.presets["US-RegF"], collector_role="first_party")
+    body = "{% for i in range(20000) %}{% endfor %}Hi {{ debtor.first_name }}"
+    now = datetime(2026, 11, 23, 15, tzinfo=UTC)
+
+    def version(meta: dict[str, str]) -> TemplateVersion:
+        return TemplateVersion(1, "k", "sms", "en", 1, None, body, None, meta)
+
+    _, shipped = render_message(rt, row, version({"source": "pack"}), now)
+    assert shipped["body"] == "Hi Jane"
+    with pytest.raises(ValidationFailed) as err:
+        render_message(rt, row, version({}), now)
+    assert err.value.code == "template_too_costly"
