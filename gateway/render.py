@@ -2,13 +2,17 @@
 
 Template bodies are edited by operations staff, so they run in Jinja's `SandboxedEnvironment`
 with `StrictUndefined`: a template cannot reach Python internals, and a missing variable is an
-error at render time instead of a blank in a debtor's message.
+error at render time instead of a blank in a debtor's message. A template that did not ship with
+the gateway (`bounded`, the default) also renders under a budget (`gateway.sandbox`): too much
+work or too large a value is a `template_too_costly` error, not a stalled or bloated process. The
+pack's own templates skip the metering, which is the hot path of every worker.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
@@ -20,6 +24,8 @@ from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
 from gateway.errors import ValidationFailed
+from gateway.render_budget import MAX_VALUE, TemplateTooCostly, budget
+from gateway.sandbox import BudgetedSandbox
 
 MASK_CHAR = "*"
 
@@ -35,10 +41,9 @@ def _babel_locale(locale: str) -> Locale:
 @lru_cache(maxsize=8192)
 def _format_money(amount: str, currency: str, locale: str) -> str:
     try:
-        value = Decimal(amount)
-    except (InvalidOperation, ValueError):
-        raise ValueError(f"not an amount: {amount!r}") from None
-    return format_currency(value, currency, locale=_babel_locale(locale))
+        return format_currency(Decimal(amount), currency, locale=_babel_locale(locale))
+    except (ArithmeticError, ValueError):  # InvalidOperation is an ArithmeticError
+        raise ValueError(f"not an amount: {amount[:40]!r}") from None
 
 
 @lru_cache(maxsize=4096)
@@ -77,42 +82,71 @@ def mask_filter(ctx: Context, value: Any, visible: int | None = None, plain: boo
     return mask(value, shown, plain, masking.get("char", MASK_CHAR))
 
 
-@lru_cache(maxsize=1)
-def environment() -> SandboxedEnvironment:
-    env = SandboxedEnvironment(
-        undefined=StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True
-    )
-    env.filters.update(money=money, date=date_filter, mask=mask_filter)
-    return env
+_OPTIONS: dict[str, Any] = {
+    "undefined": StrictUndefined,
+    "trim_blocks": True,
+    "lstrip_blocks": True,
+}
+_FILTERS: dict[str, Callable[..., Any]] = {"money": money, "date": date_filter, "mask": mask_filter}
 
 
-@lru_cache(maxsize=1)
-def html_environment() -> SandboxedEnvironment:
-    env = SandboxedEnvironment(
-        undefined=StrictUndefined, autoescape=True, trim_blocks=True, lstrip_blocks=True
-    )
-    env.filters.update(money=money, date=date_filter, mask=mask_filter)
+@lru_cache(maxsize=4)
+def environment(*, html: bool = False, bounded: bool = True) -> SandboxedEnvironment:
+    """The environment for text (or, with `html`, autoescaped HTML) parts; `bounded` meters it."""
+    if bounded:
+        return BudgetedSandbox(filters=_FILTERS, autoescape=html, **_OPTIONS)
+    env = SandboxedEnvironment(autoescape=html, **_OPTIONS)
+    env.filters.update(_FILTERS)
     return env
 
 
 @lru_cache(maxsize=4096)
-def _compile(source: str, html: bool) -> Any:
-    env = html_environment() if html else environment()
-    return env.from_string(source)
+def _compile(source: str, html: bool, bounded: bool) -> Any:
+    return environment(html=html, bounded=bounded).from_string(source)
 
 
-def render_part(source: str, context: dict[str, Any], *, html: bool = False) -> str:
-    """Render one template part; any template problem becomes a `ValidationFailed`."""
+def render_part(
+    source: str, context: dict[str, Any], *, html: bool = False, bounded: bool = True
+) -> str:
+    """Render one template part; any template problem becomes a `ValidationFailed`
+    (`template_too_costly` when it went over its budget, else `template_error`)."""
     try:
-        return _compile(source, html).render(context).strip()
-    except (TemplateError, ValueError, TypeError, KeyError) as exc:
+        if not bounded:
+            return _compile(source, html, False).render(context).strip()
+        with budget():
+            text = _compile(source, html, True).render(context).strip()
+    except TemplateTooCostly as exc:
         raise ValidationFailed(
-            f"template could not be rendered: {exc}", code="template_error"
+            f"template is too costly to render: {exc}", code="template_too_costly"
+        ) from None
+    except RecursionError:
+        raise ValidationFailed(
+            "template is too costly to render: it calls itself without end",
+            code="template_too_costly",
+        ) from None
+    except MemoryError:
+        raise ValidationFailed(
+            "template is too costly to render: out of memory", code="template_too_costly"
+        ) from None
+    except Exception as exc:  # noqa: BLE001 — whatever a template does wrong is the template's
+        raise ValidationFailed(
+            f"template could not be rendered: {type(exc).__name__}: {exc}"
+            if not isinstance(exc, TemplateError | ValueError | TypeError | LookupError)
+            else f"template could not be rendered: {exc}",
+            code="template_error",
         ) from exc
+    if len(text) > 2 * MAX_VALUE:
+        raise ValidationFailed(
+            f"template is too costly to render: more than {2 * MAX_VALUE:,} characters of output",
+            code="template_too_costly",
+        )
+    return text
 
 
 def check_syntax(source: str, *, html: bool = False) -> None:
+    # Compiled in the budgeted environment: Jinja folds constant expressions while compiling,
+    # and only there is `{{ "a" * 10**9 }}` left for the budget to refuse at render time.
     try:
-        _compile(source, html)
+        _compile(source, html, True)
     except TemplateError as exc:
         raise ValidationFailed(f"template syntax error: {exc}", code="template_error") from exc

@@ -28,11 +28,13 @@ def create_app(
     app[KEY_CACHE] = {}
     registry = CollectorRegistry()
     app[ops.METRICS] = ops.Metrics(registry)
+    app[templates.RENDER_POOL] = templates.render_pool(settings)
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
         rt = runtime or await open_runtime(settings, clock=clock)
         app[RUNTIME] = rt
         yield
+        app[templates.RENDER_POOL].close()
         if runtime is None:
             await rt.close()
 

@@ -47,7 +47,10 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
             raise
         code = HTTP_CODES.get(exc.status, "http_error")
         message = exc.reason if exc.status != 413 else "the request body is too large"
-        return error_body(exc.status, code, message)
+        response = error_body(exc.status, code, message)
+        if "Allow" in exc.headers:  # a 405 says which methods the route has (RFC 9110 §15.5.6)
+            response.headers["Allow"] = exc.headers["Allow"]
+        return response
     except (
         OperationalError,
         DBAPIError,

@@ -9,11 +9,15 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import models_json_schema
 
 from gateway import __version__
 from gateway import schemas as s
+from gateway.providers import REGISTRY
+
+MESSAGE_ID = r"^[0-9a-f]{28}$"  # gateway.ids.new_id
+UNSUBSCRIBE_TOKEN = r"^[0-9a-f]{28}\.[0-9a-f]{32}$"  # gateway.services.content.unsubscribe_token
 
 REF = "#/components/schemas/{model}"
 
@@ -135,6 +139,17 @@ ERRORS = {
 }
 
 
+def _path_parameters() -> dict[str, dict[str, Any]]:
+    """Each path parameter's schema: what its handler accepts, so a request that matches the
+    document is not refused for its path (a case_ref with a space is a 422 before any lookup)."""
+    return {
+        "case_ref": TypeAdapter(s.Ref).json_schema(),
+        "message_id": {"type": "string", "pattern": MESSAGE_ID},
+        "provider": {"type": "string", "enum": sorted(REGISTRY)},
+        "token": {"type": "string", "pattern": UNSUBSCRIBE_TOKEN},
+    }
+
+
 def _content(model: Any) -> dict[str, Any]:
     if model == "html":
         return {"text/html": {"schema": {"type": "string"}}}
@@ -159,6 +174,7 @@ def spec() -> dict[str, Any]:
         [(m, "validation") for m in ordered], ref_template=REF, by_alias=True
     )
     paths: dict[str, dict[str, Any]] = {}
+    path_schemas = _path_parameters()
     for method, path, summary, scope, request, responses in OPERATIONS:
         op: dict[str, Any] = {
             "summary": summary,
@@ -167,7 +183,7 @@ def spec() -> dict[str, Any]:
         params = [part[1:-1] for part in path.split("/") if part.startswith("{")]
         if params:
             op["parameters"] = [
-                {"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
+                {"name": p, "in": "path", "required": True, "schema": path_schemas[p]}
                 for p in params
             ]
         if request is not None:

@@ -26,7 +26,17 @@ from gateway.schemas.cases import (
     Restrictions,
     normalize_address,
 )
-from gateway.schemas.types import Channel, CollectorRole, Locale, Preset, Ref, Strict
+from gateway.schemas.types import (
+    Channel,
+    CollectorRole,
+    DateTime,
+    Line,
+    Locale,
+    Preset,
+    Ref,
+    Strict,
+    Text,
+)
 from scheduler.decisions import PURPOSES
 
 __all__ = [
@@ -52,21 +62,16 @@ __all__ = [
 
 
 class ReminderIn(Strict):
+    """One reminder. `expires_at`, when given with `not_before`, must be after it (422)."""
+
     case_ref: Ref
     template: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$")]
     channel: Channel
-    idempotency_key: Annotated[str, Field(min_length=1, max_length=128)]
-    to: Annotated[str, Field(min_length=3, max_length=320)] | None = None
-    not_before: datetime | None = None
-    expires_at: datetime | None = None
+    idempotency_key: Annotated[Line, Field(min_length=1, max_length=128)]
+    to: Annotated[Line, Field(min_length=3, max_length=320)] | None = None
+    not_before: DateTime | None = None
+    expires_at: DateTime | None = None
     data: dict[str, Any] = Field(default_factory=dict)
-
-    @field_validator("not_before", "expires_at")
-    @classmethod
-    def _aware(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            raise ValueError("give a time zone offset, e.g. 2026-11-23T09:00:00+00:00")
-        return value
 
     @model_validator(mode="after")
     def _window(self) -> ReminderIn:
@@ -153,19 +158,19 @@ class TimelineOut(BaseModel):
 
 
 class SandboxInboundIn(Strict):
-    from_: Annotated[str, Field(alias="from", min_length=3, max_length=32)]
-    to: Annotated[str, Field(min_length=1, max_length=32)]
-    body: Annotated[str, Field(min_length=1, max_length=1600)]
+    from_: Annotated[Line, Field(alias="from", min_length=3, max_length=32)]
+    to: Annotated[Line, Field(min_length=1, max_length=32)]
+    body: Annotated[Text, Field(min_length=1, max_length=1600)]
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
 class SandboxReceiptIn(Strict):
-    event_id: Annotated[str, Field(min_length=1, max_length=128)]
-    message_ref: Annotated[str, Field(min_length=1, max_length=128)]
+    event_id: Annotated[Line, Field(min_length=1, max_length=128)]
+    message_ref: Annotated[Line, Field(min_length=1, max_length=128)]
     status: Literal["queued", "sent", "delivered", "undelivered", "failed"]
-    occurred_at: datetime
-    error: str | None = None
+    occurred_at: DateTime
+    error: Annotated[Line, Field(max_length=500)] | None = None
 
 
 Purpose = Literal[
@@ -186,15 +191,8 @@ Purpose = Literal[
 class PolicyEvaluateIn(Strict):
     case_ref: Ref
     channel: Channel
-    at: datetime | None = None
+    at: DateTime | None = None
     purpose: Purpose = "reminder"
-
-    @field_validator("at")
-    @classmethod
-    def _aware(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            raise ValueError("give a time zone offset, e.g. 2026-11-23T09:00:00+00:00")
-        return value
 
 
 class PolicyEvaluateOut(BaseModel):
@@ -220,15 +218,24 @@ class PolicyEvaluateOut(BaseModel):
 class TemplateLintIn(Strict):
     """A template to check against a preset's content rules, rendered with sample case data."""
 
+    # `_parts_for_channel` in the document: an email has a subject; the other channels only a body.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"properties": {"channel": {"const": "email"}}},
+            "then": {"required": ["subject"], "properties": {"subject": {"type": "string"}}},
+            "else": {"properties": {"subject": {"type": "null"}, "html": {"type": "null"}}},
+        }
+    )
+
     channel: Channel
     locale: Locale
     preset: Preset
     collector_role: CollectorRole = "first_party"
     purpose: Annotated[str, Field(min_length=1, max_length=32)] = "reminder"
-    subject: Annotated[str, Field(min_length=1, max_length=1000)] | None = None
+    subject: Annotated[Line, Field(min_length=1, max_length=1000)] | None = None
     # The SMS text, the email's text part, or the letter's HTML.
-    body: Annotated[str, Field(min_length=1, max_length=100_000)]
-    html: Annotated[str, Field(min_length=1, max_length=200_000)] | None = None
+    body: Annotated[Text, Field(min_length=1, max_length=100_000)]
+    html: Annotated[Text, Field(min_length=1, max_length=200_000)] | None = None
     data: dict[str, Any] = Field(default_factory=dict)
     sol_expired: bool = False
 

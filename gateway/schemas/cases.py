@@ -3,18 +3,27 @@ restrictions, and upstream events. Re-exported by `gateway.schemas`."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import datetime
 from functools import cache
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import babel
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from gateway.schemas.types import Channel, CollectorRole, Locale, Preset, Strict
+from gateway.schemas.types import (
+    Amount,
+    Channel,
+    CollectorRole,
+    Date,
+    Line,
+    Locale,
+    Preset,
+    Strict,
+    Text,
+)
 
 
 class PostalAddress(Strict):
@@ -43,8 +52,8 @@ def _countries() -> frozenset[str]:
 
 
 class Debtor(Strict):
-    name: Annotated[str, Field(min_length=1, max_length=200)]
-    first_name: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    name: Annotated[Line, Field(min_length=1, max_length=200)]
+    first_name: Annotated[Line, Field(min_length=1, max_length=100)] | None = None
     locale: Locale = "en"
     timezone: str | None = None
     postal_address: PostalAddress | None = None
@@ -74,9 +83,9 @@ _ZONES: set[str] | None = None
 
 
 class Debt(Strict):
-    amount: Decimal = Field(ge=0, max_digits=14, decimal_places=2)
+    amount: Amount
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
-    due_date: date
+    due_date: Date
     days_past_due: int = Field(ge=0, le=36500)
     account_number: Annotated[str, Field(min_length=4, max_length=34, pattern=r"^[A-Za-z0-9 \-]+$")]
     # Time-barred (the statute of limitations has run): content rules `when: sol_expired` apply.
@@ -88,7 +97,7 @@ ContactRole = Literal["debtor", "third_party"]
 
 class ContactIn(Strict):
     channel: Literal["sms", "email"]
-    address: Annotated[str, Field(min_length=3, max_length=320)]
+    address: Annotated[Line, Field(min_length=3, max_length=320)]
     # `third_party`: someone else's number or address on file (e.g. an emergency contact, 紧急联系人).
     role: ContactRole = "debtor"
 
@@ -136,7 +145,7 @@ class Restrictions(Strict):
     hours: LocalHours | None = None
     days: list[Day] | None = Field(default=None, min_length=1)
     channels: list[Channel] | None = Field(default=None, min_length=1)
-    note: Annotated[str, Field(max_length=500)] | None = None
+    note: Annotated[Text, Field(max_length=500)] | None = None
 
 
 class CaseIn(Strict):
@@ -161,18 +170,51 @@ HoldKind = Literal[
 ]
 
 
+def _when_type(kind: str, then: dict[str, Any], otherwise: dict[str, Any] | None = None) -> Any:
+    rule: dict[str, Any] = {"if": {"properties": {"type": {"const": kind}}}, "then": then}
+    if otherwise is not None:
+        rule["else"] = otherwise
+    return rule
+
+
+def _required(field: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"required": [field], "properties": {field: schema}}
+
+
 class CaseEventIn(Strict):
     """An upstream fact about a case. Which fields apply depends on `type`."""
+
+    # The rules of `_fields_for_type`, stated in the document so a client (or a fuzzer) that
+    # follows it is not refused.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "allOf": [
+                _when_type(
+                    "promise_to_pay",
+                    _required("promised_date", {"type": "string", "format": "date"}),
+                ),
+                _when_type(
+                    "hold",
+                    _required("hold", {"enum": list(get_args(HoldKind))}),
+                    {"properties": {"hold": {"type": "null"}}},
+                ),
+                _when_type(
+                    "close",
+                    _required("reason", {"enum": ["paid", "settled", "written_off", "other"]}),
+                ),
+            ]
+        }
+    )
 
     type: Literal[
         "payment_received", "promise_to_pay", "dispute", "hold", "release", "close", "cease"
     ]
-    amount: Decimal | None = Field(default=None, ge=0, max_digits=14, decimal_places=2)
+    amount: Amount | None = None
     full: bool = True
-    promised_date: date | None = None
+    promised_date: Date | None = None
     hold: HoldKind | None = None
     reason: Literal["paid", "settled", "written_off", "other"] | None = None
-    note: Annotated[str, Field(max_length=500)] | None = None
+    note: Annotated[Text, Field(max_length=500)] | None = None
 
     @model_validator(mode="after")
     def _fields_for_type(self) -> CaseEventIn:

@@ -7,7 +7,9 @@ messages again by `enqueued_at`.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -104,7 +106,9 @@ async def _accept(rt: Runtime, key: ApiKey, items: list[ReminderIn]) -> list[Ite
             if template_id is None:
                 if item.template not in template_keys:
                     results[index] = _reject(
-                        "unknown_template", f"no template {item.template!r}", 422
+                        "unknown_template",
+                        unknown_template(item.template, item.channel, published),
+                        422,
                     )
                 else:
                     results[index] = _reject(
@@ -181,3 +185,13 @@ def _pick_contact(item: ReminderIn, contacts: list[Any]) -> tuple[Any | None, st
     # An opted-out or invalid point is still chosen when it is the only one: the message is then
     # suppressed by policy, with the reason on the timeline, rather than silently refused here.
     return (active or candidates)[0], ""
+
+
+def unknown_template(name: str, channel: str, published: Iterable[tuple[str, str, str]]) -> str:
+    """The error for a template name nobody published: the closest name, if one is close, and
+    every template the channel has, so a typo is fixed without a round trip to operations."""
+    known = sorted({key for key, ch, _ in published if ch == channel})
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    parts = [f"no template {name!r}"] + [f"did you mean {c!r}?" for c in close]
+    parts.append(f"known {channel} templates: {', '.join(known) or 'none'}")
+    return "; ".join(parts)

@@ -17,9 +17,10 @@ from gateway.errors import ValidationFailed
 from gateway.render import check_syntax
 from gateway.schemas import TemplateLintIn, TemplateLintOut, TemplateProblemOut
 from gateway.services.content import Renderer, content_facts, render_message
+from gateway.settings import Settings
 from gateway.store.templates import TemplateVersion
 from scheduler.content import Problem, problems
-from scheduler.presets import Preset
+from scheduler.presets import Preset, load_presets
 
 SAMPLE_ACCOUNT = "4111 1111 1111 1234"
 _CURRENCY = {"US": "USD", "GB": "GBP", "CN": "CNY", "EU": "EUR"}
@@ -157,6 +158,11 @@ def lint_pack(
             for message in messages:
                 findings.setdefault((name, preset.name, message), []).append(case)
     return [Finding(t, p, m, tuple(cases)) for (t, p, m), cases in findings.items()]
+
+
+def child_state(settings: Settings) -> Renderer:
+    """What a render child (`gateway.render_pool`) lints with: the settings and their presets."""
+    return SimpleNamespace(settings=settings, presets=load_presets(settings.presets_dir))
 
 
 def lint_request(rt: Renderer, body: TemplateLintIn, now: datetime) -> TemplateLintOut:
