@@ -52,6 +52,8 @@ __all__ = [
 
 HOLD_STATES = ("hold", "ceased", "closed")
 MAX_DEFER_RULE = "defer.max_exceeded"
+# Rules decided in the debtor's candidate zones.
+ZONED_RULES = ("window.", "personal.hours")
 
 
 def decide(
@@ -76,7 +78,9 @@ def decide(
     )
     if decision is ALLOW or preset is None:
         return decision
-    return replace(decision, preset=preset.name, preset_version=preset.version)
+    # A window decision is only as narrow as the zones it was made in: say when they are wide.
+    note = case.zones_note if decision.rule.startswith(ZONED_RULES) else ""
+    return replace(decision, preset=preset.name, preset_version=preset.version, zones_note=note)
 
 
 def bounded(decision: Decision, message: MessageFacts, preset: Preset | None) -> Decision:

@@ -12,16 +12,25 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 import babel
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 
 from gateway.api.schema_types import Channel, CollectorRole, Locale, Preset, Strict
+from scheduler import us_states
 
 
 class PostalAddress(Strict):
+    """A postal address: the street `lines`, and `city`, `region` (state, province…) and
+    `postal_code` as fields, the shape of Lob's and most address APIs. An address given as
+    lines only, its last line "City, ST 12345", keeps working. A US `region` is stored as its
+    USPS code ("New York" → "NY"); without one, the ZIP code names the state for the contact
+    window (scheduler.zones)."""
+
     lines: list[Annotated[str, Field(min_length=1, max_length=120)]] = Field(
         min_length=1, max_length=6
     )
     country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
+    city: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    region: Annotated[str, Field(min_length=1, max_length=100)] | None = None
     postal_code: Annotated[str, Field(max_length=16)] | None = None
 
     @field_validator("country")
@@ -32,6 +41,28 @@ class PostalAddress(Strict):
         if value not in _countries():
             hint = " (the United Kingdom is GB)" if value == "UK" else ""
             raise ValueError(f"not an ISO 3166-1 alpha-2 country code{hint}")
+        return value
+
+    @field_validator("region")
+    @classmethod
+    def _us_state(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # The state decides the debtor's zones and is printed on the envelope: a US region must
+        # be one the Postal Service knows, and is kept as its code.
+        if value is None or info.data.get("country") != "US":
+            return value
+        if (code := us_states.state_code(value)) is None:
+            raise ValueError(
+                "not a US state, territory or Armed Forces region: give its USPS code (NY) "
+                "or its name (New York)"
+            )
+        return code
+
+    @field_validator("postal_code")
+    @classmethod
+    def _zip_code(cls, value: str | None, info: ValidationInfo) -> str | None:
+        us = info.data.get("country") == "US"
+        if value is not None and us and not us_states.ZIP_CODE.match(value):
+            raise ValueError("a US ZIP code is five digits, or ZIP+4 (12345-6789)")
         return value
 
 

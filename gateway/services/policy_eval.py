@@ -12,7 +12,12 @@ from datetime import datetime
 from gateway.api.schemas import PolicyEvaluateIn, PolicyEvaluateOut
 from gateway.bootstrap import Runtime
 from gateway.errors import NotFound, ValidationFailed
-from gateway.services.policy_facts import case_facts, contact_facts
+from gateway.services.policy_facts import (
+    case_facts,
+    contact_facts,
+    debtor_resolution,
+    zone_sources,
+)
 from gateway.store import cases as case_store
 from gateway.store import history as history_store
 from gateway.store.keys import ApiKey
@@ -67,5 +72,7 @@ async def evaluate(rt: Runtime, key: ApiKey, body: PolicyEvaluateIn) -> PolicyEv
         preset=case.preset,
         preset_version=preset.version if preset else None,
         zones=list(facts.zones),
+        zones_note=facts.zones_note or None,
+        zone_sources=zone_sources(debtor_resolution(case, identity, preset)),
         at=at,
     )
