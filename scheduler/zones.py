@@ -4,13 +4,14 @@ Sources: the consumer-stated IANA zone, the postal address and every phone numbe
 drops sources older than the preset's `tz.stale_after_days` before calling (no clock here).
 
 Limits, documented rather than hidden:
-- Postal addresses narrow by region only for the US: the state comes from the `region` field, the
-  "City, ST 12345" last line of a lines-only address, or else the ZIP code (`postal_source`).
-  Elsewhere, and for a US address that names no state and no known ZIP code, every zone of the
-  country counts (from the tz database's zone.tab), and the source says so (`Source.widened`),
-  so an explanation can name the wide set and why. State-level granularity over-includes: a
-  Texas address adds Mountain time for El Paso, an Indiana one adds Central time, and so on.
-  That is the safe direction, since extra zones only narrow the intersected window.
+- Postal addresses narrow by region only for the US (states, from the `region` field, the
+  "City, ST 12345" last line, or else the ZIP code) and Canada (provinces, likewise from the
+  postal code): `scheduler.postal`. Elsewhere, and for an address that names no region, every
+  zone of the country counts (from the tz database's zone.tab), and the source says so
+  (`Source.widened`), so an explanation can name the wide set and why. Region-level
+  granularity over-includes: a Texas address adds Mountain time for El Paso, an Indiana one
+  adds Central time, and so on. That is the safe direction, since extra zones only narrow the
+  intersected window.
 - A phone number whose prefix maps to no zone ("Etc/Unknown", typical of mobiles in some
   countries) contributes every zone of its country, as §6.4 says for E.164 country codes. So
   does one whose prefix maps only to another country's zone: phonenumbers answers with a zone
@@ -22,25 +23,35 @@ Limits, documented rather than hidden:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
-from importlib import resources
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 from phonenumbers import timezone as phone_tz
 
+from scheduler.countries import LEGAL_TIME, OLD_NAMES, country_zones, zone_country
+from scheduler.postal import place
 from scheduler.presets import Preset
-from scheduler.us_states import ARMED_FORCES, STATE_ZONES, zip_state
+from scheduler.us_states import STATE_ZONES
+
+__all__ = [
+    "LEGAL_TIME",
+    "OLD_NAMES",
+    "US_STATE_ZONES",
+    "Resolution",
+    "Source",
+    "candidate_zones",
+    "country_zones",
+    "phone_zones",
+    "postal_source",
+    "postal_zones",
+    "resolve",
+    "zone_country",
+]
 
 # Kept under its old name: the state table lives with the other US postal data.
 US_STATE_ZONES = STATE_ZONES
-
-# "Springfield, IL 62701", "Springfield IL 62701-1234" or "New York 10118": the state (if any) and
-# the ZIP code at the end of the last address line of a lines-only address.
-_US_LAST_LINE = re.compile(r"(?:^|[,\s])(?:([A-Z]{2})\s+)?(\d{5}(?:-\d{4})?)\s*$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,8 +111,13 @@ def resolve(
     if postal:
         sources.append(postal_source(postal))
     for number in phones:
-        if found := phone_zones(number):
-            sources.append(Source("phone", tuple(found), "a phone number's prefix"))
+        found, widened_to = _phone(number)
+        if found:
+            why = ""
+            if widened_to and len(country_zones(widened_to)) > 1:
+                why = f"a {widened_to} phone number's prefix names no {widened_to} zone: "
+                why += f"every {widened_to} zone counts"
+            sources.append(Source("phone", tuple(found), "a phone number's prefix", why))
     zones = sorted({zone for source in sources for zone in source.zones})
     if not zones:
         fallback = tuple(preset.fallback_zones)
@@ -118,118 +134,28 @@ def postal_zones(postal: Mapping[str, str | None]) -> list[str]:
 
 
 def postal_source(postal: Mapping[str, str | None]) -> Source:
-    """The zones of a postal address and how they were read.
-
-    US: the `region` (a state code), else the state the last line names, else the state of the
-    ZIP code (`postal_code`, else the one on the last line). A region the ZIP code contradicts
-    counts both states: one of them is wrong, or the ZIP code crosses a state line, and the
-    larger set is the safe direction. Without a state, and for an Armed Forces address (which
-    names no place), every US zone counts. Elsewhere every zone of the country counts.
-    """
-    country = (postal.get("country") or "").upper()
-    if country == "US":
-        return _us_source(postal)
-    zones = country_zones(country)
-    widened = f"addresses in {country} are not read by region: every {country} zone counts"
-    return Source("postal_address", zones, f"country {country}", widened if len(zones) > 1 else "")
-
-
-def _us_source(postal: Mapping[str, str | None]) -> Source:
-    region, zip_code = _us_region_and_zip(postal)
-    from_zip = (zip_state(zip_code) if zip_code else None) or ""
-    if region in STATE_ZONES:
-        basis = f"state {region}" if postal.get("region") else f"state {region} from the last line"
-        if from_zip not in STATE_ZONES or from_zip == region:
-            return Source("postal_address", STATE_ZONES[region], basis)
-        both = tuple(dict.fromkeys((*STATE_ZONES[region], *STATE_ZONES[from_zip])))
-        why = f"the postal address names {region} but ZIP code {zip_code} is in {from_zip}"
-        return Source("postal_address", both, basis, f"{why}: both states' zones count")
-    if not region and from_zip in STATE_ZONES:
-        basis = f"state {from_zip} from ZIP code {zip_code}"
-        return Source("postal_address", STATE_ZONES[from_zip], basis)
-    if armed := ARMED_FORCES.get(region or from_zip):
-        why = f"an {armed} ({region or from_zip}) address names no place"
-    elif zip_code and not from_zip:
-        why = f"the postal address names no state and ZIP code {zip_code} is not in the ZIP data"
-    else:
-        why = "the postal address names no state or ZIP code"
-    return Source(
-        "postal_address", country_zones("US"), "country US", f"{why}: every US zone counts"
-    )
-
-
-def _us_region_and_zip(postal: Mapping[str, str | None]) -> tuple[str, str]:
-    """The state code and ZIP code a US address gives, from its fields or else its last line."""
-    region = (postal.get("region") or "").upper()
-    zip_code = postal.get("postal_code") or ""
-    if (not region or not zip_code) and (match := _US_LAST_LINE.search(postal.get("line") or "")):
-        region = region or (match.group(1) or "")
-        zip_code = zip_code or match.group(2)
-    return region, zip_code
+    """The zones of a postal address and how they were read (`scheduler.postal`)."""
+    found = place(postal)
+    return Source("postal_address", found.zones, found.basis, found.widened)
 
 
 def phone_zones(number: str) -> list[str]:
     """Zones of one E.164 number: its prefix's zones, plus its country's own zones when none of
     those is in its country; none if it cannot be parsed or has no known country."""
+    return _phone(number)[0]
+
+
+def _phone(number: str) -> tuple[list[str], str]:
+    """`phone_zones`, and the country whose every zone was added ("" when none was)."""
     try:
         parsed = phonenumbers.parse(number, None)
     except phonenumbers.NumberParseException:
-        return []
+        return [], ""
     zones = [z for z in phone_tz.time_zones_for_number(parsed) if z != "Etc/Unknown"]
     country = phonenumbers.region_code_for_number(parsed) or ""
     if country and not any(zone_country(z) == country for z in zones):
-        zones += [z for z in country_zones(country) if z not in zones]
-    return zones
-
-
-# Countries with one legal time whatever the tz database lists: China's is Beijing time, and the
-# hours its rules set (08:00–22:00) are Beijing hours. Asia/Urumqi is Xinjiang's unofficial
-# UTC+6; counting it for every Chinese address would cut two legal hours from each morning.
-LEGAL_TIME: Mapping[str, tuple[str, ...]] = {"CN": ("Asia/Shanghai",)}
-
-
-def country_zones(country: str) -> tuple[str, ...]:
-    """The zones of an ISO country code: its legal time where it has one, else every zone the tz
-    database lists for it (empty if unknown)."""
-    code = country.upper()
-    return LEGAL_TIME.get(code) or _zone_tab()[0].get(code, ())
-
-
-def zone_country(zone: str) -> str | None:
-    """The ISO country code of a zone, or None (e.g. for Etc/UTC)."""
-    return _zone_tab()[1].get(OLD_NAMES.get(zone, zone))
-
-
-# Old names phonenumbers still answers with (Asia/Calcutta for every Indian number…), and the
-# zone each one now links to in the tz database's `backward` file; zone.tab knows only the latter.
-OLD_NAMES: Mapping[str, str] = {
-    "Africa/Asmera": "Africa/Asmara",
-    "America/Buenos_Aires": "America/Argentina/Buenos_Aires",
-    "America/Godthab": "America/Nuuk",
-    "Asia/Calcutta": "Asia/Kolkata",
-    "Asia/Choibalsan": "Asia/Ulaanbaatar",
-    "Asia/Katmandu": "Asia/Kathmandu",
-    "Asia/Rangoon": "Asia/Yangon",
-    "Atlantic/Faeroe": "Atlantic/Faroe",
-    "Pacific/Enderbury": "Pacific/Kanton",
-    "Pacific/Ponape": "Pacific/Pohnpei",
-    "Pacific/Truk": "Pacific/Chuuk",
-}
-
-
-@cache
-def _zone_tab() -> tuple[dict[str, tuple[str, ...]], dict[str, str]]:
-    # zone.tab (not zone1970.tab) gives every zone exactly one country, so both maps are exact.
-    text = resources.files("tzdata").joinpath("zoneinfo/zone.tab").read_text(encoding="utf-8")
-    by_country: dict[str, list[str]] = {}
-    by_zone: dict[str, str] = {}
-    for line in text.splitlines():
-        if line.startswith("#") or not line.strip():
-            continue
-        country, _coords, zone = line.split("\t")[:3]
-        by_country.setdefault(country, []).append(zone)
-        by_zone[zone] = country
-    return {c: tuple(zs) for c, zs in by_country.items()}, by_zone
+        return zones + [z for z in country_zones(country) if z not in zones], country
+    return zones, ""
 
 
 def _check_zone(zone: str) -> None:

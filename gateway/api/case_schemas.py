@@ -3,6 +3,8 @@ restrictions, and upstream events. Re-exported by `gateway.api.schemas`."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
@@ -15,15 +17,15 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 
 from gateway.api.schema_types import Channel, CollectorRole, Locale, Preset, Strict
-from scheduler import us_states
+from scheduler import ca_provinces, us_states
 
 
 class PostalAddress(Strict):
     """A postal address: the street `lines`, and `city`, `region` (state, province…) and
     `postal_code` as fields, the shape of Lob's and most address APIs. An address given as
     lines only, its last line "City, ST 12345", keeps working. A US `region` is stored as its
-    USPS code ("New York" → "NY"); without one, the ZIP code names the state for the contact
-    window (scheduler.zones)."""
+    USPS code ("New York" → "NY"), a Canadian one as its province code; without one, the
+    postal code names the state or province for the contact window (scheduler.postal)."""
 
     lines: list[Annotated[str, Field(min_length=1, max_length=120)]] = Field(
         min_length=1, max_length=6
@@ -45,25 +47,48 @@ class PostalAddress(Strict):
 
     @field_validator("region")
     @classmethod
-    def _us_state(cls, value: str | None, info: ValidationInfo) -> str | None:
-        # The state decides the debtor's zones and is printed on the envelope: a US region must
-        # be one the Postal Service knows, and is kept as its code.
-        if value is None or info.data.get("country") != "US":
+    def _known_region(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # Where regions decide the debtor's zones (US states, Canadian provinces) a region must
+        # be one the post knows, and is kept as its code: it is also printed on the envelope.
+        country = info.data.get("country")
+        if value is None or country not in REGIONS:
             return value
-        if (code := us_states.state_code(value)) is None:
-            raise ValueError(
-                "not a US state, territory or Armed Forces region: give its USPS code (NY) "
-                "or its name (New York)"
-            )
+        read, problem = REGIONS[country]
+        if (code := read(value)) is None:
+            raise ValueError(problem)
         return code
 
     @field_validator("postal_code")
     @classmethod
-    def _zip_code(cls, value: str | None, info: ValidationInfo) -> str | None:
-        us = info.data.get("country") == "US"
-        if value is not None and us and not us_states.ZIP_CODE.match(value):
-            raise ValueError("a US ZIP code is five digits, or ZIP+4 (12345-6789)")
+    def _postal_code(cls, value: str | None, info: ValidationInfo) -> str | None:
+        country = info.data.get("country")
+        if value is None or country not in POSTAL_CODES:
+            return value
+        pattern, problem = POSTAL_CODES[country]
+        if not pattern.match(value.upper()):
+            raise ValueError(problem)
+        if country == "CA":  # "k1a0b1" → "K1A 0B1", as Canada Post prints it
+            compact = value.upper().replace(" ", "")
+            return f"{compact[:3]} {compact[3:]}"
         return value
+
+
+# Country → (region code of a code or a name, or None; the problem when it is None).
+REGIONS: dict[str, tuple[Callable[[str], str | None], str]] = {
+    "US": (
+        us_states.state_code,
+        "not a US state, territory or Armed Forces region: give its USPS code (NY) or its "
+        "name (New York)",
+    ),
+    "CA": (
+        ca_provinces.province_code,
+        "not a Canadian province or territory: give its code (ON) or its name (Ontario)",
+    ),
+}
+POSTAL_CODES: dict[str, tuple[re.Pattern[str], str]] = {
+    "US": (us_states.ZIP_CODE, "a US ZIP code is five digits, or ZIP+4 (12345-6789)"),
+    "CA": (ca_provinces.POSTAL_CODE, "a Canadian postal code reads A1A 1A1"),
+}
 
 
 @cache

@@ -110,11 +110,22 @@ BAD = {
 }
 
 
-@pytest.mark.parametrize(("fields", "field"), BAD.values(), ids=BAD.keys())
+BAD_CA = {
+    "unknown-province": ({"region": "ZZ"}, "region"),
+    "zip-code-in-canada": ({"postal_code": "12345"}, "postal_code"),
+    "unused-letter": ({"postal_code": "D1A 0B1"}, "postal_code"),
+}
+
+
+@pytest.mark.parametrize(
+    ("country", "fields", "field"),
+    [("US", *bad) for bad in BAD.values()] + [("CA", *bad) for bad in BAD_CA.values()],
+    ids=[*BAD, *(f"ca-{name}" for name in BAD_CA)],
+)
 async def test_a_bad_field_is_a_422_naming_it_and_changes_nothing(
-    api: ApiClient, fields: dict[str, str], field: str
+    api: ApiClient, country: str, fields: dict[str, str], field: str
 ) -> None:
-    postal = {"lines": ["350 5th Ave"], "city": "New York", "country": "US", **fields}
+    postal = {"lines": ["350 5th Ave"], "city": "New York", "country": country, **fields}
     resp = await api.put("/v1/cases/A-6", ny_case(postal))
     assert resp.status == 422, resp.body
     [detail] = resp.body["error"]["details"]
@@ -133,3 +144,17 @@ async def test_other_countries_keep_their_own_postal_codes_and_regions(api: ApiC
     }
     assert (await api.put("/v1/cases/A-7", ny_case(postal))).status == 201
     assert (await api.get("/v1/cases/A-7")).body["debtor"]["postal_address"] == postal
+
+
+async def test_a_canadian_address_is_stored_normalized_and_read_by_province(
+    api: ApiClient,
+) -> None:
+    postal = {"lines": ["111 Wellington St"], "city": "Ottawa", "region": "Ontario"}
+    body = case_body(preset="US-RegF", phone="+16135550123", email=None)
+    body["debtor"]["postal_address"] = {**postal, "postal_code": "k1a0a9", "country": "CA"}
+    assert (await api.put("/v1/cases/A-8", body)).status == 201
+    stored = (await api.get("/v1/cases/A-8")).body["debtor"]["postal_address"]
+    assert (stored["region"], stored["postal_code"]) == ("ON", "K1A 0A9")
+    answer = await evaluate(api, "A-8")
+    [address] = [s for s in answer["zone_sources"] if s["source"] == "postal_address"]
+    assert address["basis"] == "province ON" and "America/Vancouver" not in answer["zones"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from scheduler.ca_provinces import postal_provinces, province_code
 from scheduler.presets import get_preset
 from scheduler.us_states import state_code, zip_state
 from scheduler.zones import candidate_zones, country_zones, postal_source, resolve
@@ -127,3 +128,57 @@ def test_state_codes_and_names() -> None:
     assert state_code("XX") is None and state_code("Narnia") is None
     assert zip_state("10118") == "NY" and zip_state("10118-0110") == "NY"
     assert zip_state("00000") is None and zip_state("1011") is None
+
+
+# --- Canada ---------------------------------------------------------------------------------------
+
+ON_ZONES = sorted(["America/Toronto", "America/Winnipeg", "America/Atikokan"])
+
+
+def ca(**postal: str) -> list[str]:
+    return sorted(postal_source({"country": "CA", **postal}).zones)
+
+
+def test_a_canadian_address_resolves_to_its_province() -> None:
+    assert ca(region="ON", postal_code="K1A 0B1") == ON_ZONES
+    assert ca(region="AB") == ["America/Edmonton"]
+    assert ca(line="Ottawa ON K1A 0B1") == ON_ZONES
+    halifax = postal_source({"country": "CA", "postal_code": "B3H 1A1"})
+    assert halifax.basis == "province NS from postal code B3H 1A1" and halifax.widened == ""
+    assert ca(postal_code="h2x1y4") == sorted(
+        ["America/Toronto", "America/Halifax", "America/Blanc-Sablon"]
+    )
+
+
+def test_a_canadian_postal_code_shared_by_two_territories_counts_both() -> None:
+    north = postal_source({"country": "CA", "postal_code": "X0A 0H0"})
+    assert {"America/Iqaluit", "America/Inuvik"} <= set(north.zones)
+    assert north.widened == "postal code X0A 0H0 is in NT or NU: the zones of each count"
+
+
+def test_a_province_the_postal_code_contradicts_counts_both() -> None:
+    source = postal_source({"country": "CA", "region": "BC", "postal_code": "M5V 2T6"})
+    assert {"America/Vancouver", "America/Toronto"} <= set(source.zones)
+    assert "names BC but postal code M5V 2T6 is in ON" in source.widened
+
+
+def test_without_a_province_every_canadian_zone_counts() -> None:
+    source = postal_source({"country": "CA", "line": "Ottawa"})
+    assert sorted(source.zones) == sorted(country_zones("CA"))
+    assert source.widened == (
+        "the postal address names no province or postal code: every CA zone counts"
+    )
+
+
+def test_province_codes_names_and_postal_districts() -> None:
+    assert province_code("QC") == province_code("quebec") == province_code("Québec") == "QC"
+    assert province_code("Colombie-Britannique") == "BC" and province_code("ZZ") is None
+    assert postal_provinces("k1a0b1") == ("ON",) and postal_provinces("X0A 0H0") == ("NT", "NU")
+    assert postal_provinces("D1A 0B1") == () and postal_provinces("12345") == ()
+
+
+def test_a_phone_number_that_names_no_zone_of_its_country_says_so() -> None:
+    # A Palestinian mobile: phonenumbers names no zone for it, so both of the country's count.
+    resolution = resolve(None, None, ["+970599123456"], US)
+    assert {"Asia/Gaza", "Asia/Hebron"} <= set(resolution.zones)
+    assert resolution.note == "a PS phone number's prefix names no PS zone: every PS zone counts"
