@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.api.schemas import CaseIn, CaseOut, ContactOut, PostalAddress
+from gateway.api.schemas import CaseIn, CaseOut, ContactOut
 from gateway.bootstrap import Runtime
 from gateway.errors import NotFound, ValidationFailed
 from gateway.services import outbound
@@ -23,7 +23,10 @@ def _fields(body: CaseIn) -> dict[str, Any]:
         "debtor": {
             "name": debtor.name,
             "first_name": debtor.first_name,
-            "postal_address": _postal(debtor.postal_address) if debtor.postal_address else None,
+            # Only the fields given: an address sent as lines only reads back as it was sent.
+            "postal_address": debtor.postal_address.model_dump(exclude_none=True)
+            if debtor.postal_address
+            else None,
         },
         "locale": debtor.locale,
         "timezone": debtor.timezone,
@@ -43,11 +46,6 @@ def _fields(body: CaseIn) -> dict[str, Any]:
     return fields
 
 
-def _postal(address: PostalAddress) -> dict[str, Any]:
-    # Only the fields given: an address sent as lines only reads back exactly as it was sent.
-    return address.model_dump(exclude_none=True)
-
-
 def restrictions_entry(body: CaseIn) -> dict[str, Any]:
     """The debtor's restrictions as given, for the timeline (the evidence of what they asked)."""
     if "restrictions" not in body.model_fields_set:
@@ -61,7 +59,7 @@ def _contacts(body: CaseIn) -> list[dict[str, Any]]:
         {"channel": c.channel, "address": c.address, "role": c.role} for c in body.contacts
     ]
     if body.debtor.postal_address is not None:
-        postal = _postal(body.debtor.postal_address)
+        postal = body.debtor.postal_address.model_dump(exclude_none=True)
         contacts.append(
             {"channel": "letter", "address": case_store.postal_key(postal), "postal": postal}
         )

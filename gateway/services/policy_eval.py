@@ -12,12 +12,7 @@ from datetime import datetime
 from gateway.api.schemas import PolicyEvaluateIn, PolicyEvaluateOut
 from gateway.bootstrap import Runtime
 from gateway.errors import NotFound, ValidationFailed
-from gateway.services.policy_facts import (
-    case_facts,
-    contact_facts,
-    debtor_resolution,
-    zone_sources,
-)
+from gateway.services.policy_facts import case_facts, contact_facts, zone_sources
 from gateway.store import cases as case_store
 from gateway.store import history as history_store
 from gateway.store.keys import ApiKey
@@ -73,6 +68,6 @@ async def evaluate(rt: Runtime, key: ApiKey, body: PolicyEvaluateIn) -> PolicyEv
         preset_version=preset.version if preset else None,
         zones=list(facts.zones),
         zones_note=facts.zones_note or None,
-        zone_sources=zone_sources(debtor_resolution(case, identity, preset)),
+        zone_sources=zone_sources(case, identity, preset),
         at=at,
     )

@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from gateway.api.schemas import ZoneSource
 from scheduler.decisions import CaseFacts, ContactFacts, MessageFacts
 from scheduler.personal import restrictions_of
 from scheduler.presets import Preset
@@ -82,13 +81,12 @@ def debtor_resolution(row: Any, identity: frozenset[str], preset: Preset | None)
     return _zones_of(row.timezone, address, phones, preset)
 
 
-def zone_sources(resolution: Resolution) -> list[ZoneSource]:
-    """The sources of the zones as the evaluate answer lists them (no phone number in it)."""
+def zone_sources(row: Any, identity: frozenset[str], preset: Preset | None) -> list[Any]:
+    """Where the debtor's zones came from, as the items of the evaluate answer's `zone_sources`
+    (plain data it validates; never a phone number)."""
     return [
-        ZoneSource.model_validate(
-            {"source": s.kind, "zones": s.zones, "basis": s.basis, "widened": s.widened or None}
-        )
-        for s in resolution.sources
+        {"source": s.kind, "zones": list(s.zones), "basis": s.basis, "widened": s.widened or None}
+        for s in debtor_resolution(row, identity, preset).sources
     ]
 
 
