@@ -97,9 +97,9 @@ def resolve(
 ) -> Resolution:
     """Candidate zones with their sources (§6.4 steps 1–3).
 
-    `postal` holds `country` (ISO 3166 alpha-2) and optionally `region` (a US state code),
-    `postal_code` and `line` (the last address line, read for "City, ST 12345" when neither of
-    the others says it); see `postal_source`. `phones` are E.164 strings. Under
+    `postal` holds `country` (ISO 3166 alpha-2) and optionally `region` (a state or province
+    code), `postal_code` and `line` (the last address line, read for "City, ST 12345" when the
+    others do not say it); see `scheduler.postal`. `phones` are E.164 strings. Under
     `consumer_stated_overrides`, a stated zone is the only candidate.
     """
     sources: list[Source] = []
@@ -110,14 +110,7 @@ def resolve(
             return Resolution((stated_zone,), tuple(sources))
     if postal:
         sources.append(postal_source(postal))
-    for number in phones:
-        found, widened_to = _phone(number)
-        if found:
-            why = ""
-            if widened_to and len(country_zones(widened_to)) > 1:
-                why = f"a {widened_to} phone number's prefix names no {widened_to} zone: "
-                why += f"every {widened_to} zone counts"
-            sources.append(Source("phone", tuple(found), "a phone number's prefix", why))
+    sources += [source for number in phones if (source := _phone_source(number))]
     zones = sorted({zone for source in sources for zone in source.zones})
     if not zones:
         fallback = tuple(preset.fallback_zones)
@@ -129,7 +122,8 @@ def resolve(
 
 
 def postal_zones(postal: Mapping[str, str | None]) -> list[str]:
-    """Zones of a postal address: the US state's zones, else every zone of the country."""
+    """Zones of a postal address: its state's or province's zones, else every zone of the
+    country."""
     return list(postal_source(postal).zones)
 
 
@@ -143,6 +137,17 @@ def phone_zones(number: str) -> list[str]:
     """Zones of one E.164 number: its prefix's zones, plus its country's own zones when none of
     those is in its country; none if it cannot be parsed or has no known country."""
     return _phone(number)[0]
+
+
+def _phone_source(number: str) -> Source | None:
+    found, country = _phone(number)
+    if not found:
+        return None
+    why = ""
+    if country and len(country_zones(country)) > 1:
+        why = f"a {country} phone number's prefix names no {country} zone: "
+        why += f"every {country} zone counts"
+    return Source("phone", tuple(found), "a phone number's prefix", why)
 
 
 def _phone(number: str) -> tuple[list[str], str]:

@@ -35,8 +35,8 @@ def case_facts(row: Any, identity: frozenset[str], preset: Preset | None) -> Cas
         _get(row, "case_state_reason", "state_reason"),
         row.state_until,
         row.preset,
-        zones=(zones := debtor_resolution(row, identity, preset)).zones,
-        zones_note=zones.note,
+        zones=(resolution := debtor_resolution(row, identity, preset)).zones,
+        zones_note=resolution.note,
         collector_role=row.collector_role,
         restrictions=restrictions_of(row.restrictions),
     )
