@@ -3,11 +3,15 @@ when no state is named, the legacy "City, ST 12345" last line, and why a set is 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo, available_timezones
+
 import pytest
 
 from scheduler.ca_provinces import postal_provinces, province_code
 from scheduler.presets import get_preset
-from scheduler.us_states import state_code, zip_state
+from scheduler.us_states import ARMED_FORCES, STATE_ZONES, state_code, zip_state
 from scheduler.zones import candidate_zones, country_zones, postal_source, resolve
 
 ET, CT, MT, PT = "America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles"
@@ -182,3 +186,26 @@ def test_a_phone_number_that_names_no_zone_of_its_country_says_so() -> None:
     resolution = resolve(None, None, ["+970599123456"], US)
     assert {"Asia/Gaza", "Asia/Hebron"} <= set(resolution.zones)
     assert resolution.note == "a PS phone number's prefix names no PS zone: every PS zone counts"
+
+
+def test_every_zip_codes_own_zone_keeps_the_clock_of_one_of_its_states_zones() -> None:
+    """The state table against the ZIP data: every state the data knows is in the table, and a
+    ZIP code's own zone (where the data has one) never runs a clock its state's zones do not."""
+    import zipcodes
+
+    instants = [datetime(2026, month, 15, 12, tzinfo=UTC) for month in (1, 7)]
+
+    def clock(zone: str) -> tuple[Any, ...]:
+        return tuple(instant.astimezone(ZoneInfo(zone)).utcoffset() for instant in instants)
+
+    known = available_timezones()
+    states = {z["state"] for z in zipcodes.list_all()}
+    assert states <= set(STATE_ZONES) | set(ARMED_FORCES), states - set(STATE_ZONES)
+    odd = {
+        (z["state"], z["timezone"])
+        for z in zipcodes.list_all()
+        if z["state"] in STATE_ZONES
+        and z["timezone"] in known
+        and clock(z["timezone"]) not in {clock(zone) for zone in STATE_ZONES[z["state"]]}
+    }
+    assert not odd
