@@ -24,6 +24,8 @@ class Decision:
     channel: str | None = None
     preset: str = ""
     preset_version: int | None = None
+    # Why the candidate zones a window decision used are wide (see CaseFacts.zones_note), or "".
+    zones_note: str = ""
 
     @property
     def allowed(self) -> bool:
@@ -94,6 +96,9 @@ class CaseFacts:
     preset: str = ""
     # The debtor's candidate time zones (compliance §6.4), already resolved by the caller.
     zones: tuple[str, ...] = ()
+    # Why `zones` is wider than one place (e.g. "the postal address names no state or ZIP code:
+    # every US zone counts"), or "": decisions that depend on the zones carry it.
+    zones_note: str = ""
     collector_role: str = "first_party"
     restrictions: Restrictions | None = None
 

@@ -56,6 +56,8 @@ __all__ = [
 
 
 HOLD_STATES = ("hold", "ceased", "closed")
+# Rules decided in the debtor's candidate zones.
+ZONED_RULES = ("window.", "personal.hours")
 
 
 def decide(
@@ -80,7 +82,9 @@ def decide(
     )
     if decision is ALLOW or preset is None:
         return decision
-    return replace(decision, preset=preset.name, preset_version=preset.version)
+    # A window decision is only as narrow as the zones it was made in: say when they are wide.
+    note = case.zones_note if decision.rule.startswith(ZONED_RULES) else ""
+    return replace(decision, preset=preset.name, preset_version=preset.version, zones_note=note)
 
 
 def _legal_holds(

@@ -4,11 +4,14 @@ Sources: the consumer-stated IANA zone, the postal address and every phone numbe
 drops sources older than the preset's `tz.stale_after_days` before calling (no clock here).
 
 Limits, documented rather than hidden:
-- Postal addresses narrow by region only for the US (two-letter state codes, `US_STATE_ZONES`);
-  elsewhere, and for a US address without a readable state, every zone of the country counts
-  (from the tz database's zone.tab). State-level granularity over-includes: a Texas address
-  adds Mountain time for El Paso, an Indiana one adds Central time, and so on. That is the safe
-  direction, since extra zones only narrow the intersected window.
+- Postal addresses narrow by region only for the US (states, from the `region` field, the
+  "City, ST 12345" last line, or else the ZIP code) and Canada (provinces, likewise from the
+  postal code): `scheduler.postal`. Elsewhere, and for an address that names no region, every
+  zone of the country counts (from the tz database's zone.tab), and the source says so
+  (`Source.widened`), so an explanation can name the wide set and why. Region-level
+  granularity over-includes: a Texas address adds Mountain time for El Paso, an Indiana one
+  adds Central time, and so on. That is the safe direction, since extra zones only narrow the
+  intersected window.
 - A phone number whose prefix maps to no zone ("Etc/Unknown", typical of mobiles in some
   countries) contributes every zone of its country, as §6.4 says for E.164 country codes. So
   does one whose prefix maps only to another country's zone: phonenumbers answers with a zone
@@ -20,171 +23,144 @@ Limits, documented rather than hidden:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
-from functools import cache
-from importlib import resources
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 from phonenumbers import timezone as phone_tz
 
+from scheduler.countries import LEGAL_TIME, OLD_NAMES, country_zones, zone_country
+from scheduler.postal import place
 from scheduler.presets import Preset
+from scheduler.us_states import STATE_ZONES
 
-_ET, _CT, _MT, _PT = "America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles"
+__all__ = [
+    "LEGAL_TIME",
+    "OLD_NAMES",
+    "US_STATE_ZONES",
+    "Resolution",
+    "Source",
+    "candidate_zones",
+    "country_zones",
+    "phone_zones",
+    "postal_source",
+    "postal_zones",
+    "resolve",
+    "zone_country",
+]
 
-# State → zones, by the state's civil time, not by county. Split states list every zone in use.
-US_STATE_ZONES: Mapping[str, tuple[str, ...]] = {
-    **dict.fromkeys(
-        [
-            "CT",
-            "DC",
-            "DE",
-            "GA",
-            "MA",
-            "MD",
-            "ME",
-            "NC",
-            "NH",
-            "NJ",
-            "NY",
-            "OH",
-            "PA",
-            "RI",
-            "SC",
-            "VA",
-            "VT",
-            "WV",
-        ],
-        (_ET,),
-    ),
-    "FL": (_ET, _CT),  # the western panhandle is Central
-    "IN": ("America/Indiana/Indianapolis", _CT),  # NW and SW corners are Central
-    "KY": (_ET, _CT),
-    "MI": ("America/Detroit", "America/Menominee"),  # four UP counties are Central
-    "TN": (_ET, _CT),
-    **dict.fromkeys(["AL", "AR", "IA", "IL", "LA", "MN", "MO", "MS", "OK", "WI"], (_CT,)),
-    **dict.fromkeys(
-        ["KS", "ND", "NE", "SD", "TX"], (_CT, _MT)
-    ),  # west parts Mountain (TX: El Paso)
-    **dict.fromkeys(["CO", "MT", "NM", "UT", "WY"], (_MT,)),
-    "AZ": ("America/Phoenix", _MT),  # no DST, except the Navajo Nation
-    "ID": ("America/Boise", _PT),  # the panhandle is Pacific
-    "OR": (_PT, "America/Boise"),  # Malheur County is Mountain
-    "NV": (_PT, _MT),  # West Wendover is Mountain
-    "CA": (_PT,),
-    "WA": (_PT,),
-    "AK": ("America/Anchorage", "America/Adak"),  # the Aleutians are Hawaii-Aleutian
-    "HI": ("Pacific/Honolulu",),
-    "PR": ("America/Puerto_Rico",),
-    "VI": ("America/St_Thomas",),
-    "GU": ("Pacific/Guam",),
-    "AS": ("Pacific/Pago_Pago",),
-    "MP": ("Pacific/Saipan",),
-}
+# Kept under its old name: the state table lives with the other US postal data.
+US_STATE_ZONES = STATE_ZONES
 
-# "Springfield, IL 62701" or "Springfield, IL 62701-1234" at the end of an address line.
-_US_CITY_LINE = re.compile(r",\s*([A-Z]{2})\s+\d{5}(?:-\d{4})?\s*$")
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """One source of candidate zones and how it was read."""
+
+    kind: str  # "stated", "postal_address", "phone" or "fallback"
+    zones: tuple[str, ...]
+    basis: str  # e.g. "state NY from ZIP code 10118"
+    # Why this source counts more zones than one place has (the window narrows for each), or "".
+    widened: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """The candidate zones Z of §6.4 and the sources they came from."""
+
+    zones: tuple[str, ...]
+    sources: tuple[Source, ...]
+
+    @property
+    def note(self) -> str:
+        """Why the set is wider than the debtor's one place: for the evaluate answer and the
+        timeline entry of a deferral; "" when no source was widened."""
+        return "; ".join(s.widened for s in self.sources if s.widened)
 
 
 def candidate_zones(
     stated_zone: str | None,
-    postal: Mapping[str, str] | None,
+    postal: Mapping[str, str | None] | None,
     phones: Sequence[str],
     preset: Preset,
 ) -> list[str]:
-    """The sorted candidate zones Z of §6.4, or the preset's fallback zones when Z is empty.
+    """The sorted candidate zones Z of §6.4, or the preset's fallback zones when Z is empty."""
+    return list(resolve(stated_zone, postal, phones, preset).zones)
 
-    `postal` holds `country` (ISO 3166 alpha-2) and optionally `region` (a US state code) or
-    `line` (the "City, ST 12345" line to read the state from). `phones` are E.164 strings.
-    Under `consumer_stated_overrides`, a stated zone is the only candidate.
+
+def resolve(
+    stated_zone: str | None,
+    postal: Mapping[str, str | None] | None,
+    phones: Sequence[str],
+    preset: Preset,
+) -> Resolution:
+    """Candidate zones with their sources (§6.4 steps 1–3).
+
+    `postal` holds `country` (ISO 3166 alpha-2) and optionally `region` (a state or province
+    code), `postal_code` and `line` (the last address line, read for "City, ST 12345" when the
+    others do not say it); see `scheduler.postal`. `phones` are E.164 strings. Under
+    `consumer_stated_overrides`, a stated zone is the only candidate.
     """
+    sources: list[Source] = []
     if stated_zone is not None:
         _check_zone(stated_zone)
+        sources.append(Source("stated", (stated_zone,), "the debtor's stated time zone"))
         if preset.tz.mode.value == "consumer_stated_overrides":
-            return [stated_zone]
-    zones: set[str] = {stated_zone} if stated_zone else set()
+            return Resolution((stated_zone,), tuple(sources))
     if postal:
-        zones.update(postal_zones(postal))
-    for number in phones:
-        zones.update(phone_zones(number))
-    return sorted(zones) if zones else preset.fallback_zones
+        sources.append(postal_source(postal))
+    sources += [source for number in phones if (source := _phone_source(number))]
+    zones = sorted({zone for source in sources for zone in source.zones})
+    if not zones:
+        fallback = tuple(preset.fallback_zones)
+        widened = (
+            "no stated zone, address or phone number names a zone: the preset's fallback zones"
+        )
+        return Resolution(fallback, (Source("fallback", fallback, "the preset", widened),))
+    return Resolution(tuple(zones), tuple(sources))
 
 
-def postal_zones(postal: Mapping[str, str]) -> list[str]:
-    """Zones of a postal address: the US state's zones, else every zone of the country."""
-    country = (postal.get("country") or "").upper()
-    if country == "US":
-        state = (postal.get("region") or "").upper()
-        if not state and (match := _US_CITY_LINE.search(postal.get("line") or "")):
-            state = match.group(1)
-        if state in US_STATE_ZONES:
-            return list(US_STATE_ZONES[state])
-    return list(country_zones(country))
+def postal_zones(postal: Mapping[str, str | None]) -> list[str]:
+    """Zones of a postal address: its state's or province's zones, else every zone of the
+    country."""
+    return list(postal_source(postal).zones)
+
+
+def postal_source(postal: Mapping[str, str | None]) -> Source:
+    """The zones of a postal address and how they were read (`scheduler.postal`)."""
+    found = place(postal)
+    return Source("postal_address", found.zones, found.basis, found.widened)
 
 
 def phone_zones(number: str) -> list[str]:
     """Zones of one E.164 number: its prefix's zones, plus its country's own zones when none of
     those is in its country; none if it cannot be parsed or has no known country."""
+    return _phone(number)[0]
+
+
+def _phone_source(number: str) -> Source | None:
+    found, country = _phone(number)
+    if not found:
+        return None
+    why = ""
+    if country and len(country_zones(country)) > 1:
+        why = f"a {country} phone number's prefix names no {country} zone: "
+        why += f"every {country} zone counts"
+    return Source("phone", tuple(found), "a phone number's prefix", why)
+
+
+def _phone(number: str) -> tuple[list[str], str]:
+    """`phone_zones`, and the country whose every zone was added ("" when none was)."""
     try:
         parsed = phonenumbers.parse(number, None)
     except phonenumbers.NumberParseException:
-        return []
+        return [], ""
     zones = [z for z in phone_tz.time_zones_for_number(parsed) if z != "Etc/Unknown"]
     country = phonenumbers.region_code_for_number(parsed) or ""
     if country and not any(zone_country(z) == country for z in zones):
-        zones += [z for z in country_zones(country) if z not in zones]
-    return zones
-
-
-# Countries with one legal time whatever the tz database lists: China's is Beijing time, and the
-# hours its rules set (08:00–22:00) are Beijing hours. Asia/Urumqi is Xinjiang's unofficial
-# UTC+6; counting it for every Chinese address would cut two legal hours from each morning.
-LEGAL_TIME: Mapping[str, tuple[str, ...]] = {"CN": ("Asia/Shanghai",)}
-
-
-def country_zones(country: str) -> tuple[str, ...]:
-    """The zones of an ISO country code: its legal time where it has one, else every zone the tz
-    database lists for it (empty if unknown)."""
-    code = country.upper()
-    return LEGAL_TIME.get(code) or _zone_tab()[0].get(code, ())
-
-
-def zone_country(zone: str) -> str | None:
-    """The ISO country code of a zone, or None (e.g. for Etc/UTC)."""
-    return _zone_tab()[1].get(OLD_NAMES.get(zone, zone))
-
-
-# Old names phonenumbers still answers with (Asia/Calcutta for every Indian number…), and the
-# zone each one now links to in the tz database's `backward` file; zone.tab knows only the latter.
-OLD_NAMES: Mapping[str, str] = {
-    "Africa/Asmera": "Africa/Asmara",
-    "America/Buenos_Aires": "America/Argentina/Buenos_Aires",
-    "America/Godthab": "America/Nuuk",
-    "Asia/Calcutta": "Asia/Kolkata",
-    "Asia/Choibalsan": "Asia/Ulaanbaatar",
-    "Asia/Katmandu": "Asia/Kathmandu",
-    "Asia/Rangoon": "Asia/Yangon",
-    "Atlantic/Faeroe": "Atlantic/Faroe",
-    "Pacific/Enderbury": "Pacific/Kanton",
-    "Pacific/Ponape": "Pacific/Pohnpei",
-    "Pacific/Truk": "Pacific/Chuuk",
-}
-
-
-@cache
-def _zone_tab() -> tuple[dict[str, tuple[str, ...]], dict[str, str]]:
-    # zone.tab (not zone1970.tab) gives every zone exactly one country, so both maps are exact.
-    text = resources.files("tzdata").joinpath("zoneinfo/zone.tab").read_text(encoding="utf-8")
-    by_country: dict[str, list[str]] = {}
-    by_zone: dict[str, str] = {}
-    for line in text.splitlines():
-        if line.startswith("#") or not line.strip():
-            continue
-        country, _coords, zone = line.split("\t")[:3]
-        by_country.setdefault(country, []).append(zone)
-        by_zone[zone] = country
-    return {c: tuple(zs) for c, zs in by_country.items()}, by_zone
+        return zones + [z for z in country_zones(country) if z not in zones], country
+    return zones, ""
 
 
 def _check_zone(zone: str) -> None:

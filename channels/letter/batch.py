@@ -13,8 +13,9 @@ for `*.csv`, print, then move or delete both files. Each letter has its own mani
 of gateway workers can drop letters at once without sharing a file. A reference seen before is a
 re-delivery of the same letter (a send retried after a lost answer) and must not be printed twice.
 
-Manifest columns: reference, recipient_name, address_line_1 … address_line_6 (empty when unused),
-postal_code, country, pages, pdf_file, sha256 (hex, of the PDF's bytes).
+Manifest columns: reference, recipient_name, address_line_1 … address_line_6 (the lines printed in
+the window, the city line and, abroad, the country name included; empty when unused), postal_code,
+country, pages, pdf_file, sha256 (hex, of the PDF's bytes).
 
 Over SFTP the server's host key is checked against `LETTER_DROP_KNOWN_HOSTS` (or the user's
 `~/.ssh/known_hosts`); there is no way to switch the check off. One SSH connection per worker
@@ -229,7 +230,10 @@ def drop_target(
 def manifest(message: Outgoing, pages: int, pdf_file: str, sha256: str) -> bytes:
     """The one-row CSV manifest of a letter."""
     postal = message.postal or {}
-    lines = [str(line) for line in postal.get("lines") or []][:ADDRESS_COLUMNS]
+    # The lines as printed in the window (the place and, abroad, the country included), when the
+    # gateway composed them; else the address lines as given.
+    printed = postal.get("block") or postal.get("lines") or []
+    lines = [str(line) for line in printed][:ADDRESS_COLUMNS]
     row = [
         message.message_id,
         message.recipient_name or "",

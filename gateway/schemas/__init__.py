@@ -195,6 +195,16 @@ class PolicyEvaluateIn(Strict):
     purpose: Purpose = "reminder"
 
 
+class ZoneSource(BaseModel):
+    """Where some of the candidate zones came from: `stated`, `postal_address`, `phone` (never
+    the number itself) or `fallback` (the preset's zones, when no source names one)."""
+
+    source: Literal["stated", "postal_address", "phone", "fallback"]
+    zones: list[str]
+    basis: str
+    widened: str | None = None
+
+
 class PolicyEvaluateOut(BaseModel):
     """`decision`, `rule` and `reason`: what stops the message at `at`; `until`: for a deferral,
     the next instant it may go (every rule on the way decided again)."""
@@ -206,6 +216,10 @@ class PolicyEvaluateOut(BaseModel):
     preset: str
     preset_version: int | None = None
     zones: list[str]
+    # Why `zones` is wider than the debtor's one place, e.g. "the postal address names no state
+    # or ZIP code: every US zone counts"; null when nothing was widened.
+    zones_note: str | None = None
+    zone_sources: list[ZoneSource] = []
     at: datetime
     would_expire: bool = Field(
         False,

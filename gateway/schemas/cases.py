@@ -3,6 +3,8 @@ restrictions, and upstream events. Re-exported by `gateway.schemas`."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from datetime import datetime
 from functools import cache
 from typing import Annotated, Any, Literal, get_args
@@ -11,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 import babel
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from gateway.schemas.types import (
     Amount,
@@ -24,13 +26,22 @@ from gateway.schemas.types import (
     Strict,
     Text,
 )
+from scheduler import ca_provinces, us_states
 
 
 class PostalAddress(Strict):
+    """A postal address: the street `lines`, and `city`, `region` (state, province…) and
+    `postal_code` as fields, the shape of Lob's and most address APIs. An address given as
+    lines only, its last line "City, ST 12345", keeps working. A US `region` is stored as its
+    USPS code ("New York" → "NY"), a Canadian one as its province code; without one, the
+    postal code names the state or province for the contact window (scheduler.postal)."""
+
     lines: list[Annotated[str, Field(min_length=1, max_length=120)]] = Field(
         min_length=1, max_length=6
     )
     country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
+    city: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    region: Annotated[str, Field(min_length=1, max_length=100)] | None = None
     postal_code: Annotated[str, Field(max_length=16)] | None = None
 
     @field_validator("country")
@@ -42,6 +53,51 @@ class PostalAddress(Strict):
             hint = " (the United Kingdom is GB)" if value == "UK" else ""
             raise ValueError(f"not an ISO 3166-1 alpha-2 country code{hint}")
         return value
+
+    @field_validator("region")
+    @classmethod
+    def _known_region(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # Where regions decide the debtor's zones (US states, Canadian provinces) a region must
+        # be one the post knows, and is kept as its code: it is also printed on the envelope.
+        country = info.data.get("country")
+        if value is None or country not in REGIONS:
+            return value
+        read, problem = REGIONS[country]
+        if (code := read(value)) is None:
+            raise ValueError(problem)
+        return code
+
+    @field_validator("postal_code")
+    @classmethod
+    def _postal_code(cls, value: str | None, info: ValidationInfo) -> str | None:
+        country = info.data.get("country")
+        if value is None or country not in POSTAL_CODES:
+            return value
+        pattern, problem = POSTAL_CODES[country]
+        if not pattern.match(value.upper()):
+            raise ValueError(problem)
+        if country == "CA":  # "k1a0b1" → "K1A 0B1", as Canada Post prints it
+            compact = value.upper().replace(" ", "")
+            return f"{compact[:3]} {compact[3:]}"
+        return value
+
+
+# Country → (region code of a code or a name, or None; the problem when it is None).
+REGIONS: dict[str, tuple[Callable[[str], str | None], str]] = {
+    "US": (
+        us_states.state_code,
+        "not a US state, territory or Armed Forces region: give its USPS code (NY) or its "
+        "name (New York)",
+    ),
+    "CA": (
+        ca_provinces.province_code,
+        "not a Canadian province or territory: give its code (ON) or its name (Ontario)",
+    ),
+}
+POSTAL_CODES: dict[str, tuple[re.Pattern[str], str]] = {
+    "US": (us_states.ZIP_CODE, "a US ZIP code is five digits, or ZIP+4 (12345-6789)"),
+    "CA": (ca_provinces.POSTAL_CODE, "a Canadian postal code reads A1A 1A1"),
+}
 
 
 @cache

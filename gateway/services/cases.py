@@ -23,7 +23,10 @@ def _fields(body: CaseIn) -> dict[str, Any]:
         "debtor": {
             "name": debtor.name,
             "first_name": debtor.first_name,
-            "postal_address": debtor.postal_address.model_dump() if debtor.postal_address else None,
+            # Only the fields given: an address sent as lines only reads back as it was sent.
+            "postal_address": debtor.postal_address.model_dump(exclude_none=True)
+            if debtor.postal_address
+            else None,
         },
         "locale": debtor.locale,
         "timezone": debtor.timezone,
@@ -56,7 +59,7 @@ def _contacts(body: CaseIn) -> list[dict[str, Any]]:
         {"channel": c.channel, "address": c.address, "role": c.role} for c in body.contacts
     ]
     if body.debtor.postal_address is not None:
-        postal = body.debtor.postal_address.model_dump()
+        postal = body.debtor.postal_address.model_dump(exclude_none=True)
         contacts.append(
             {"channel": "letter", "address": case_store.postal_key(postal), "postal": postal}
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Mapping
 from datetime import datetime
 from email.utils import formataddr
 from types import SimpleNamespace
@@ -11,6 +12,7 @@ from typing import Any, Protocol
 
 from channels.base import Outgoing
 from channels.email.tokens import bounce_address, reply_address
+from channels.letter.address import block as address_block
 from channels.sms.segments import count as count_segments
 from gateway.errors import ValidationFailed
 from gateway.render import MASK_CHAR, render_part
@@ -21,6 +23,7 @@ from scheduler.content import ContentFacts
 from scheduler.content import check as check_content
 from scheduler.decisions import Decision
 from scheduler.presets import Preset
+from scheduler.us_states import zip_state
 
 
 def unsubscribe_token(secret: str, message_id: str) -> str:
@@ -55,6 +58,7 @@ def context(rt: Renderer, row: Any, now: datetime) -> dict[str, Any]:
     settings = rt.settings
     debtor = row.debtor
     postal = row.postal or debtor.get("postal_address") or {}
+    mailed = mailing_address(postal, settings)
     preset_name = getattr(row, "preset", "") or ""
     preset = getattr(rt, "presets", {}).get(preset_name)
     masking = preset.content.masking if preset is not None else None
@@ -78,9 +82,13 @@ def context(rt: Renderer, row: Any, now: datetime) -> dict[str, Any]:
             "char": masking.mask_char if masking else MASK_CHAR,
         },
         "address": {
-            "lines": postal.get("lines", []),
-            "country": postal.get("country", ""),
+            # The printed block (street lines, then the place); the fields one by one below.
+            "lines": mailed["block"],
+            "street": postal.get("lines", []),
+            "city": mailed.get("city"),
+            "region": mailed.get("region"),
             "postal_code": postal.get("postal_code"),
+            "country": postal.get("country", ""),
         },
         "collector": {
             "name": settings.collector_name,
@@ -94,6 +102,18 @@ def context(rt: Renderer, row: Any, now: datetime) -> dict[str, Any]:
         },
         "data": row.data or {},
     }
+
+
+def mailing_address(postal: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
+    """The postal address as it is mailed: a US address that names its city but no state gets
+    its ZIP code's state (USPS wants "City, ST 12345"), and `block` holds the lines the envelope
+    window shows (channels.letter.address)."""
+    mailed = dict(postal)
+    named = mailed.get("country") == "US" and mailed.get("city") and not mailed.get("region")
+    if named and (state := zip_state(str(mailed.get("postal_code") or ""))):
+        mailed["region"] = state
+    mailed["block"] = address_block(mailed, settings.letter_return_country)
+    return mailed
 
 
 def content_facts(settings: Settings, row: Any, account: str | None = None) -> ContentFacts:
@@ -252,7 +272,7 @@ def render_message(
         row.address,
         html,
         html=html,
-        postal=row.postal,
+        postal=mailing_address(row.postal, rt.settings) if row.postal else row.postal,
         recipient_name=row.debtor["name"],
         locale=row.locale,
     ), rendered

@@ -14,7 +14,7 @@ from datetime import datetime
 from gateway.errors import NotFound, ValidationFailed
 from gateway.runtime import Runtime
 from gateway.schemas import PolicyEvaluateIn, PolicyEvaluateOut
-from gateway.services.policy_facts import case_facts, contact_facts
+from gateway.services.policy_facts import case_facts, contact_facts, zone_sources
 from gateway.store import cases as case_store
 from gateway.store import history as history_store
 from gateway.store.keys import ApiKey
@@ -77,6 +77,8 @@ async def evaluate(rt: Runtime, key: ApiKey, body: PolicyEvaluateIn) -> PolicyEv
         preset=case.preset,
         preset_version=preset.version if preset else None,
         zones=list(facts.zones),
+        zones_note=facts.zones_note or None,
+        zone_sources=zone_sources(case, identity, preset),
         at=at,
         would_expire=dropped is not None,
         expiry_reason=dropped.reason if dropped is not None else None,

@@ -12,7 +12,7 @@ from typing import Any
 from scheduler.decisions import CaseFacts, ContactFacts, MessageFacts
 from scheduler.personal import restrictions_of
 from scheduler.presets import Preset
-from scheduler.zones import candidate_zones
+from scheduler.zones import Resolution, resolve
 
 # (last inbound, acknowledgements since, replies since) of a contact point that wrote to us.
 Inbound = tuple[datetime, int, int]
@@ -35,7 +35,8 @@ def case_facts(row: Any, identity: frozenset[str], preset: Preset | None) -> Cas
         _get(row, "case_state_reason", "state_reason"),
         row.state_until,
         row.preset,
-        zones=debtor_zones(row, identity, preset),
+        zones=(resolution := debtor_resolution(row, identity, preset)).zones,
+        zones_note=resolution.note,
         collector_role=row.collector_role,
         restrictions=restrictions_of(row.restrictions),
     )
@@ -63,31 +64,51 @@ def _get(row: Any, name: str, fallback: str) -> Any:
 
 def debtor_zones(row: Any, identity: frozenset[str], preset: Preset | None) -> tuple[str, ...]:
     """The debtor's candidate zones: stated zone, postal address, every phone number (§6.4)."""
+    return debtor_resolution(row, identity, preset).zones
+
+
+def debtor_resolution(row: Any, identity: frozenset[str], preset: Preset | None) -> Resolution:
+    """The debtor's candidate zones with their sources, and why the set is wide if it is."""
     if preset is None:
-        return ()
+        return Resolution((), ())
     postal = row.debtor.get("postal_address") or {}
     lines = postal.get("lines") or []
     phones = tuple(sorted(a for a in identity if a.startswith("+")))
-    country = postal.get("country", "") if postal else None
-    return _zones_of(row.timezone, country, lines[-1] if lines else "", phones, preset)
+    address = None
+    if postal:
+        last = lines[-1] if lines else ""
+        address = (postal.get("country", ""), postal.get("region"), postal.get("postal_code"), last)
+    return _zones_of(row.timezone, address, phones, preset)
 
 
-_ZONES: dict[tuple[object, ...], tuple[Any, tuple[str, ...]]] = {}
+def zone_sources(row: Any, identity: frozenset[str], preset: Preset | None) -> list[Any]:
+    """Where the debtor's zones came from, as the items of the evaluate answer's `zone_sources`
+    (plain data it validates; never a phone number)."""
+    return [
+        {"source": s.kind, "zones": list(s.zones), "basis": s.basis, "widened": s.widened or None}
+        for s in debtor_resolution(row, identity, preset).sources
+    ]
+
+
+_ZONES: dict[tuple[object, ...], tuple[Any, Resolution]] = {}
 
 
 def _zones_of(
-    stated: str | None, country: str | None, line: str, phones: tuple[str, ...], preset: Preset
-) -> tuple[str, ...]:
+    stated: str | None,
+    address: tuple[str, str | None, str | None, str] | None,
+    phones: tuple[str, ...],
+    preset: Preset,
+) -> Resolution:
     # Phone-number and address lookups repeat for every message of a debtor: memoized per
     # process. The entry holds the preset, so its id is not reused by another one meanwhile.
-    key = (stated, country, line, phones, id(preset))
+    key = (stated, address, phones, id(preset))
     cached = _ZONES.get(key)
     if cached is None or cached[0] is not preset:
         if len(_ZONES) > 65536:
             _ZONES.clear()
-        address = {"country": country, "line": line} if country is not None else None
-        cached = _ZONES[key] = (
-            preset,
-            tuple(candidate_zones(stated, address, list(phones), preset)),
-        )
+        postal = None
+        if address is not None:
+            keys = ("country", "region", "postal_code", "line")
+            postal = dict(zip(keys, address, strict=True))
+        cached = _ZONES[key] = (preset, resolve(stated, postal, list(phones), preset))
     return cached[1]

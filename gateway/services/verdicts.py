@@ -56,6 +56,8 @@ class Verdicts:
             "preset": decision.preset or None,
             "preset_version": decision.preset_version,
         }
+        if decision.zones_note:
+            detail["zones_note"] = decision.zones_note
         if decision.verdict is Verdict.DEFER:
             assert decision.until is not None
             self.deferred.append(

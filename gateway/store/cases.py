@@ -19,8 +19,11 @@ OPTED_OUT, INVALID = ContactStatus.OPTED_OUT, ContactStatus.INVALID
 
 
 def postal_key(postal: dict[str, Any]) -> str:
+    """The letter contact point's address: every part of the postal address, in one string.
+    City and region count only when given, so a lines-only address keeps its key."""
+    place = [postal[name] for name in ("city", "region") if postal.get(name)]
     return " | ".join(
-        [*postal["lines"], postal.get("postal_code") or "", postal["country"]]
+        [*postal["lines"], *place, postal.get("postal_code") or "", postal["country"]]
     ).strip()
 
 

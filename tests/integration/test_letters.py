@@ -122,6 +122,34 @@ async def send_letter(api: ApiClient, rt: Any, case_ref: str, **case: Any) -> di
     return (await api.get(f"/v1/messages/{resp.body['id']}")).body
 
 
+# The Empire State Building as address APIs take it: street lines and the place as fields.
+NY_POSTAL = {
+    "lines": ["350 5th Ave", "Fl 20"],
+    "city": "New York",
+    "region": "NY",
+    "postal_code": "10118",
+    "country": "US",
+}
+
+
+async def send_letter_to(api: ApiClient, rt: Any, case_ref: str, postal: dict[str, Any]) -> Any:
+    """`send_letter` for a debtor at `postal`."""
+    body = case_body()
+    body["debtor"]["postal_address"] = postal
+    assert (await api.put(f"/v1/cases/{case_ref}", body)).status in (200, 201)
+    resp = await api.post("/v1/reminders", reminder(case_ref, "letter"))
+    assert resp.status == 202, resp
+    await drain(rt)
+    return (await api.get(f"/v1/messages/{resp.body['id']}")).body
+
+
+def window_text(pdf: bytes) -> list[str]:
+    """The text runs of the first page that show through the envelope window, top to bottom."""
+    runs = text_runs(PdfReader(io.BytesIO(pdf)).pages[0])
+    # DIN 5008 window (channels/letter/pdf.py): 20 mm from the left, 45–90 mm from the top.
+    return [t for t, x, y in sorted(runs, key=lambda r: r[2]) if x <= 110 and 45 <= y <= 90]
+
+
 async def letter_contact(api: ApiClient, case_ref: str) -> str:
     contacts = (await api.get(f"/v1/cases/{case_ref}")).body["contacts"]
     return next(c["status"] for c in contacts if c["channel"] == "letter")
@@ -292,6 +320,36 @@ class TestLob:
         assert message["state_reason"] == "invalid_address:failed_deliverability_strictness"
         assert await letter_contact(api, "L-7") == "invalid"
 
+    async def test_a_structured_address_fills_lobs_fields_and_the_window(
+        self, api: ApiClient, runtime: Any, lob: FakeLob
+    ) -> None:
+        message = await send_letter_to(api, runtime, "L-9", NY_POSTAL)
+        letter = lob.letters[message["provider_ref"]]
+        assert {k: v for k, v in letter["fields"].items() if k.startswith("to[")} == {
+            "to[name]": "Jane Doe",
+            "to[address_line1]": "350 5th Ave",
+            "to[address_line2]": "Fl 20",
+            "to[address_city]": "New York",
+            "to[address_state]": "NY",
+            "to[address_zip]": "10118",
+            "to[address_country]": "US",
+        }
+        assert window_text(letter["pdf"]) == [
+            "Jane Doe",
+            "350 5th Ave",
+            "Fl 20",
+            "New York, NY 10118",
+        ]
+
+    async def test_without_a_region_the_zip_code_names_the_state_on_the_letter(
+        self, api: ApiClient, runtime: Any, lob: FakeLob
+    ) -> None:
+        postal = {k: v for k, v in NY_POSTAL.items() if k != "region"}
+        message = await send_letter_to(api, runtime, "L-10", postal)
+        letter = lob.letters[message["provider_ref"]]
+        assert letter["fields"]["to[address_state]"] == "NY"
+        assert window_text(letter["pdf"])[-1] == "New York, NY 10118"
+
     async def test_the_recipient_block_sits_in_the_envelope_window(
         self, api: ApiClient, runtime: Any, lob: FakeLob
     ) -> None:
@@ -312,8 +370,15 @@ class TestLob:
 # --- Batch drop ----------------------------------------------------------------------------------
 
 
-def check_drop(folder: Path, message: dict[str, Any], name: str, postal: dict[str, Any]) -> bytes:
-    """The PDF and manifest of one letter are in `folder`, consistent; no temporary file is left."""
+def check_drop(
+    folder: Path,
+    message: dict[str, Any],
+    name: str,
+    postal: dict[str, Any],
+    printed: list[str] | None = None,
+) -> bytes:
+    """The PDF and manifest of one letter are in `folder`, consistent; no temporary file is left.
+    The manifest's address lines are `printed`, by default the postal address's lines."""
     reference = message["id"]
     assert message["state"] == "sent" and message["provider_ref"] == reference
     assert not [p.name for p in folder.iterdir() if p.name.startswith(".") or ".tmp" in p.name]
@@ -322,7 +387,7 @@ def check_drop(folder: Path, message: dict[str, Any], name: str, postal: dict[st
         [row] = list(csv.DictReader(handle))
     lines = [row[f"address_line_{n}"] for n in range(1, 7)]
     assert row["reference"] == reference and row["recipient_name"] == name
-    assert [line for line in lines if line] == postal["lines"]
+    assert [line for line in lines if line] == (printed or postal["lines"])
     assert (row["postal_code"], row["country"]) == (postal["postal_code"], postal["country"])
     assert row["pdf_file"] == f"{reference}.pdf"
     assert row["sha256"] == hashlib.sha256(pdf).hexdigest() == sent_entry(message)["sha256"]
@@ -348,6 +413,34 @@ class TestBatchFolder:
         check_drop(tmp_path / "drop", message, "Jane Doe", US_POSTAL)
         assert sorted(p.suffix for p in (tmp_path / "drop").iterdir()) == [".csv", ".pdf"]
 
+    async def test_the_manifest_and_the_window_carry_the_whole_address(
+        self, api: ApiClient, runtime: Any, tmp_path: Path
+    ) -> None:
+        uk = {"lines": ["10 Downing Lane", "London"], "postal_code": "SW1A 2AA", "country": "GB"}
+        for ref, postal, block in (
+            ("B-3", NY_POSTAL, ["350 5th Ave", "Fl 20", "New York, NY 10118"]),
+            # Lines and a postcode that is in none of them: the postcode is printed too.
+            ("B-4", uk, ["10 Downing Lane", "London", "SW1A 2AA", "UNITED KINGDOM"]),
+            (
+                "B-5",
+                {"lines": ["Unter den Linden 1"], "city": "Berlin", "postal_code": "10117"}
+                | {"country": "DE"},
+                ["Unter den Linden 1", "10117 Berlin", "GERMANY"],
+            ),
+        ):
+            message = await send_letter_to(api, runtime, ref, postal)
+            drop = tmp_path / "drop"
+            csv_text = (drop / f"{message['id']}.csv").read_text(encoding="utf-8")
+            [row] = list(csv.DictReader(io.StringIO(csv_text, newline="")))
+            lines = [row[f"address_line_{n}"] for n in range(1, 7)]
+            assert [line for line in lines if line] == block, ref
+            assert (row["postal_code"], row["country"]) == (
+                postal["postal_code"],
+                postal["country"],
+            )
+            pdf = (drop / f"{message['id']}.pdf").read_bytes()
+            assert window_text(pdf) == ["Jane Doe", *block], ref
+
     async def test_a_chinese_letter_keeps_its_chinese_text(
         self, api: ApiClient, runtime: Any, tmp_path: Path
     ) -> None:
@@ -357,7 +450,9 @@ class TestBatchFolder:
         resp = await api.post("/v1/reminders", reminder("B-2", "letter"))
         await drain(runtime)
         message = (await api.get(f"/v1/messages/{resp.body['id']}")).body
-        pdf = check_drop(tmp_path / "drop", message, "王小明", CN_POSTAL)
+        # Mailed from the US (LETTER_RETURN_COUNTRY): the country name ends the address.
+        printed = [*CN_POSTAL["lines"], "CHINA"]
+        pdf = check_drop(tmp_path / "drop", message, "王小明", CN_POSTAL, printed)
         text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
         for expected in (
             "王小明",
@@ -480,6 +575,50 @@ def test_postal_lines_map_onto_lob_address_fields(
 ) -> None:
     got = lob_address("N", lines, country, postal_code)
     assert got == {"name": "N", "address_country": country, **expected}
+
+
+@pytest.mark.parametrize(
+    ("postal", "expected"),
+    [
+        (
+            NY_POSTAL,
+            {
+                "address_line1": "350 5th Ave",
+                "address_line2": "Fl 20",
+                "address_city": "New York",
+                "address_state": "NY",
+                "address_zip": "10118",
+            },
+        ),
+        (
+            # Lines only, its last line the city alone: still Lob's city, and the ZIP code.
+            {"lines": ["350 5th Ave", "New York"], "postal_code": "10118", "country": "US"},
+            {"address_line1": "350 5th Ave", "address_city": "New York", "address_zip": "10118"},
+        ),
+        (
+            {"lines": ["12 Rue X"], "city": "Montréal", "region": "QC", "postal_code": "H2X 1Y4"}
+            | {"country": "CA"},
+            {
+                "address_line1": "12 Rue X",
+                "address_city": "Montréal",
+                "address_state": "QC",
+                "address_zip": "H2X 1Y4",
+            },
+        ),
+    ],
+)
+def test_address_fields_map_onto_lob_address_fields(
+    postal: dict[str, Any], expected: dict[str, str]
+) -> None:
+    got = lob_address(
+        "N",
+        postal["lines"],
+        postal["country"],
+        postal.get("postal_code"),
+        city=postal.get("city"),
+        region=postal.get("region"),
+    )
+    assert got == {"name": "N", "address_country": postal["country"], **expected}
 
 
 def test_a_collection_sender_name_is_refused_at_start() -> None:
