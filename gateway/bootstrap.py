@@ -16,6 +16,7 @@ import redis.asyncio as aredis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway import providers as provider_registry
+from gateway.metrics.recorder import Metrics
 from gateway.redis_keys import Keys
 from gateway.settings import Settings
 from gateway.store import templates as template_store
@@ -47,6 +48,8 @@ class Runtime:
     cap_policies: dict[str, CapPolicy] = field(default_factory=dict)
     # The longest window any preset's caps count over: how much history a decision reads.
     cap_lookback: timedelta = timedelta(0)
+    # What this process counts; a worker or scheduler serves it on METRICS_PORT.
+    metrics: Metrics = field(default_factory=Metrics)
     _templates: dict[int, TemplateVersion] = field(default_factory=dict)
 
     async def templates(self, ids: set[int]) -> dict[int, TemplateVersion]:
@@ -87,7 +90,9 @@ async def open_runtime(
     )
     from gateway.ratelimit import RateLimiter
 
-    runtime.limiter = RateLimiter.from_settings(settings, runtime.aredis, runtime.keys)
+    runtime.limiter = RateLimiter.from_settings(
+        settings, runtime.aredis, runtime.keys, metrics=runtime.metrics
+    )
     runtime.presets = load_presets(settings.presets_dir)
     runtime.cap_policies = {name: cap_policy(p) for name, p in runtime.presets.items()}
     runtime.cap_lookback = lookback(runtime.cap_policies.values())

@@ -31,6 +31,7 @@ from gateway.redis_keys import Keys
 if TYPE_CHECKING:
     import redis.asyncio as aredis
 
+    from gateway.metrics.recorder import Metrics
     from gateway.settings import Settings
 
 # KEYS: bucket_1, throttle_1, bucket_2, throttle_2, …   ARGV: n, max_wait, rate_1, burst_1, …
@@ -160,8 +161,10 @@ class RateLimiter:
         provider_limits: dict[str, Limit],
         sender_limits: dict[str, Limit] | None = None,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        metrics: Metrics | None = None,
     ):
         self.keys = keys
+        self.metrics = metrics
         self.provider_limits = provider_limits
         self.sender_limits = sender_limits or {}
         self._sleep = sleep
@@ -169,12 +172,15 @@ class RateLimiter:
         self._throttle = redis.register_script(_THROTTLE)
 
     @classmethod
-    def from_settings(cls, settings: Settings, redis: aredis.Redis, keys: Keys) -> RateLimiter:
+    def from_settings(
+        cls, settings: Settings, redis: aredis.Redis, keys: Keys, metrics: Metrics | None = None
+    ) -> RateLimiter:
         return cls(
             redis,
             keys,
             parse_rate_limits(settings.rate_limits, "RATE_LIMITS"),
             parse_rate_limits(settings.sender_rate_limits, "SENDER_RATE_LIMITS"),
+            metrics=metrics,
         )
 
     def limited(self, provider: str) -> bool:
@@ -218,7 +224,14 @@ class RateLimiter:
 
         Raises `RateLimited(retry_after)` without sleeping when that would take over `max_wait_s`.
         """
-        wait = await self.reserve(provider, sender, n, max_wait_s=max_wait_s)
+        try:
+            wait = await self.reserve(provider, sender, n, max_wait_s=max_wait_s)
+        except RateLimited:
+            if self.metrics is not None:
+                self.metrics.rate_limit_denied(provider, n)
+            raise
+        if self.metrics is not None and self.limited(provider):
+            self.metrics.rate_limit_waited(provider, wait)
         if wait > 0:
             await self._sleep(wait)
         return wait

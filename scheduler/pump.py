@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import os
 import socket
+import time
 from typing import Any
 
 import structlog
@@ -137,20 +138,26 @@ class Scheduler:
         return False
 
     async def tick(self) -> None:
+        started = time.perf_counter()
         try:
             leader = await self._elect()
         except Exception as exc:  # noqa: BLE001 — Redis down: nothing to pump into, try again later
             log.warning("scheduler_redis_unavailable", error=type(exc).__name__)
+            self.rt.metrics.tick_failed()
             return
         if leader != self.leader:
             log.info("scheduler_role", leader=leader)
             self.leader = leader
-        if not leader:
-            return
-        await sweep_once(self.rt)
-        enqueued = await pump_once(self.rt)
-        if enqueued:
-            log.info("pumped", messages=enqueued)
+        swept: dict[str, int] = {}
+        enqueued = 0
+        if leader:
+            swept = await sweep_once(self.rt)
+            enqueued = await pump_once(self.rt)
+            if enqueued:
+                log.info("pumped", messages=enqueued)
+        self.rt.metrics.ticked(
+            time.perf_counter() - started, leader=leader, pumped=enqueued, swept=swept
+        )
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -158,5 +165,6 @@ class Scheduler:
                 await self.tick()
             except Exception:  # noqa: BLE001 — a bad tick (e.g. database restart) must not end the loop
                 log.exception("scheduler_tick_failed")
+                self.rt.metrics.tick_failed()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=self.rt.settings.pump_interval_s)
