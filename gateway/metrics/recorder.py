@@ -33,6 +33,17 @@ TICK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 # An allowed message was stopped by no rule.
 NO_RULE = "none"
+# Every state dispatch moves a message into.
+TRANSITIONS = (
+    "sending",
+    "sent",
+    "retry_wait",
+    "failed",
+    "unknown",
+    "deferred",
+    "suppressed",
+    "expired",
+)
 # The counts `dispatch()` returns for the last step of a batch → the state each one entered.
 SEND_STATES = (
     ("sent", "sent"),
@@ -91,11 +102,13 @@ class Metrics:
             "gateway_claims_total",
             "Message ids of dispatch jobs: claimed, or skipped (already taken or no longer due)",
             ("result",),
+            [("claimed",), ("skipped",)],
         )
         self.transitions = Counts(
             "gateway_message_transitions_total",
             "Message state changes made by dispatch, by the state entered",
             ("to",),
+            [(to,) for to in TRANSITIONS],
         )
         self.jobs = Counts(
             "gateway_jobs_total", "Dispatch jobs run, by queue and status", ("queue", "status")
@@ -121,6 +134,7 @@ class Metrics:
             "gateway_swept_claims_total",
             "Expired claims ended by the sweeper, by the state entered",
             ("to",),
+            [("retry_wait",), ("unknown",)],
         )
         self.tick_seconds = Timings(
             "gateway_scheduler_tick_seconds", "Duration of one scheduler tick", (), TICK_BUCKETS

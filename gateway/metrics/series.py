@@ -28,9 +28,13 @@ class Counts:
 
     __slots__ = ("help", "labels", "name", "values")
 
-    def __init__(self, name: str, help: str, labels: Iterable[str] = ()):
+    def __init__(
+        self, name: str, help: str, labels: Iterable[str] = (), initial: Iterable[Labels] = ()
+    ):
         self.name, self.help, self.labels = name, help, tuple(labels)
         self.values: dict[Labels, float] = {} if self.labels else {(): 0.0}
+        # Known label sets start at 0, so a rate() over them exists before the first event.
+        self.values.update(dict.fromkeys(initial, 0.0))
 
     def inc(self, key: Labels = (), n: float = 1.0) -> None:
         self.values[key] = self.values.get(key, 0.0) + n
