@@ -93,7 +93,8 @@ async def start_endpoint(rt: Runtime, role: str) -> Endpoint | None:
     settings = rt.settings
     if not settings.metrics_port:
         return None
-    runner = web.AppRunner(metrics_app(rt, role), access_log=None, handle_signals=False)
+    # A scrape in flight must not hold up the process's shutdown.
+    runner = web.AppRunner(metrics_app(rt, role), access_log=None, shutdown_timeout=1.0)
     await runner.setup()
     host, port = settings.metrics_host or settings.host, settings.metrics_port
     try:
