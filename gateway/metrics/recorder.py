@@ -18,7 +18,7 @@ from channels.base import (
     SendResult,
     TransientProviderError,
 )
-from gateway.metrics.series import Counts, Levels, Timings
+from gateway.metrics.series import Counts, Levels, Series, Timings
 
 if TYPE_CHECKING:
     from channels.base import Outgoing
@@ -53,10 +53,8 @@ SEND_STATES = (
 )
 
 
-def send_outcome(exc: BaseException | None) -> str:
-    """The `outcome` label of one provider call."""
-    if exc is None:
-        return "sent"
+def send_outcome(exc: Exception) -> str:
+    """The `outcome` label of a provider call that raised `exc` (`sent` when none did)."""
     if isinstance(exc, DeliveryUnknown):
         return "unknown"
     if isinstance(exc, TransientProviderError):
@@ -143,7 +141,7 @@ class Metrics:
             "gateway_scheduler_tick_errors_total", "Scheduler ticks that failed (logged)"
         )
 
-    def worker_series(self) -> list[Any]:
+    def worker_series(self) -> list[Series]:
         return [
             self.sends,
             self.latency,
@@ -158,7 +156,7 @@ class Metrics:
             self.circuits,
         ]
 
-    def scheduler_series(self) -> list[Any]:
+    def scheduler_series(self) -> list[Series]:
         return [
             self.leader,
             self.pumped,

@@ -111,3 +111,6 @@ class Timings:
                 buckets.append((edge, running))
             family.add_metric(list(key), buckets, sum_value=snapshot[-1])
         return family
+
+
+Series = Counts | Levels | Timings

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import structlog
 from aiohttp import web
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from prometheus_client.core import Metric
 
     from gateway.bootstrap import Runtime
+    from gateway.metrics.series import Series
 
 log = structlog.get_logger()
 
@@ -41,7 +42,7 @@ class MetricsUnavailable(RuntimeError):
 class SeriesCollector(Collector):
     """Hands the process's series to `prometheus_client` at scrape time."""
 
-    def __init__(self, series: list[Any]):
+    def __init__(self, series: list[Series]):
         self.series = series
 
     def collect(self) -> Iterator[Metric]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import signal
+import socket
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -180,3 +181,19 @@ async def test_worker_exports_sends_latency_verdicts_rate_limits_and_queue_depth
         assert secret not in text, f"{secret!r} appears in the metrics"
     for result in accepted.body["results"]:
         assert result["id"] not in text
+
+
+async def test_a_worker_whose_metrics_port_is_taken_stops_with_a_clear_error(
+    settings: Settings,
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", settings.metrics_port))
+        taken.listen()
+        process = start_worker(settings)
+        code = await asyncio.to_thread(process.wait, 60)
+    assert code == 2
+    log = process.log_path.read_text()
+    assert (
+        f"configuration error: METRICS_PORT: cannot serve metrics on 127.0.0.1:{settings.metrics_port}"
+        in log
+    )
