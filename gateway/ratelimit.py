@@ -255,3 +255,5 @@ class RateLimiter:
         if keys:
             ttl_ms = max(1, round(for_s * 1000))
             await self._throttle(keys=keys, args=[repr(factor), ttl_ms])
+            if self.metrics is not None:
+                self.metrics.rate_limit_throttled(provider)

@@ -96,6 +96,11 @@ class Metrics:
             "Rate-limit tokens refused because the wait was too long (the message was deferred)",
             ("provider",),
         )
+        self.rate_throttled = Counts(
+            "gateway_rate_limit_throttled_total",
+            "Provider answers of 'too fast' that lowered its rate for every worker for a while",
+            ("provider",),
+        )
         self.claims = Counts(
             "gateway_claims_total",
             "Message ids of dispatch jobs: claimed, or skipped (already taken or no longer due)",
@@ -148,6 +153,7 @@ class Metrics:
             self.verdicts,
             self.rate_waits,
             self.rate_denied,
+            self.rate_throttled,
             self.claims,
             self.transitions,
             self.jobs,
@@ -214,6 +220,9 @@ class Metrics:
 
     def rate_limit_denied(self, provider: str, tokens: int = 1) -> None:
         self.rate_denied.inc((provider,), tokens)
+
+    def rate_limit_throttled(self, provider: str) -> None:
+        self.rate_throttled.inc((provider,))
 
     # --- scheduler hooks ----------------------------------------------------------------------
 
