@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import promql_parser
 import pytest
 import yaml
 
@@ -439,3 +440,29 @@ def test_every_scrape_target_is_a_compose_service(
         assert hosts, f"job {job_name} has no targets"
         for host in hosts:
             assert host in services or host == "localhost", f"job {job_name}: no service {host!r}"
+
+
+def test_alert_rules_are_loaded_and_name_only_metrics_that_exist(services: dict[str, Any]) -> None:
+    from gateway.metrics.recorder import Metrics
+
+    config = yaml.safe_load(PROMETHEUS_CONFIG.read_text(encoding="utf-8"))
+    mounts = mounts_of(services["prometheus"])
+    rule_files = config.get("rule_files") or []
+    assert rule_files, "ops/prometheus.yml loads no alert rules"
+    m = Metrics()
+    known = {s.name for s in [*m.worker_series(), *m.scheduler_series()]}
+    known |= {f"{n}_{suffix}" for n in set(known) for suffix in ("bucket", "sum", "count")}
+    known |= {"gateway_http_requests_total", "gateway_messages"}  # the API's own
+    for path in rule_files:
+        source = mounts.get(path)
+        assert source, f"{path} is not mounted into the prometheus container"
+        groups = yaml.safe_load((ROOT / source).read_text(encoding="utf-8"))["groups"]
+        rules = [rule for group in groups for rule in group["rules"]]
+        assert rules
+        for rule in rules:
+            assert rule.get("alert") and rule.get("expr") and rule.get("for"), rule
+            assert rule.get("labels", {}).get("severity") in {"page", "ticket"}, rule
+            assert rule.get("annotations", {}).get("summary"), rule
+            promql_parser.parse(rule["expr"])  # raises on a syntax error
+            unknown = set(re.findall(r"\bgateway_[a-z_]+", rule["expr"])) - known
+            assert not unknown, f"{rule['alert']}: no such metric {sorted(unknown)}"

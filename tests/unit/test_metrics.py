@@ -8,6 +8,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, ClassVar
 
+import promql_parser
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
@@ -191,3 +192,19 @@ def test_metric_names_follow_the_conventions() -> None:
         if isinstance(s, Timings):
             assert s.name.endswith("_seconds"), s.name
         assert not {"phone", "email", "address", "case", "case_ref", "message_id"} & set(s.labels)
+
+
+def test_every_readme_panel_is_valid_promql_over_listed_metrics() -> None:
+    section = README.read_text().split("## Metrics", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    listed = set(readme_metrics())
+    names = listed | {f"{n}_{s}" for n in listed for s in ("bucket", "sum", "count")}
+    assert len(rows) == len(listed)
+    for row in rows:
+        panel = row.rstrip(" |").rsplit("| ", 1)[1]
+        queries = re.findall(r"`([^`]+)`", panel)
+        assert queries, f"no PromQL in {row}"
+        for query in queries:
+            promql_parser.parse(query)  # raises on a syntax error
+            used = set(re.findall(r"\b(?:gateway|process)_[a-z_]+", query))
+            assert used and used <= names, f"{query}: {sorted(used - names)}"
