@@ -54,7 +54,7 @@ SEND_STATES = (
 
 
 def send_outcome(exc: Exception) -> str:
-    """The `outcome` label of a provider call that raised `exc` (`sent` when none did)."""
+    """The `outcome` label of a provider call that raised `exc` (one that returned: `sent`)."""
     if isinstance(exc, DeliveryUnknown):
         return "unknown"
     if isinstance(exc, TransientProviderError):

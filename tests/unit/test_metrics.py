@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 
 import promql_parser
 import pytest
+import redis.asyncio as aredis
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -22,10 +23,12 @@ from channels.base import (
 )
 from gateway.api.ops import Metrics as ApiMetrics
 from gateway.metrics.recorder import Metrics
+from gateway.metrics.sampled import sample_queues
 from gateway.metrics.series import Counts, Timings
 from gateway.metrics.server import SeriesCollector, registry_for
 from gateway.services.verdicts import Verdicts
 from scheduler.decisions import Decision, Verdict
+from tests.support import free_port
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
@@ -208,3 +211,12 @@ def test_every_readme_panel_is_valid_promql_over_listed_metrics() -> None:
             promql_parser.parse(query)  # raises on a syntax error
             used = set(re.findall(r"\b(?:gateway|process)_[a-z_]+", query))
             assert used and used <= names, f"{query}: {sorted(used - names)}"
+
+
+async def test_redis_down_drops_the_queue_levels_but_not_the_scrape() -> None:
+    client = aredis.Redis(host="127.0.0.1", port=free_port(), socket_connect_timeout=0.5)
+    rt: Any = SimpleNamespace(aredis=client)
+    try:
+        assert await sample_queues(rt, [("rg-dispatch", "queued", "rq:queue:rg-dispatch")]) == {}
+    finally:
+        await client.aclose()
