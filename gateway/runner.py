@@ -9,6 +9,7 @@ until interrupted. The scheduler and each worker serve Prometheus metrics on a p
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -20,8 +21,6 @@ from typing import Any
 from gateway.settings import Settings
 from gateway.setup import create_key, prepare
 from gateway.store.keys import SCOPES
-
-DEFAULT_METRICS_PORT = 9101
 
 
 def _embedded_redis(settings: Settings) -> tuple[Any, str]:
@@ -42,14 +41,26 @@ def _port_or_free(host: str, port: int) -> int:
         return int(sock.getsockname()[1])
 
 
+def _free_ports(host: str, count: int) -> list[int]:
+    """`count` distinct ports the system has free now (all held until every one is picked)."""
+    with contextlib.ExitStack() as stack:
+        socks = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for sock in socks:
+            sock.bind((host, 0))
+        return [int(sock.getsockname()[1]) for sock in socks]
+
+
 def _metrics_envs(settings: Settings, env: dict[str, str], workers: int) -> list[dict[str, str]]:
     """The environments of the scheduler and each worker: one metrics port each, numbered from
-    METRICS_PORT (default 9101; 0 serves none), a taken one replaced by a free one."""
-    base = settings.metrics_port if "METRICS_PORT" in os.environ else DEFAULT_METRICS_PORT
-    if not base:
-        return [env] * (1 + workers)
+    METRICS_PORT if set (0 serves none; a taken one is replaced by a free one), else free ports —
+    so two `run`s on one machine never pick the same one."""
     host = settings.metrics_host or settings.host
-    ports = [_port_or_free(host, base + i) for i in range(1 + workers)]
+    if "METRICS_PORT" not in os.environ:
+        ports = _free_ports(host, 1 + workers)
+    elif not settings.metrics_port:
+        return [env] * (1 + workers)
+    else:
+        ports = [_port_or_free(host, settings.metrics_port + i) for i in range(1 + workers)]
     names = ["scheduler"] + [f"worker {n}" for n in range(1, workers + 1)]
     where = ", ".join(f"{n} http://{host}:{p}/metrics" for n, p in zip(names, ports, strict=True))
     print(f"  metrics: {where}", flush=True)
