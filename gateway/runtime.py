@@ -15,6 +15,7 @@ import redis.asyncio as aredis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway import providers as provider_registry
+from gateway.metrics.recorder import Metrics
 from gateway.redis_keys import Keys
 from gateway.settings import Settings
 from gateway.store import templates as template_store
@@ -44,6 +45,8 @@ class Runtime:
     cap_policies: dict[str, CapPolicy] = field(default_factory=dict)
     # The longest window any preset's caps count over: how much history a decision reads.
     cap_lookback: timedelta = timedelta(0)
+    # What this process counts; a worker or scheduler serves it on METRICS_PORT.
+    metrics: Metrics = field(default_factory=Metrics)
     _templates: dict[int, TemplateVersion] = field(default_factory=dict)
 
     async def templates(self, ids: set[int]) -> dict[int, TemplateVersion]:

@@ -179,6 +179,11 @@ class Settings:
     # Longer than this until a token, a worker defers the message instead of sleeping on its claim.
     rate_limit_max_wait_s: float = field(default=10.0, metadata={"env": "RATE_LIMIT_MAX_WAIT_S"})
 
+    # Prometheus endpoint of a worker or scheduler process (`GET /metrics`); 0: none. The API
+    # serves /metrics on its own port. Empty host: GATEWAY_HOST.
+    metrics_port: int = field(default=0, metadata={"env": "METRICS_PORT"})
+    metrics_host: str = field(default="", metadata={"env": "METRICS_HOST"})
+
     def __post_init__(self) -> None:
         if not self.database_url:
             object.__setattr__(
@@ -236,6 +241,8 @@ class Settings:
             raise SettingsError(str(exc)) from None
         if self.rate_limit_max_wait_s < 0:
             raise SettingsError("RATE_LIMIT_MAX_WAIT_S: must not be negative")
+        if not 0 <= self.metrics_port <= 65535:
+            raise SettingsError("METRICS_PORT: must be a TCP port (1–65535), or 0 for none")
 
     @property
     def async_database_url(self) -> str:

@@ -4,12 +4,14 @@ RQ's default worker forks a child per job, which would throw away every SMTP and
 after each job. `GatewayWorker` runs jobs in-process; an asyncio loop lives for the whole process
 in a background thread, the runtime (engine, Redis, providers and their connection pools) is
 opened on it once, and each job submits its coroutine to that loop. Because the loop keeps running
-between jobs, provider background work (keep-alives, sandbox receipts) never stalls.
+between jobs, provider background work (keep-alives, sandbox receipts) never stalls. The
+process's Prometheus endpoint (METRICS_PORT) is served on that loop too.
 """
 
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 from collections.abc import Coroutine
 from concurrent.futures import Future
@@ -20,6 +22,7 @@ from rq import Queue, SimpleWorker
 from rq.job import Job
 
 from gateway.bootstrap import Runtime, open_runtime
+from gateway.exporter.server import Endpoint, MetricsUnavailable, start_endpoint
 from gateway.settings import Settings
 
 T = TypeVar("T")
@@ -91,13 +94,21 @@ def run_worker(settings: Settings, *, burst: bool = False, queues: list[str] | N
     connection = redis.Redis.from_url(settings.redis_url)
     loop = AsyncLoop(settings)
     install(loop)
+    endpoint: Endpoint | None = None
     try:
+        try:
+            endpoint = loop.run(start_endpoint(loop.runtime, "worker"))
+        except MetricsUnavailable as exc:
+            print(f"configuration error: {exc}", file=sys.stderr, flush=True)
+            raise SystemExit(2) from None
         worker = GatewayWorker(
             [Queue(n, connection=connection) for n in names], connection=connection
         )
         log.info("worker_started", queues=names, name=worker.name)
         worker.work(burst=burst, logging_level="WARNING")
     finally:
+        if endpoint is not None:
+            loop.run(endpoint.stop())
         install(None)
         loop.close()
         connection.close()

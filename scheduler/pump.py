@@ -11,6 +11,8 @@ import asyncio
 import contextlib
 import os
 import socket
+import time
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 import structlog
@@ -26,9 +28,26 @@ class Work(Protocol):
     async def pump(self) -> int: ...
 
 
+class TickMetrics(Protocol):
+    def ticked(
+        self, seconds: float, *, leader: bool, pumped: int, swept: Mapping[str, int]
+    ) -> None: ...
+
+    def tick_failed(self) -> None: ...
+
+
 class Scheduler:
-    def __init__(self, work: Work, redis: Any, lock_key: str, *, interval_s: float):
+    def __init__(
+        self,
+        work: Work,
+        redis: Any,
+        lock_key: str,
+        *,
+        interval_s: float,
+        metrics: TickMetrics,
+    ):
         self.work = work
+        self.metrics = metrics
         self.redis = redis
         self.lock_key = lock_key
         self.interval_s = interval_s
@@ -45,20 +64,26 @@ class Scheduler:
         return False
 
     async def tick(self) -> None:
+        started = time.perf_counter()
         try:
             leader = await self._elect()
         except Exception as exc:  # noqa: BLE001 — Redis down: nothing to pump into, try again later
             log.warning("scheduler_redis_unavailable", error=type(exc).__name__)
+            self.metrics.tick_failed()
             return
         if leader != self.leader:
             log.info("scheduler_role", leader=leader)
             self.leader = leader
-        if not leader:
-            return
-        await self.work.sweep()
-        enqueued = await self.work.pump()
-        if enqueued:
-            log.info("pumped", messages=enqueued)
+        swept: dict[str, int] = {}
+        enqueued = 0
+        if leader:
+            swept = await self.work.sweep()
+            enqueued = await self.work.pump()
+            if enqueued:
+                log.info("pumped", messages=enqueued)
+        self.metrics.ticked(
+            time.perf_counter() - started, leader=leader, pumped=enqueued, swept=swept
+        )
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -66,5 +91,6 @@ class Scheduler:
                 await self.tick()
             except Exception:  # noqa: BLE001 — a bad tick (e.g. database restart) must not end the loop
                 log.exception("scheduler_tick_failed")
+                self.metrics.tick_failed()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=self.interval_s)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import socket
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -253,8 +254,9 @@ def settings_env(settings: Any, **extra: str) -> dict[str, str]:
     return env
 
 
-def start_worker(settings: Any, **extra: str) -> Any:
-    """A real `reminder-gateway worker` process; its log goes to `<data dir>/worker-N.log`."""
+def start_worker(settings: Any, args: Sequence[str] = (), **extra: str) -> Any:
+    """A real `reminder-gateway worker` process (with `args`, e.g. `--queue`, and `extra`
+    environment); its log goes to `<data dir>/worker-N.log`."""
     import itertools
     import subprocess
     import sys
@@ -266,7 +268,7 @@ def start_worker(settings: Any, **extra: str) -> Any:
             break
     log_file = open(log_path, "wb")  # noqa: SIM115 — the child owns it
     process = subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli", "worker"],
+        [sys.executable, "-m", "gateway.cli", "worker", *args],
         env=settings_env(settings, **extra),
         stdout=log_file,
         stderr=subprocess.STDOUT,

@@ -189,6 +189,7 @@ async def dispatch(rt: Runtime, ids: list[str]) -> dict[str, int]:
             if more:
                 letters.append((more["rerouted_to"], "letter"))
         await decisions.write(conn, token)
+    rt.metrics.decided(decisions)
     await outbound.enqueue(rt, letters)
 
     outcome = await send_all(rt, to_send, deadlines)

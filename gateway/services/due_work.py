@@ -132,5 +132,9 @@ class DueWork:
 def scheduler(rt: Runtime) -> Scheduler:
     """The scheduler process's loop over this runtime's database, Redis and settings."""
     return Scheduler(
-        DueWork(rt), rt.aredis, rt.keys.scheduler_lock, interval_s=rt.settings.pump_interval_s
+        DueWork(rt),
+        rt.aredis,
+        rt.keys.scheduler_lock,
+        interval_s=rt.settings.pump_interval_s,
+        metrics=rt.metrics,
     )

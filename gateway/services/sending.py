@@ -173,7 +173,7 @@ async def send_one(
             if _too_late(rt, row, deadline, outcome):
                 return
         try:
-            result = await provider.send(outgoing)
+            result = await rt.metrics.timed_send(provider, outgoing)
         except DeliveryUnknown as exc:
             circuit.failure()
             now = rt.clock()

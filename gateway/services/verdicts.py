@@ -7,10 +7,12 @@ a person — and under which version of the rules.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from gateway.metrics.recorder import NO_RULE
 from gateway.states import State
 from gateway.store import messages as message_store
 from gateway.store import timeline
@@ -36,6 +38,8 @@ class Verdicts:
     unrenderable: list[dict[str, Any]] = field(default_factory=list)
     sending: list[dict[str, Any]] = field(default_factory=list)
     entries: list[dict[str, Any]] = field(default_factory=list)
+    # (verdict, rule) → messages, for the policy-verdict metric: counted once per batch.
+    tally: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     def expire(self, row: Any) -> None:
         self.expired.append(
@@ -49,6 +53,7 @@ class Verdicts:
 
     def apply(self, row: Any, decision: Decision, **more: Any) -> None:
         """Record a decision that is not ALLOW; `more` adds data to its timeline entry."""
+        self.tally[decision.verdict.value, decision.rule or NO_RULE] += 1
         reason = f"{decision.rule}: {decision.reason}"[:128]
         detail: dict[str, Any] = {
             "rule": decision.rule,
@@ -92,6 +97,7 @@ class Verdicts:
         )
 
     def send(self, row: Any, rendered: dict[str, Any]) -> None:
+        self.tally[Verdict.ALLOW.value, NO_RULE] += 1
         self.sending.append(
             {
                 "id": row.id,

@@ -10,11 +10,13 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import pytest
 import redis
 import redis.asyncio as aredis
 
+from gateway.metrics.recorder import Metrics
 from gateway.ratelimit import Limit, RateLimited, RateLimiter
 from gateway.redis_keys import Keys
 
@@ -28,9 +30,11 @@ async def limiter(redis_url: str) -> AsyncIterator[Factory]:
     keys = Keys(f"t{uuid.uuid4().hex[:8]}")
 
     def build(
-        providers: dict[str, Limit] | None = None, senders: dict[str, Limit] | None = None
+        providers: dict[str, Limit] | None = None,
+        senders: dict[str, Limit] | None = None,
+        **options: Any,
     ) -> RateLimiter:
-        return RateLimiter(client, keys, providers or {}, senders)
+        return RateLimiter(client, keys, providers or {}, senders, **options)
 
     yield build
     async for key in client.scan_iter(f"{keys.prefix}:*"):
@@ -189,6 +193,7 @@ async def test_a_backlog_flows_at_the_rate(limiter: Factory) -> None:
 WORKER = """
 import asyncio, json, sys, time
 import redis.asyncio as aredis
+from gateway.metrics.recorder import Metrics
 from gateway.ratelimit import Limit, RateLimited, RateLimiter
 from gateway.redis_keys import Keys
 
@@ -253,3 +258,27 @@ def test_processes_sharing_a_bucket_never_exceed_it(redis_url: str) -> None:
     for key in client.scan_iter(f"{prefix}:*"):
         client.delete(key)
     client.close()
+
+
+async def test_waits_refusals_and_throttle_answers_are_counted(limiter: Factory) -> None:
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)  # the test does not wait for tokens, it counts them
+
+    m = Metrics()
+    rl = limiter({"p": Limit(0.5, 1)}, sleep=sleep, metrics=m)
+    assert await rl.acquire("p", "a", max_wait_s=5) == 0.0
+    await rl.acquire("p", "a", max_wait_s=5)  # reserved ~2 s ahead
+    with pytest.raises(RateLimited):
+        await rl.acquire("p", "a", max_wait_s=0.01)
+    await rl.acquire("unlimited", "a", max_wait_s=1)  # nothing limits it: nothing to count
+    await rl.throttled("p", "a")
+    await rl.throttled("unlimited", "a")  # no rate to lower
+
+    assert m.rate_waits.count(("p",)) == 2
+    assert m.rate_waits.series[("p",)][-1] == pytest.approx(sum(slept))
+    assert sum(slept) > 0
+    assert m.rate_waits.count(("unlimited",)) == 0
+    assert m.rate_denied.values == {("p",): 1}
+    assert m.rate_throttled.values == {("p",): 1}

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import promql_parser
 import pytest
 import yaml
 
@@ -349,3 +350,119 @@ def test_dockerfile_entrypoint_cmd_user_and_healthcheck() -> None:
     assert checks and "http://127.0.0.1:8080/healthz" in checks[-1] and "urllib" in checks[-1], (
         checks
     )
+
+
+# --------------------------------------------------------------------------- monitoring
+
+PROMETHEUS_CONFIG = ROOT / "ops" / "prometheus.yml"
+# Gateway processes with a Prometheus endpoint: the API on its own port, the others on METRICS_PORT.
+SCRAPED = ("api", "worker", "scheduler")
+
+
+def dockerfile_env() -> dict[str, str]:
+    """The image's ENV defaults (`KEY=VALUE` pairs)."""
+    env: dict[str, str] = {}
+    for ins, args in dockerfile_instructions():
+        if ins == "ENV":
+            for pair in shlex.split(args):
+                key, _, value = pair.partition("=")
+                env[key] = value
+    return env
+
+
+def settings_in_container(service: dict[str, Any]) -> Settings:
+    env = {**dockerfile_env(), **env_of(service)}
+    return Settings.from_env({k: v for k, v in env.items() if v is not None and "${" not in v})
+
+
+def metrics_port(name: str, service: dict[str, Any]) -> int:
+    settings = settings_in_container(service)
+    return settings.port if name == "api" else settings.metrics_port
+
+
+@pytest.fixture(scope="module")
+def scrape_jobs() -> dict[str, dict[str, Any]]:
+    config = yaml.safe_load(PROMETHEUS_CONFIG.read_text(encoding="utf-8"))
+    jobs = config.get("scrape_configs") or []
+    return {job["job_name"]: job for job in jobs}
+
+
+def test_prometheus_runs_with_the_scrape_config(services: dict[str, Any]) -> None:
+    prom = services.get("prometheus")
+    assert prom, "docker-compose.yml has no prometheus service"
+    assert str(prom.get("image", "")).startswith("prom/prometheus"), prom.get("image")
+    mounts = mounts_of(prom)
+    config = next((src for target, src in mounts.items() if target.endswith("prometheus.yml")), "")
+    assert (ROOT / config).resolve() == PROMETHEUS_CONFIG, mounts
+    assert any(f"--config.file={t}" in command_of(prom) for t in mounts if t.endswith(".yml"))
+    assert set(SCRAPED) <= set(depends_of(prom)), "prometheus should start after what it scrapes"
+
+
+@pytest.mark.parametrize("name", ["worker", "scheduler"])
+def test_workers_and_scheduler_serve_metrics_beyond_loopback(
+    services: dict[str, Any], name: str
+) -> None:
+    settings = settings_in_container(services[name])
+    assert settings.metrics_port, f"{name}: METRICS_PORT is not set, nothing serves its metrics"
+    host = settings.metrics_host or settings.host
+    assert host == "0.0.0.0", f"{name}: metrics on {host} cannot be scraped from another container"
+
+
+def test_every_scraped_process_has_a_job_on_its_port(
+    services: dict[str, Any], scrape_jobs: dict[str, dict[str, Any]]
+) -> None:
+    for name in SCRAPED:
+        job = scrape_jobs.get(name)
+        assert job, f"ops/prometheus.yml has no job {name!r}"
+        assert job.get("metrics_path", "/metrics") == "/metrics"
+        port = metrics_port(name, services[name])
+        if name == "worker":
+            # Replicas: one target per container, found by DNS, never a single static address.
+            assert "static_configs" not in job, "a static worker target scrapes one replica"
+            [sd] = job.get("dns_sd_configs") or [{}]
+            assert sd.get("names") in (["worker"], ["tasks.worker"]), sd
+            assert sd.get("type", "A") == "A" and sd.get("port") == port, sd
+            continue
+        targets = [t for sc in job.get("static_configs") or [] for t in sc.get("targets", [])]
+        assert targets == [f"{name}:{port}"], f"{name}: targets {targets}, expected port {port}"
+
+
+def test_every_scrape_target_is_a_compose_service(
+    services: dict[str, Any], scrape_jobs: dict[str, dict[str, Any]]
+) -> None:
+    for job_name, job in scrape_jobs.items():
+        hosts = [
+            t.rsplit(":", 1)[0] for sc in job.get("static_configs") or [] for t in sc["targets"]
+        ]
+        hosts += [
+            n.removeprefix("tasks.") for sd in job.get("dns_sd_configs") or [] for n in sd["names"]
+        ]
+        assert hosts, f"job {job_name} has no targets"
+        for host in hosts:
+            assert host in services or host == "localhost", f"job {job_name}: no service {host!r}"
+
+
+def test_alert_rules_are_loaded_and_name_only_metrics_that_exist(services: dict[str, Any]) -> None:
+    from gateway.metrics.recorder import Metrics
+
+    config = yaml.safe_load(PROMETHEUS_CONFIG.read_text(encoding="utf-8"))
+    mounts = mounts_of(services["prometheus"])
+    rule_files = config.get("rule_files") or []
+    assert rule_files, "ops/prometheus.yml loads no alert rules"
+    m = Metrics()
+    known = {s.name for s in [*m.worker_series(), *m.scheduler_series()]}
+    known |= {f"{n}_{suffix}" for n in set(known) for suffix in ("bucket", "sum", "count")}
+    known |= {"gateway_http_requests_total", "gateway_messages"}  # the API's own
+    for path in rule_files:
+        source = mounts.get(path)
+        assert source, f"{path} is not mounted into the prometheus container"
+        groups = yaml.safe_load((ROOT / source).read_text(encoding="utf-8"))["groups"]
+        rules = [rule for group in groups for rule in group["rules"]]
+        assert rules
+        for rule in rules:
+            assert rule.get("alert") and rule.get("expr") and rule.get("for"), rule
+            assert rule.get("labels", {}).get("severity") in {"page", "ticket"}, rule
+            assert rule.get("annotations", {}).get("summary"), rule
+            promql_parser.parse(rule["expr"])  # raises on a syntax error
+            unknown = set(re.findall(r"\bgateway_[a-z_]+", rule["expr"])) - known
+            assert not unknown, f"{rule['alert']}: no such metric {sorted(unknown)}"

@@ -52,3 +52,15 @@ def test_every_setting_is_in_the_readme() -> None:
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     missing = [name for name, _ in Settings.documented() if f"`{name}`" not in readme]
     assert not missing, f"README configuration table lacks {missing}"
+
+
+@pytest.mark.parametrize("raw", ["nine", "-1", "65536"])
+def test_metrics_port_must_be_a_port(raw: str) -> None:
+    with pytest.raises(SettingsError, match="METRICS_PORT"):
+        Settings.from_env({"METRICS_PORT": raw})
+
+
+def test_metrics_endpoint_is_off_unless_asked_for() -> None:
+    assert Settings.from_env({}).metrics_port == 0
+    s = Settings.from_env({"METRICS_PORT": "9101", "METRICS_HOST": "0.0.0.0"})
+    assert (s.metrics_port, s.metrics_host) == (9101, "0.0.0.0")
