@@ -32,8 +32,10 @@ def _embedded_redis(settings: Settings) -> tuple[Any, str]:
 
 
 def _port_or_free(host: str, port: int) -> int:
-    """`port` if it can be bound on `host`, else any free port."""
+    """`port` if it can be bound on `host`, else any free port. Probed as the endpoint binds it,
+    with SO_REUSEADDR: a port a closed connection left in TIME_WAIT still serves."""
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:

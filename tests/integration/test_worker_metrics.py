@@ -187,6 +187,8 @@ async def test_a_worker_whose_metrics_port_is_taken_stops_with_a_clear_error(
     settings: Settings,
 ) -> None:
     with socket.socket() as taken:
+        # As a server binds it (free_port() leaves the port in TIME_WAIT for us).
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         taken.bind(("127.0.0.1", settings.metrics_port))
         taken.listen()
         process = start_worker(settings)
