@@ -47,6 +47,7 @@ class Gateway:
             **{k: v for k, v in os.environ.items() if k not in _GATEWAY_ENV},
             "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
             "GATEWAY_DATA_DIR": str(self.data_dir),
+            "GATEWAY_ENV": "development",  # a laptop's run: the documented default secrets
             "DATABASE_URL": run.databases.fresh(self.data_dir),
             "REDIS_URL": run.redis.url,
             "QUEUE_PREFIX": f"bench-{name}-{uuid.uuid4().hex[:6]}",

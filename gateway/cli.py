@@ -5,57 +5,85 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
+import os
 import signal
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 import structlog
 
 from gateway import logs
+from gateway.preflight import StartupError
 from gateway.settings import Settings, SettingsError
 
 log = structlog.get_logger()
+LISTEN_ERRORS = frozenset({errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL})
+
+
+EXIT_CONFIG = 2  # a setting, a key or the environment is wrong: restarting will not help
+
+
+def fail(problem: object) -> int:
+    """Print one line, as argparse does for a bad option, and return the exit status."""
+    print(f"reminder-gateway: error: {problem}", file=sys.stderr, flush=True)
+    return EXIT_CONFIG
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    overrides = {}
-    if getattr(args, "port", None):
-        overrides["port"] = args.port
+    overrides: dict[str, Any] = {}
+    port = getattr(args, "port", None)
+    if port is not None:
+        if not 1 <= port <= 65535:
+            raise StartupError(f"--port {port} is not a port", "give one from 1 to 65535")
+        overrides["port"] = port
     if getattr(args, "host", None):
         overrides["host"] = args.host
+    if args.command == "run" and "GATEWAY_ENV" not in os.environ:
+        overrides["environment"] = "development"  # `run` is the laptop command
     return Settings.from_env(**overrides)
 
 
-def cmd_api(args: argparse.Namespace) -> int:
+def _listen_error(exc: OSError, host: str, port: int, variable: str) -> StartupError:
+    return StartupError(
+        f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+        f"stop what uses that port, or set {variable} to another",
+    )
+
+
+def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
     from aiohttp import web
 
     from gateway.api.app import create_app
 
-    settings = _settings(args)
-    web.run_app(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        print=None,
-        access_log=None,
-        reuse_port=args.reuse_port,
-    )
+    try:
+        web.run_app(
+            create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            print=None,
+            access_log=None,
+            reuse_port=args.reuse_port,
+        )
+    except OSError as exc:
+        if exc.errno not in LISTEN_ERRORS:
+            raise
+        raise _listen_error(exc, settings.host, settings.port, "GATEWAY_PORT (or --port)") from None
     return 0
 
 
-def cmd_worker(args: argparse.Namespace) -> int:
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from gateway.worker import run_worker
 
-    run_worker(_settings(args), burst=args.burst, queues=args.queue or None)
+    run_worker(settings, burst=args.burst, queues=args.queue or None)
     return 0
 
 
-def cmd_scheduler(args: argparse.Namespace) -> int:
+def cmd_scheduler(args: argparse.Namespace, settings: Settings) -> int:
     from gateway.bootstrap import open_runtime
     from gateway.exporter.server import MetricsUnavailable, start_endpoint
     from gateway.services.due_work import scheduler
-
-    settings = _settings(args)
 
     async def main() -> None:
         rt = await open_runtime(settings)
@@ -82,49 +110,45 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_migrate(args: argparse.Namespace) -> int:
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     from gateway.setup import prepare
 
-    settings = _settings(args)
     installed = asyncio.run(prepare(settings))
     print(f"database at head; {installed} built-in template(s) installed")
     return 0
 
 
-def cmd_keys(args: argparse.Namespace) -> int:
+def cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
     from gateway.setup import create_key
 
-    settings = _settings(args)
     scopes = list(args.scope or [])
     if args.all_scopes:
         from gateway.store.keys import SCOPES
 
         scopes = list(SCOPES)
     if not scopes:
-        print("give at least one --scope (or --all-scopes)", file=sys.stderr)
-        return 2
+        return fail("no scope given; give at least one --scope (or --all-scopes)")
     try:
         key = asyncio.run(create_key(settings, scopes=scopes, name=args.name, tenant=args.tenant))
     except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return fail(exc)
     print(key)
     return 0
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from gateway.runner import run_all
 
-    return run_all(_settings(args), workers=args.workers)
+    return run_all(settings, workers=args.workers)
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from gateway.demo import run_demo
 
-    return asyncio.run(run_demo(_settings(args), url=args.url, key=args.key))
+    return asyncio.run(run_demo(settings, url=args.url, key=args.key))
 
 
-def cmd_lint_templates(args: argparse.Namespace) -> int:
+def cmd_lint_templates(args: argparse.Namespace, settings: Settings) -> int:
     from datetime import UTC, datetime
     from types import SimpleNamespace
 
@@ -132,13 +156,9 @@ def cmd_lint_templates(args: argparse.Namespace) -> int:
     from gateway.store.templates import load_pack
     from scheduler.presets import load_presets
 
-    settings = _settings(args)
     presets = load_presets(settings.presets_dir)
     if args.preset is not None and args.preset not in presets:
-        print(
-            f"unknown preset {args.preset!r}; known: {', '.join(sorted(presets))}", file=sys.stderr
-        )
-        return 2
+        return fail(f"unknown preset {args.preset!r}; use one of {', '.join(sorted(presets))}")
     chosen = [presets[args.preset]] if args.preset else list(presets.values())
     pack = load_pack()
     env = SimpleNamespace(settings=settings, presets=presets)
@@ -153,22 +173,34 @@ def cmd_lint_templates(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_receiver(args: argparse.Namespace) -> int:
+def cmd_receiver(args: argparse.Namespace, settings: Settings) -> int:
     from gateway.receiver import run_receiver
 
-    asyncio.run(run_receiver(_settings(args)))
+    try:
+        asyncio.run(run_receiver(settings))
+    except OSError as exc:
+        if exc.errno not in LISTEN_ERRORS:
+            raise
+        raise _listen_error(
+            exc, settings.receiver_host, settings.receiver_port, "RECEIVER_PORT"
+        ) from None
     return 0
 
 
-def cmd_catcher(args: argparse.Namespace) -> int:
+def cmd_catcher(args: argparse.Namespace, settings: Settings) -> int:
     from channels.email.catcher import serve
 
-    settings = _settings(args)
-
     async def main() -> None:
-        server = await serve(
-            settings.data_dir / "mail", settings.catcher_host, settings.catcher_port
-        )
+        try:
+            server = await serve(
+                settings.data_dir / "mail", settings.catcher_host, settings.catcher_port
+            )
+        except OSError as exc:
+            if exc.errno not in LISTEN_ERRORS:
+                raise
+            raise _listen_error(
+                exc, settings.catcher_host, settings.catcher_port, "CATCHER_PORT"
+            ) from None
         log.info("smtp_catcher_started", host=settings.catcher_host, port=settings.catcher_port)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -250,20 +282,22 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    try:
-        settings = Settings.from_env()
-    except SettingsError as exc:
-        print(f"configuration error: {exc}", file=sys.stderr)
-        return 2
-    logs.configure(settings.log_level, settings.log_json)
+    from gateway import preflight
     from scheduler.presets import PresetError, load_presets
 
     try:
-        load_presets(settings.presets_dir)
-    except PresetError as exc:
-        print(f"preset error: {exc}", file=sys.stderr)
-        return 2
-    return int(args.func(args) or 0)
+        settings = _settings(args)
+        logs.configure(settings.log_level, settings.log_json)
+        try:
+            load_presets(settings.presets_dir)
+        except PresetError as exc:
+            raise StartupError(
+                f"PRESETS_DIR: {exc}", "fix the preset file, or unset PRESETS_DIR"
+            ) from None
+        preflight.check(settings, args.command)
+        return int(args.func(args, settings) or 0)
+    except (SettingsError, StartupError) as exc:
+        return fail(exc)
 
 
 if __name__ == "__main__":

@@ -76,6 +76,7 @@ def run_all(settings: Settings, *, workers: int = 1) -> int:
         embedded, url = _embedded_redis(settings)
         env["REDIS_URL"] = url
         settings = settings.with_(redis_url=url)
+    env["GATEWAY_ENV"] = settings.environment
     env["GATEWAY_PORT"] = str(settings.port)
     env["GATEWAY_HOST"] = settings.host
     if "GATEWAY_PUBLIC_URL" not in os.environ:

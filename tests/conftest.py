@@ -205,6 +205,7 @@ def make_settings(
 ) -> Settings:
     return Settings.from_env(
         {},
+        environment="development",  # the documented default secrets, like `make run`
         data_dir=tmp_path / "var",
         database_url=database_url,
         redis_url=redis_url,

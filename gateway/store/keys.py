@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.store.tables import api_keys as K
 
+FORMAT = "rg_<prefix>_<secret> (no other underscore)"
 SCOPES = ("reminders:write", "cases:read", "cases:write", "templates:write", "ops")
 
 
@@ -39,6 +40,11 @@ def _split(key: str) -> str | None:
     return parts[1]
 
 
+def well_formed(key: str) -> bool:
+    """Whether `key` has the form of an API key (`rg_<prefix>_<secret>`, no other underscore)."""
+    return _split(key) is not None
+
+
 def generate() -> str:
     return f"rg_{secrets.token_hex(6)}_{secrets.token_urlsafe(24).replace('_', 'x')}"
 
@@ -59,7 +65,7 @@ async def create(
     key = key or generate()
     prefix = _split(key)
     if prefix is None:
-        raise ValueError("a key has the form rg_<prefix>_<secret>")
+        raise ValueError(f"a key has the form {FORMAT}")
     existing = (
         await conn.execute(sa.select(K.c.id, K.c.secret_hash).where(K.c.prefix == prefix))
     ).first()

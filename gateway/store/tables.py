@@ -200,6 +200,9 @@ replies = sa.Table(
     # What the reply did to its case and contact points, and whether operations must look at it.
     sa.Column("effects", JSON),
     sa.Column("needs_review", sa.Boolean, nullable=False, server_default=sa.false()),
+    # A provider's id for the inbound message (Twilio MessageSid, the mail's Message-ID): a
+    # replayed callback or a mail delivered twice is the same reply (NULLs never collide).
+    sa.UniqueConstraint("provider", "provider_ref"),
     sa.Index(None, "case_id"),
     # The policy asks when a contact point last wrote to us (inbound grace, §6.5).
     sa.Index(None, "contact_id", "received_at"),

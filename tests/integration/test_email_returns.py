@@ -180,6 +180,36 @@ async def test_a_reply_from_another_mailbox_lands_on_the_right_case(
     assert reply.raw["in_reply_to"] == sent["message_id"]
 
 
+async def test_a_reply_delivered_twice_is_stored_once(
+    api: ApiClient, runtime: Any, smtp_server: Path, receiver: int
+) -> None:
+    """A sending server that lost our 250 delivers the mail again: same Message-ID, one reply."""
+    sent = await send_reminder(api, runtime, smtp_server, "C-R11")
+    raw = fixture("plain_reply.eml", sent)
+    for _ in range(2):
+        await deliver(receiver, raw, sent["reply_to"], sender="jane.doe@work.example")
+    [reply] = await stored_replies(runtime)
+    assert reply.provider_ref == "CAF7x9Jq2m+Vh0TzK3bS1wYp8rLd6Q5c4N2eXoA0uZbRk9TqHg@mail.gmail.com"
+    entries = [e for e in await timeline(api, "C-R11") if e["kind"] == "reply_received"]
+    assert len(entries) == 1
+
+
+async def test_a_reply_with_a_very_long_message_id_is_stored_and_deduplicated(
+    api: ApiClient, runtime: Any, smtp_server: Path, receiver: int
+) -> None:
+    # RFC 5322 bounds a Message-ID only by the line length; it is kept in full in the raw
+    # payload and identified by a digest, which fits the reference column on every database.
+    sent = await send_reminder(api, runtime, smtp_server, "C-R12")
+    long_id = "x" * 300 + "@mail.example"
+    raw = fixture("plain_reply.eml", sent).replace(
+        b"CAF7x9Jq2m+Vh0TzK3bS1wYp8rLd6Q5c4N2eXoA0uZbRk9TqHg@mail.gmail.com", long_id.encode()
+    )
+    for _ in range(2):
+        await deliver(receiver, raw, sent["reply_to"], sender="jane.doe@work.example")
+    [reply] = await stored_replies(runtime)
+    assert reply.raw["message_id"] == long_id and len(reply.provider_ref) <= 128
+
+
 async def test_an_auto_reply_is_stored_flagged_and_not_as_the_debtors_words(
     api: ApiClient, runtime: Any, smtp_server: Path, receiver: int
 ) -> None:
@@ -187,8 +217,10 @@ async def test_an_auto_reply_is_stored_flagged_and_not_as_the_debtors_words(
     await deliver(
         receiver, fixture("ooo_autoreply.eml", sent), sent["reply_to"], "jane@example.com"
     )
-    # RFC 3834 responders may answer the return path instead: same case, same flag.
-    await deliver(receiver, fixture("ooo_autoreply.eml", sent), sent["verp"], "")
+    # RFC 3834 responders may answer the return path instead: same case, same flag. (Another
+    # auto-reply, so another Message-ID: the same one would be the same mail delivered again.)
+    again = fixture("ooo_autoreply.eml", sent).replace(b"<AM6PR10MB", b"<BM6PR10MB", 1)
+    await deliver(receiver, again, sent["verp"], "")
 
     first, second = await stored_replies(runtime)
     for reply in (first, second):

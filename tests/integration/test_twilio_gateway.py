@@ -7,10 +7,13 @@ from typing import Any
 
 import aiohttp
 import pytest
+import sqlalchemy as sa
 from aiohttp import web
 from twilio.request_validator import RequestValidator
 
 from gateway.settings import Settings
+from gateway.store.tables import replies
+from tests.conftest import at
 from tests.support import ApiClient, case_body, drain, free_port, reminder
 
 SID, TOKEN = "AC" + "1" * 32, "twilio-test-token"
@@ -161,3 +164,40 @@ async def test_inbound_sms_signed_by_twilio_lands_on_the_case(
     [received] = [e for e in entries if e["kind"] == "reply_received"]
     assert received["data"]["body"] == "STOP" and received["data"]["category"] == "opt_out_channel"
     assert await twilio.callback(url, params, token="forged") == 401
+
+
+async def test_a_replayed_inbound_callback_is_one_reply_with_one_answer(
+    api: ApiClient, runtime: Any, clock: Any, twilio: FakeTwilio
+) -> None:
+    """Twilio retries a callback it saw no answer to, and a captured one can be posted again: the
+    same MessageSid is the same reply, answered 200 so the provider stops, and acted on once."""
+    clock.set(at("2026-03-09T15:00:00+00:00"))
+    await api.put("/v1/cases/T-5", case_body(phone="+14155550178"))
+    url = f"{api.settings.public_url}/v1/providers/twilio/inbound"
+    params = {
+        "MessageSid": "SM" + "7" * 32,
+        "From": "+14155550178",
+        "To": "+15005550006",
+        "Body": "STOP",
+        "AccountSid": SID,
+    }
+    assert await twilio.callback(url, params) == 200
+    await drain(runtime)
+    confirmations = len(twilio.sent)
+    assert confirmations == 1, "the opt-out is confirmed once"
+
+    # Past the confirmation's own five-minute window: only the reply's identity can tell.
+    clock.advance(hours=2)
+    assert await twilio.callback(url, params) == 200
+    await drain(runtime)
+    assert len(twilio.sent) == confirmations, "no second confirmation for a replayed STOP"
+    async with runtime.engine.connect() as conn:
+        stored = (await conn.execute(sa.select(replies.c.provider_ref))).scalars().all()
+    assert stored == [params["MessageSid"]]
+    entries = (await api.get("/v1/cases/T-5/timeline")).body["entries"]
+    assert [e["kind"] for e in entries].count("reply_received") == 1
+
+    # Another text from the same debtor is a reply of its own.
+    assert await twilio.callback(url, {**params, "MessageSid": "SM" + "8" * 32}) == 200
+    async with runtime.engine.connect() as conn:
+        assert (await conn.execute(sa.select(sa.func.count()).select_from(replies))).scalar() == 2

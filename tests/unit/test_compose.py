@@ -252,12 +252,32 @@ def test_gateway_env_points_at_the_services(services: dict[str, Any], name: str)
     Settings.from_env({k: v for k, v in env.items() if v is not None and "${" not in v})
 
 
-def test_secret_comes_from_the_host_environment(services: dict[str, Any]) -> None:
+@pytest.mark.parametrize("variable", ["GATEWAY_SECRET", "SANDBOX_SECRET"])
+def test_secrets_come_from_the_host_environment_with_no_default(
+    services: dict[str, Any], variable: str
+) -> None:
+    # `${VAR:?message}`: compose refuses to start without the variable, instead of falling
+    # back to a value anyone can read in this file.
     for name in GATEWAY:
-        secret = env_of(services[name]).get("GATEWAY_SECRET") or ""
-        assert re.fullmatch(r"\$\{GATEWAY_SECRET(:?-[^}]*)?\}", secret), (
-            f"{name}: GATEWAY_SECRET={secret!r}"
+        secret = env_of(services[name]).get(variable) or ""
+        assert re.fullmatch(r"\$\{" + variable + r"(:?\?[^}]*)\}", secret), (
+            f"{name}: {variable}={secret!r}"
         )
+
+
+@pytest.mark.parametrize("name", GATEWAY)
+def test_the_processes_start_once_the_host_gives_the_secrets(
+    services: dict[str, Any], name: str
+) -> None:
+    env = env_of(services[name])
+    given = {
+        k: "4f1c0e9b2a7d6e5f3c8b1a0d9e7f6c5b" if v and v.startswith("${") else v
+        for k, v in env.items()
+        if v is not None
+    }
+    settings = Settings.from_env(given)
+    assert not settings.is_development, "compose is a deployment, not a laptop"
+    settings.check_secrets()
 
 
 def test_every_env_name_is_read_by_settings(services: dict[str, Any]) -> None:

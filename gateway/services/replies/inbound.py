@@ -9,11 +9,14 @@ same transaction that stores it, before anything else can be sent (`effects`): o
 holds, pauses, the gateway's own answers. The answers and the messages the reply made due are
 enqueued once that transaction has committed. Auto-replies are stored as `auto_reply` and are
 never read as the debtor's words. A reply from an unknown sender is kept with no case, flagged
-for operations to triage.
+for operations to triage. A message the provider has already given us (the same Twilio
+MessageSid, the same Message-ID) is the reply stored the first time: a replayed callback is
+acknowledged and changes nothing.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -21,6 +24,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from channels.email import tokens
@@ -40,6 +44,7 @@ from scheduler.presets import Preset
 from scheduler.zones import phone_zones
 
 AUTO_REPLY = "auto_reply"
+REF_MAX = 128  # replies.provider_ref
 
 
 @dataclass
@@ -92,15 +97,16 @@ async def record(
                 locale=case.locale if case is not None else "en",
             )
         category = AUTO_REPLY if result is None else result.primary.value
+        ref = reference(msg.provider_ref)
         reply_id = (
             await conn.execute(
-                sa.insert(R)
+                _insert(conn)
                 .values(
                     case_id=match.case_id if match else None,
                     contact_id=match.id if match else None,
                     channel=msg.channel,
                     provider=msg.provider,
-                    provider_ref=msg.provider_ref,
+                    provider_ref=ref,
                     from_addr=address,
                     to_addr=msg.to_addr,
                     body=msg.body,
@@ -110,9 +116,14 @@ async def record(
                     needs_review=match is None and result is not None,
                     **_classified(category, result),
                 )
+                .on_conflict_do_nothing(index_elements=["provider", "provider_ref"])
                 .returning(R.c.id)
             )
-        ).scalar_one()
+        ).scalar_one_or_none()
+        if reply_id is None:
+            # Seen before (a replay, a retried delivery): acknowledged, nothing done twice.
+            out.replies.append(await _duplicate(conn, msg.provider, ref))
+            continue
         stored: dict[str, Any] = {
             "reply_id": reply_id,
             "case_ref": match.case_ref if match else None,
@@ -158,6 +169,36 @@ async def record(
         )
         out.due.extend(outcome.due)
     return out
+
+
+def reference(provider_ref: str | None) -> str | None:
+    """The stored form of a provider's id for an inbound message: as given, or a digest of one
+    longer than the column (a Message-ID may be hundreds of characters; the raw keeps it whole)."""
+    if provider_ref is None or len(provider_ref) <= REF_MAX:
+        return provider_ref
+    return "sha256:" + hashlib.sha256(provider_ref.encode()).hexdigest()
+
+
+def _insert(conn: AsyncConnection) -> Any:
+    return postgresql.insert(R) if conn.dialect.name == "postgresql" else sqlite.insert(R)
+
+
+async def _duplicate(conn: AsyncConnection, provider: str, ref: str | None) -> dict[str, Any]:
+    row = (
+        await conn.execute(
+            sa.select(R.c.id, R.c.category, R.c.categories, C.c.case_ref)
+            .select_from(R)
+            .outerjoin(C, C.c.id == R.c.case_id)
+            .where(R.c.provider == provider, R.c.provider_ref == ref)
+        )
+    ).one()
+    return {
+        "reply_id": row.id,
+        "case_ref": row.case_ref,
+        "category": row.category,
+        "categories": row.categories or [row.category],
+        "duplicate": True,
+    }
 
 
 def _classified(category: str, result: Classification | None) -> dict[str, Any]:
