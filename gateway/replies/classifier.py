@@ -5,7 +5,9 @@ are loaded. The rule files are data (`keywords/<locale>.yaml`); the classifier's
 a digest of them, so every decision on a case timeline names the exact rules that made it.
 
 Every rule file applies to every reply whatever the debtor's locale (a Chinese-speaking debtor
-may well write STOP); the locale only decides how a date such as 3/4 is read.
+may well write STOP); the locale only decides how a date such as 3/4 is read. Before any rule is
+read, text speak and one-key slips are respelled (`spelling`), so "pls stopp txting" is read as
+"please stop texting".
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from gateway.replies import spelling
 from gateway.replies.categories import Category, ordered
 from gateway.replies.dates import promise_date
 from gateway.replies.text import clauses, normalize, words
@@ -35,6 +38,8 @@ _EN_NEGATORS = re.compile(
     r"hasn't|hasnt|unable|couldn't|wouldn't|isn't|wasn't|no|refuse|refusing)\b"
 )
 _ZH_NEGATORS = re.compile(r"[不没未别]")
+_LATIN = re.compile(r"[a-z]")
+_HAN_OR_DIGIT = re.compile(r"[\u3400-\u9fff\uf900-\ufaff0-9]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,13 +94,37 @@ class RuleSet:
     keywords: dict[str, tuple[Category, str]]  # normalized keyword → (category, rule id)
     rules: tuple[Rule, ...]
     version: str
+    spellings: dict[str, str] = field(default_factory=dict)  # written form → word
+    groups: tuple[RuleGroup, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RuleGroup:
+    """The rules of one category in one rule file, and one pattern matching where any of them
+    does: a reply is searched once per group, and rule by rule only where the group matched."""
+
+    chinese: bool
+    screen: re.Pattern[str]
+    rules: tuple[Rule, ...]
+
+
+def _groups(rules: list[Rule]) -> tuple[RuleGroup, ...]:
+    grouped: dict[tuple[bool, Category], list[Rule]] = {}
+    for rule in rules:
+        grouped.setdefault((rule.chinese, rule.category), []).append(rule)
+    return tuple(
+        RuleGroup(
+            chinese, re.compile("|".join(f"(?:{r.pattern.pattern})" for r in listed)), tuple(listed)
+        )
+        for (chinese, _), listed in grouped.items()
+    )
 
 
 def classify(text: str, *, today: date, locale: str = "en") -> Classification:
     """Classify one reply. `today` is the date the debtor wrote it, in their own time zone; a
     promised date is read relative to it (and to `locale`, for numeric dates)."""
     rules = rule_set()
-    normalized = normalize(text)
+    normalized = spelling.respell(normalize(text), rules.spellings)
     plain = words(normalized)
     keyword = rules.keywords.get(plain) or rules.keywords.get(plain.replace(" ", ""))
     if keyword is not None:
@@ -105,16 +134,19 @@ def classify(text: str, *, today: date, locale: str = "en") -> Classification:
         )
 
     joined = clauses(normalized)
+    # A rule file only reads a reply in its own script (Chinese rules also read a bare
+    # number, such as the regulator's hotline): half the rules are never tried on a reply.
+    latin, han = bool(_LATIN.search(plain)), bool(_HAN_OR_DIGIT.search(joined))
     confidence: dict[Category, float] = {}
     matched: list[str] = []
-    for rule in rules.rules:
-        text_of_rule = joined if rule.chinese else plain
-        for m in rule.pattern.finditer(text_of_rule):
-            if rule.negatable and _negated(text_of_rule, m.start(), rule.chinese):
-                continue
-            confidence[rule.category] = max(confidence.get(rule.category, 0.0), rule.confidence)
-            matched.append(rule.rule_id)
-            break
+    for group in rules.groups:
+        text_of_group = joined if group.chinese else plain
+        if not (han if group.chinese else latin) or not group.screen.search(text_of_group):
+            continue
+        for rule in group.rules:
+            if _found(rule, text_of_group):
+                confidence[rule.category] = max(confidence.get(rule.category, 0.0), rule.confidence)
+                matched.append(rule.rule_id)
     categories = ordered(set(confidence))
     if categories == (Category.UNKNOWN,):
         return Classification(categories, Facts(), 0.0, rules.version)
@@ -131,6 +163,12 @@ def classify(text: str, *, today: date, locale: str = "en") -> Classification:
     )
 
 
+def _found(rule: Rule, text: str) -> bool:
+    if not rule.negatable:
+        return rule.pattern.search(text) is not None
+    return any(not _negated(text, m.start(), rule.chinese) for m in rule.pattern.finditer(text))
+
+
 def _negated(text: str, start: int, chinese: bool) -> bool:
     if chinese:
         return bool(_ZH_NEGATORS.search(text[max(0, start - 2) : start].rpartition(" ")[2]))
@@ -143,22 +181,32 @@ def rule_set() -> RuleSet:
     """The rules of every locale, loaded once per process."""
     keywords: dict[str, tuple[Category, str]] = {}
     rules: list[Rule] = []
+    spellings: dict[str, str] = {}
     digest = hashlib.sha256()
     for locale in RULE_LOCALES:
         path = RULES_DIR / f"{locale}.yaml"
         raw = path.read_bytes()
         digest.update(raw)
         data = yaml.safe_load(raw) or {}
+        spellings |= spelling.table(
+            data.get("spellings") or {},
+            data.get("typo_tolerant") or [],
+            data.get("not_typos") or [],
+        )
         for name, listed in (data.get("keywords") or {}).items():
             category = _category(path, name)
             for word in listed or []:
                 key = words(normalize(str(word)))
                 keywords[key] = (category, f"keyword:{key}")
+        defined = {
+            f"{{{name}}}": str(fragment) for name, fragment in (data.get("define") or {}).items()
+        }
         for name, listed in (data.get("rules") or {}).items():
             category = _category(path, name)
             for index, spec in enumerate(listed or [], start=1):
-                rules.append(_rule(path, locale, category, index, spec))
-    return RuleSet(keywords, tuple(rules), f"rules-{ENGINE_VERSION}.{digest.hexdigest()[:10]}")
+                rules.append(_rule(path, locale, category, index, spec, defined))
+    version = f"rules-{ENGINE_VERSION}.{digest.hexdigest()[:10]}"
+    return RuleSet(keywords, tuple(rules), version, spellings, _groups(rules))
 
 
 def _category(path: Path, name: str) -> Category:
@@ -168,13 +216,20 @@ def _category(path: Path, name: str) -> Category:
         raise ValueError(f"{path.name}: unknown category {name!r}") from None
 
 
-def _rule(path: Path, locale: str, category: Category, index: int, spec: Any) -> Rule:
+def _rule(
+    path: Path, locale: str, category: Category, index: int, spec: Any, defined: dict[str, str]
+) -> Rule:
     if isinstance(spec, str):
         spec = {"pattern": spec}
     if not isinstance(spec, dict) or not isinstance(spec.get("pattern"), str):
         raise ValueError(f"{path.name}: {category.value}[{index}]: expected a pattern")
+    source = spec["pattern"]
+    # A fragment named under `define` is written {NAME} in a pattern (upper case, so it never
+    # reads as a regex repetition like {2,3}).
+    for name, fragment in defined.items():
+        source = source.replace(name, fragment)
     try:
-        pattern = re.compile(spec["pattern"])
+        pattern = re.compile(source)
     except re.error as exc:
         raise ValueError(f"{path.name}: {category.value}[{index}]: {exc}") from None
     return Rule(

@@ -162,6 +162,61 @@ def test_negations_and_lookalikes_are_not_read_as_intents(text: str, absent: Cat
     assert absent not in classify(text, today=MONDAY).categories
 
 
+@pytest.mark.parametrize(
+    ("text", "absent"),
+    [
+        # "I'm not …", "this is not …", "who is …" name someone else only when a name follows.
+        ("I'm not sure what this is", C.WRONG_PARTY),
+        ("I'm not lying", C.WRONG_PARTY),
+        ("I'm not made of money", C.WRONG_PARTY),
+        ("this is not acceptable", C.WRONG_PARTY),
+        ("Not today", C.WRONG_PARTY),
+        ("who is the creditor", C.WRONG_PARTY),
+        ("I changed my number", C.WRONG_PARTY),
+        ("我不是学生", C.WRONG_PARTY),
+        ("新号码发给你们了", C.WRONG_PARTY),
+        ("my phone died", C.DECEASED),
+        ("I sent you an email", C.ALREADY_PAID),
+        ("I will send you an email", C.PROMISE_TO_PAY),
+        ("Please don't text me before 9am", C.OPT_OUT_CHANNEL),  # when, not whether
+        ("I'm not disputing it", C.DISPUTE),
+        ("I'm not bankrupt", C.LEGAL_HOLD_BANKRUPTCY),
+        ("stoop", C.OPT_OUT_CHANNEL),  # a word, not a slip of STOP
+    ],
+)
+def test_lookalikes_of_a_name_a_death_or_a_payment_are_not_read_as_one(
+    text: str, absent: Category
+) -> None:
+    assert absent not in classify(text, today=MONDAY).categories
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("STOPP", C.OPT_OUT_CHANNEL),
+        ("sotp", C.OPT_OUT_CHANNEL),
+        ("unsubscrib", C.OPT_OUT_CHANNEL),
+        ("unsub", C.OPT_OUT_CHANNEL),
+        ("who r u", C.INFO_REQUEST),
+        ("wrong numbr", C.WRONG_PARTY),
+        ("I'm in an individual voluntary arangement", C.LEGAL_HOLD_BANKRUPTCY),
+        ("dont txt me again", C.OPT_OUT_CHANNEL),
+        ("this isnt alex", C.WRONG_PARTY),
+        ("I'm not Ming", C.WRONG_PARTY),
+        ("我不是欧阳娜娜", C.WRONG_PARTY),
+    ],
+)
+def test_text_speak_and_a_slip_of_one_key_are_read_as_the_word(
+    text: str, category: Category
+) -> None:
+    assert category in classify(text, today=MONDAY).categories
+
+
+def test_a_misspelt_keyword_is_the_keyword() -> None:
+    result = classify("Stopp!", today=MONDAY)
+    assert result.categories == (C.OPT_OUT_CHANNEL,) and result.facts.keyword == "stop"
+
+
 def test_a_keyword_inside_a_sentence_is_not_a_keyword_match() -> None:
     result = classify("I don't want to stop paying, I will pay on Friday", today=MONDAY)
     assert result.facts.keyword is None

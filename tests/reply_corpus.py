@@ -1,0 +1,123 @@
+"""The labelled reply corpus (tests/fixtures/replies/) and how the classifier is scored on it:
+recall per category, the STOP family and wrong party on their own, the promised dates, and the
+wrong-party replies read as nothing but a dispute (a stranger's number kept for debt messages).
+
+A category is found when the classifier names it among the reply's categories; UNKNOWN is found
+only when nothing else is. Recall is over labels: a reply carrying two counts twice.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import yaml
+
+from gateway.replies import PRECEDENCE, Category, Classification, classify
+
+CORPUS = Path(__file__).resolve().parent / "fixtures" / "replies"
+C = Category
+# What the rule book treats as a request to stop (§1.6, §6.6 #7, #9): a channel opt-out and a
+# request to stop all contact.
+STOP_FAMILY = frozenset({C.OPT_OUT_CHANNEL, C.CEASE_ALL})
+DEFAULT_LOCALE = {"en": "en", "zh": "zh-CN", "mixed": "zh-CN"}
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    text: str
+    lang: str
+    expect: frozenset[Category]
+    promise: date | None
+    locale: str
+
+
+@dataclass
+class Score:
+    """What the classifier found of each label, and the replies it got wrong."""
+
+    name: str
+    replies: int = 0
+    found: Counter[str] = field(default_factory=Counter)
+    labelled: Counter[str] = field(default_factory=Counter)
+    misses: list[tuple[Reply, Classification]] = field(default_factory=list)
+    wrong_dates: list[tuple[Reply, date | None]] = field(default_factory=list)
+    promises: int = 0
+    wrong_party_as_dispute: list[Reply] = field(default_factory=list)
+
+    def recall(self, key: str) -> float:
+        return self.found[key] / self.labelled[key] if self.labelled[key] else 1.0
+
+    @property
+    def overall(self) -> float:
+        labels = sum(self.labelled[c.value] for c in C)
+        return sum(self.found[c.value] for c in C) / labels if labels else 1.0
+
+    def table(self) -> list[str]:
+        """The recall table, one line per category present, then the totals and every miss."""
+        lines = [f"reply corpus, {self.name}: {self.replies} replies", f"{'category':<24}found"]
+        for category in PRECEDENCE:
+            if self.labelled[category.value]:
+                lines.append(self._row(category.value))
+        lines.append(self._row("STOP family"))
+        lines.append(f"{'overall':<24}{self.overall:7.1%}")
+        lines.append(f"{'wrong party as dispute':<24}{len(self.wrong_party_as_dispute)}")
+        lines.append(
+            f"{'promise dates':<24}{self.promises - len(self.wrong_dates)}/{self.promises}"
+        )
+        for reply, result in self.misses:
+            got = ",".join(c.value for c in result.categories)
+            wanted = ",".join(sorted(c.value for c in reply.expect))
+            lines.append(f"  missed {wanted} in {reply.text!r}: read {got}")
+        for reply, got_date in self.wrong_dates:
+            lines.append(f"  promise {reply.promise} read as {got_date} in {reply.text!r}")
+        return lines
+
+    def _row(self, key: str) -> str:
+        found, labelled = self.found[key], self.labelled[key]
+        return f"{key:<24}{self.recall(key):7.1%}  {found}/{labelled}"
+
+
+def load(name: str) -> tuple[date, list[Reply]]:
+    """The corpus part `name` (train, heldout) and the day its replies were written."""
+    data = yaml.safe_load((CORPUS / f"{name}.yaml").read_text(encoding="utf-8"))
+    replies = [
+        Reply(
+            str(item["text"]),
+            item["lang"],
+            frozenset(Category(c) for c in item["expect"]),
+            item.get("promise"),
+            item.get("locale", DEFAULT_LOCALE[item["lang"]]),
+        )
+        for item in data["replies"]
+    ]
+    return data["today"], replies
+
+
+def score(name: str) -> Score:
+    """Classify every reply of the corpus part `name` and count what was found."""
+    today, replies = load(name)
+    result = Score(name, len(replies))
+    for reply in replies:
+        read = classify(reply.text, today=today, locale=reply.locale)
+        found = set(read.categories)
+        missed = False
+        for category in reply.expect:
+            result.labelled[category.value] += 1
+            hit = read.categories == (C.UNKNOWN,) if category is C.UNKNOWN else category in found
+            result.found[category.value] += hit
+            missed |= not hit
+        if reply.expect & STOP_FAMILY:
+            result.labelled["STOP family"] += 1
+            result.found["STOP family"] += reply.expect & STOP_FAMILY <= found
+        if C.WRONG_PARTY in reply.expect and C.WRONG_PARTY not in found and C.DISPUTE in found:
+            result.wrong_party_as_dispute.append(reply)
+        if missed:
+            result.misses.append((reply, read))
+        if reply.promise is not None:
+            result.promises += 1
+            if read.facts.promise_date != reply.promise:
+                result.wrong_dates.append((reply, read.facts.promise_date))
+    return result
