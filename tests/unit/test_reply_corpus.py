@@ -43,3 +43,13 @@ def test_held_out_replies_are_read_as_people_write_them(report: list[str]) -> No
     assert result.recall("STOP family") == 1.0, summary
     # A stranger's "not mine" read as the debtor's dispute keeps their number for debt messages.
     assert not result.wrong_party_as_dispute, summary
+
+
+def test_the_blind_held_out_part_is_scored_and_reported(report: list[str]) -> None:
+    """`heldout-2` was written blind, after `heldout` had been read while the rules were written:
+    its figure is the honest one. It is reported on every run; it is not yet at the target, so
+    only the guarantee that matters most is asserted here: no stranger read as only disputing."""
+    result = score("heldout-2")
+    report.extend(result.table())
+    assert result.overall > 0.5, "\n".join(result.table())
+    assert not result.wrong_party_as_dispute, "\n".join(result.table())
