@@ -119,20 +119,40 @@ async def wait_sent(
         await asyncio.sleep(0.15)
 
 
-async def log_table_stats(engine: Any) -> None:
-    """On PostgreSQL: rows inserted and updated per table, and how many updates were HOT."""
+async def table_stats(engine: Any, n: int) -> dict[str, Any]:
+    """On PostgreSQL: rows inserted and updated per table and how many updates were HOT (logged),
+    and the writes per message on `messages` (returned). Call it once the gateway's processes have
+    stopped: a backend reports its counts when it ends (or only every few seconds while idle)."""
     if engine.dialect.name != "postgresql":
-        return
+        return {}
     async with engine.connect() as conn:
-        rows = await conn.execute(
-            sa.text(
-                "SELECT relname, n_tup_ins, n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables "
-                "WHERE n_tup_ins + n_tup_upd > 0 ORDER BY n_tup_ins + n_tup_upd DESC"
+        others = sa.text(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        deadline = time.monotonic() + 10
+        # Nothing signals a backend's end to another session: ask until none is left.
+        while (await conn.execute(others)).scalar_one() and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        await conn.commit()  # a new snapshot of the statistics
+        rows = list(
+            await conn.execute(
+                sa.text(
+                    "SELECT relname, n_tup_ins, n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables "
+                    "WHERE n_tup_ins + n_tup_upd > 0 ORDER BY n_tup_ins + n_tup_upd DESC"
+                )
             )
         )
-        log(
-            "  table writes: " + ", ".join(f"{r[0]} ins={r[1]} upd={r[2]} hot={r[3]}" for r in rows)
-        )
+    log("  table writes: " + ", ".join(f"{r[0]} ins={r[1]} upd={r[2]} hot={r[3]}" for r in rows))
+    messages = next((r for r in rows if r[0] == "messages"), None)
+    if messages is None or not n:
+        return {}
+    updates, hot = messages[2], messages[3]
+    return {
+        "message_updates_per_message": round(updates / n, 2),
+        "message_hot_update_pct": round(100 * hot / updates, 1) if updates else 0.0,
+        "writes_per_message": round(sum(r[1] + r[2] for r in rows) / n, 2),
+    }
 
 
 def reminders(refs: list[str], channel: str) -> list[dict[str, Any]]:

@@ -132,15 +132,18 @@ def log_traces(run: Run) -> None:
     if not os.environ.get("BENCH_TRACE"):
         return
     for path in sorted(run.root.glob("**/*.log")):
-        lines = [
-            x for x in path.read_text(errors="replace").splitlines() if x.startswith("BENCH_TRACE ")
-        ]
+        text = path.read_text(errors="replace").splitlines()
+        lines = [x for x in text if x.startswith("BENCH_TRACE ")]
         for line in lines:
             log(f"phases of {path.stem}:")
             for label, v in json.loads(line[len("BENCH_TRACE ") :]).items():
                 log(
                     f"  {label:34s} n={v['n']:<7d} total={v['total_s']:8.3f}s mean={v['mean_ms']:8.3f}ms"
                 )
+        for line in (x for x in text if x.startswith("BENCH_STATEMENTS ")):
+            log(f"statements of {path.stem}:")
+            for shape, v in json.loads(line[len("BENCH_STATEMENTS ") :]).items():
+                log(f"  {shape:34s} executed={v['n']:<7d} rows={v['rows']}")
         if lines:
             path.rename(path.with_suffix(".traced"))
 

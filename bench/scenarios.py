@@ -17,11 +17,11 @@ from bench import cases as bench_cases
 from bench.client import (
     batches,
     http_session,
-    log_table_stats,
     put_cases,
     reminders,
     states,
     submit,
+    table_stats,
     wait_sent,
 )
 from bench.cpu import format_cpu, other_load
@@ -154,10 +154,11 @@ async def end_to_end(run: Run, kind: str) -> dict[str, Any]:
             gw.log_threads()
         seconds = done - started
         final = await states(engine)
-        await log_table_stats(engine)
         # How far sending had got when the last batch was accepted, and the pace from there on.
         sent_then = max((sent for at, sent in progress if at <= submitted), default=0)
         after = (n - sent_then) / (seconds - submitted) if seconds > submitted else 0.0
+        run.procs.stop_all()
+        writes = await table_stats(engine, n)
     finally:
         await engine.dispose()
         run.procs.stop_all()
@@ -181,6 +182,7 @@ async def end_to_end(run: Run, kind: str) -> dict[str, Any]:
             send_concurrency=gw.settings.send_concurrency,
             dispatch_chunk=gw.settings.dispatch_chunk,
             states=final,
+            **writes,
         ),
     }
 

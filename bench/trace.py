@@ -13,12 +13,17 @@ import atexit
 import functools
 import inspect
 import json
+import re
 import sys
 import time
 from collections import defaultdict
 from typing import Any
 
 PHASES: dict[str, list[float]] = defaultdict(lambda: [0, 0.0])
+# Statement shape ("UPDATE messages") → [executions, parameter sets]: how many round trips and
+# row writes a process asked of its database, independent of how loaded the machine was.
+STATEMENTS: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+_SHAPE = re.compile(r"^\s*(SELECT|INSERT INTO|UPDATE|DELETE FROM|COPY)\b\s*(\w+)?", re.I)
 
 
 def _record(label: str, started: float) -> None:
@@ -55,10 +60,31 @@ def timed(owner: Any, name: str, label: str) -> None:
     setattr(owner, name, wrapper)
 
 
+def _count_statement(
+    _conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, executemany: bool
+) -> None:
+    found = _SHAPE.match(statement)
+    if found is None:
+        shape = statement.split(None, 1)[0].upper() if statement.strip() else "?"
+    else:
+        verb, table = found.groups()
+        # A SELECT's first word after the verb is a column, not a table: name it by its FROM.
+        if verb.upper() == "SELECT":
+            source = re.search(r"\bFROM\s+(\w+)", statement, re.I)
+            table = source.group(1) if source else (table or "")
+        shape = f"{verb.upper()} {table or ''}".strip()
+    slot = STATEMENTS[shape]
+    slot[0] += 1
+    slot[1] += len(parameters) if executemany and parameters else 1
+
+
 def install_common() -> None:
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
     from sqlalchemy.ext.asyncio.engine import AsyncTransaction
 
     timed(AsyncTransaction, "__aexit__", "transaction end (commit)")
+    event.listen(Engine, "before_cursor_execute", _count_statement)
 
 
 def install_worker() -> None:
@@ -116,6 +142,11 @@ def report() -> None:
         if n
     }
     print("BENCH_TRACE " + json.dumps(data), file=sys.stderr, flush=True)
+    statements = {
+        shape: {"n": n, "rows": rows}
+        for shape, (n, rows) in sorted(STATEMENTS.items(), key=lambda kv: -kv[1][0])
+    }
+    print("BENCH_STATEMENTS " + json.dumps(statements), file=sys.stderr, flush=True)
 
 
 def main() -> int:
