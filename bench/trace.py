@@ -98,7 +98,9 @@ def install_worker() -> None:
     timed(dispatch, "dispatch", "dispatch (whole job)")
     timed(messages, "claim", "claim")
     timed(dispatch, "_load", "load rows")
-    timed(dispatch, "decide", "policy decide (per message)")
+    timed(
+        dispatch, "pipeline", "policy pipeline (per message: screening, then caps under the lock)"
+    )
     timed(dispatch, "render_message", "render (per message)")
     timed(messages, "transition_each", "transition_each")
     timed(timeline, "append", "timeline append")
@@ -109,7 +111,6 @@ def install_worker() -> None:
     timed(dispatch, "_serialize", "per-debtor lock (wait included)")
     timed(history, "identities", "debtor identities")
     timed(history, "touches", "contact history read")
-    timed(dispatch, "check_caps", "caps check (per message)")
     timed(dispatch, "content_gate", "content gate (per message)")
     timed(verdicts.Verdicts, "write", "decisions write")
     timed(TwilioSms, "send", "twilio send (per message)")

@@ -20,10 +20,13 @@ policy"), so waiting messages never pile up into a burst; hours the window is cl
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
 from scheduler import personal, windows
+from scheduler.caps import CapPolicy
+from scheduler.caps import check as check_caps
 from scheduler.decisions import (
     ALLOW,
     IMMEDIATE_ANSWERS,
@@ -33,6 +36,7 @@ from scheduler.decisions import (
     ContactFacts,
     Decision,
     MessageFacts,
+    Touch,
     Verdict,
     nowhere,
 )
@@ -50,6 +54,7 @@ __all__ = [
     "Verdict",
     "bounded",
     "decide",
+    "pipeline",
     "expiry",
     "send_by",
 ]
@@ -85,6 +90,31 @@ def decide(
     # A window decision is only as narrow as the zones it was made in: say when they are wide.
     note = case.zones_note if decision.rule.startswith(ZONED_RULES) else ""
     return replace(decision, preset=preset.name, preset_version=preset.version, zones_note=note)
+
+
+def pipeline(
+    message: MessageFacts,
+    case: CaseFacts,
+    contact: ContactFacts,
+    now: datetime,
+    preset: Preset | None,
+    *,
+    caps: CapPolicy | None = None,
+    history: Sequence[Touch] | None = None,
+) -> Decision:
+    """The rules of §6.1 in their order, for the dispatcher and `POST /v1/policy/evaluate` alike:
+    `decide()`, then the frequency caps over the debtor's `history` (their touches across cases).
+
+    Without `history` the caps are left undecided: the dispatcher screens a batch that way before
+    rendering, then asks again with the history it read under the per-debtor lock. The content
+    gate (step 7) needs the rendered message and is the caller's; the maximum deferral
+    (`bounded`) is applied by whoever acts on the answer."""
+    decision = decide(message, case, contact, now, preset)
+    if decision.verdict is not Verdict.ALLOW or history is None or caps is None or preset is None:
+        return decision
+    purpose = cap_purpose(message, contact, now, preset)
+    capped = check_caps(message.channel, purpose, history, now, caps, preset.name)
+    return decision if capped is None else replace(capped, preset_version=preset.version)
 
 
 def _legal_holds(

@@ -16,7 +16,6 @@ never into a second send.
 from __future__ import annotations
 
 import zlib
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -40,9 +39,8 @@ from gateway.store import timeline
 from gateway.store.tables import cases as C
 from gateway.store.tables import contact_points as CP
 from gateway.store.tables import messages as M
-from scheduler.caps import check as check_caps
 from scheduler.decisions import Decision, Touch, Verdict
-from scheduler.policy import bounded, cap_purpose, decide, send_by
+from scheduler.policy import bounded, cap_purpose, pipeline, send_by
 
 log = structlog.get_logger()
 
@@ -142,7 +140,8 @@ async def dispatch(rt: Runtime, ids: list[str]) -> dict[str, int]:
             row.channel, row.contact_status, row.contact_role, inbound.get(row.contact_id)
         )
         facts = case_facts(row, debtors[row.case_id], preset)
-        decision = bounded(decide(message, facts, contact, now, preset), message, facts, preset)
+        # The rules up to the caps, which are decided under the per-debtor lock below.
+        decision = bounded(pipeline(message, facts, contact, now, preset), message, facts, preset)
         if decision.verdict is Verdict.REROUTE:
             reroutes.append((row, decision))
             continue
@@ -161,7 +160,7 @@ async def dispatch(rt: Runtime, ids: list[str]) -> dict[str, int]:
         purpose = cap_purpose(message, contact, now, preset) if preset else row.purpose
         if (deadline := send_by(message, facts, now, preset)) is not None:
             deadlines[row.id] = deadline
-        candidates.append((row, outgoing, rendered, (message, facts, purpose, preset)))
+        candidates.append((row, outgoing, rendered, (message, facts, contact, purpose, preset)))
 
     to_send: list[tuple[Any, Outgoing]] = []
     async with rt.engine.begin() as conn:
@@ -170,20 +169,22 @@ async def dispatch(rt: Runtime, ids: list[str]) -> dict[str, int]:
             await _serialize(conn, candidates[0][0].id, addresses)
             known = await history_store.touches(conn, addresses, now, rt.cap_lookback)
             added: dict[frozenset[str], list[Touch]] = {}
-            for row, outgoing, rendered, (message, facts, purpose, preset) in candidates:
+            for row, outgoing, rendered, (message, facts, contact, purpose, preset) in candidates:
                 identity = debtors[row.case_id]
                 past = history_store.for_debtor(known, identity, excluding=row.id) + added.get(
                     identity, []
                 )
-                capped = check_caps(
-                    row.channel, purpose, past, now, rt.cap_policy(row.preset), row.preset
+                decided = pipeline(
+                    message,
+                    facts,
+                    contact,
+                    now,
+                    preset,
+                    caps=rt.cap_policy(row.preset),
+                    history=past,
                 )
-                if capped is not None:
-                    version = preset.version if preset else None
-                    decisions.apply(
-                        row,
-                        bounded(replace(capped, preset_version=version), message, facts, preset),
-                    )
+                if decided.verdict is not Verdict.ALLOW:
+                    decisions.apply(row, bounded(decided, message, facts, preset))
                     continue
                 decisions.send(row, rendered)
                 added.setdefault(identity, []).append(Touch(row.channel, now, purpose))

@@ -8,7 +8,6 @@ separately, whether a message accepted now would expire on the way (the maximum 
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
 
 from gateway.errors import NotFound, ValidationFailed
@@ -18,10 +17,9 @@ from gateway.services.policy_facts import case_facts, contact_facts, zone_source
 from gateway.store import cases as case_store
 from gateway.store import history as history_store
 from gateway.store.keys import ApiKey
-from scheduler.caps import check as check_caps
-from scheduler.decisions import Decision, MessageFacts, Verdict
+from scheduler.decisions import Decision, MessageFacts
 from scheduler.deferral import expiry, last_deferral
-from scheduler.policy import cap_purpose, decide
+from scheduler.policy import pipeline
 
 
 async def evaluate(rt: Runtime, key: ApiKey, body: PolicyEvaluateIn) -> PolicyEvaluateOut:
@@ -51,20 +49,9 @@ async def evaluate(rt: Runtime, key: ApiKey, body: PolicyEvaluateIn) -> PolicyEv
     point = contact_facts(body.channel, contact.status, contact.role, inbound)
 
     def decide_at(moment: datetime) -> Decision:
-        # What a worker would decide at `moment`: the rules, then the caps over the history.
-        decision = decide(message, facts, point, moment, preset=preset)
-        if decision.verdict is Verdict.ALLOW and preset is not None:
-            capped = check_caps(
-                body.channel,
-                cap_purpose(message, point, moment, preset),
-                touches,
-                moment,
-                rt.cap_policy(case.preset),
-                case.preset,
-            )
-            if capped is not None:
-                decision = replace(capped, preset_version=preset.version)
-        return decision
+        # What a worker would decide at `moment`: the same rules, then the caps over the history.
+        caps = rt.cap_policy(case.preset)
+        return pipeline(message, facts, point, moment, preset, caps=caps, history=touches)
 
     decision = decide_at(at)
     last = last_deferral(decision, decide_at)

@@ -141,3 +141,23 @@ def test_the_writer_finder_sees_a_write(tmp_path: Path) -> None:
     )
     assert _writes(module, "contact_points", "status") == [4]
     assert _writes(module, "cases", "state") == []
+
+
+def _imports_of(path: Path, module: str) -> set[str]:
+    tree = ast.parse(path.read_text(), str(path))
+    return {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module == module
+        for alias in node.names
+    }
+
+
+def test_dispatch_and_evaluate_ask_the_one_policy_pipeline() -> None:
+    """The rule order (holds … personal restrictions, then the caps) is assembled once, in
+    scheduler.policy.pipeline: neither the dispatcher nor evaluate strings the rules together."""
+    for name in ("dispatch", "policy_eval"):
+        path = ROOT / "gateway" / "services" / f"{name}.py"
+        assert "pipeline" in _imports_of(path, "scheduler.policy"), name
+        assert not {"decide"} & _imports_of(path, "scheduler.policy"), name
+        assert not _imports_of(path, "scheduler.caps"), name
