@@ -16,7 +16,8 @@ from functools import lru_cache
 
 from scheduler.blocks import Detector, alternatives, normalize, present
 from scheduler.decisions import Decision, Verdict
-from scheduler.presets import Condition, Forbidden, Preset
+from scheduler.preset_content import Condition, Forbidden
+from scheduler.presets import Preset
 
 # What the debtor reads as one message, per channel: (name, the template part, the parts read
 # with it). An email is read either as text or as HTML, so each carries the blocks on its own.

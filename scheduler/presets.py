@@ -13,23 +13,20 @@ import re
 from collections.abc import Mapping
 from datetime import time, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from pydantic_core.core_schema import ValidationInfo
+from pydantic import Field, ValidationError, field_validator, model_validator
 
-from scheduler.blocks import BLOCKS, normalize
-from scheduler.decisions import PURPOSES
+from scheduler.preset_content import Content
+from scheduler.preset_types import Model, Tag, Value, known_purposes
 
 BUILTIN_DIR = Path(__file__).parent / "presets"
 
-Tag = Literal["L", "R", "S", "P"]
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 DAYS: tuple[Day, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 HolidaySelector = Literal["spring_festival_eve", "spring_festival_day_1"]
-T = TypeVar("T")
 _HH_MM = re.compile(r"([01]\d|2[0-3]):[0-5]\d|24:00")
 
 
@@ -41,16 +38,7 @@ class PresetError(ValueError):
         super().__init__(f"{file}: {path}: {problem}" if path else f"{file}: {problem}")
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Value(_Model, Generic[T]):
-    value: T
-    tag: Tag
-
-
-class DayWindow(_Model):
+class DayWindow(Model):
     """A local-time window for a set of weekdays; days with no window are blocked."""
 
     days: list[Day] = Field(min_length=1)
@@ -74,14 +62,14 @@ class DayWindow(_Model):
         return self
 
 
-class Calendar(_Model):
+class Calendar(Model):
     country: str | None  # None: each zone's own country (see Holidays.foreign_zones)
     subdivisions: list[str] = []
     only: list[HolidaySelector] = []  # empty: every holiday of the calendar
     tag: Tag
 
 
-class Holidays(_Model):
+class Holidays(Model):
     calendar: Calendar
     mode: Value[Literal["allow", "block", "use_weekend_window"]]
     foreign_zones: Value[Literal["home", "zone_country"]]
@@ -89,7 +77,7 @@ class Holidays(_Model):
     unmapped_countries: Value[list[str]] | None = None
 
 
-class Tz(_Model):
+class Tz(Model):
     mode: Value[Literal["intersect", "consumer_stated_overrides"]]
     stale_after_days: Value[int]
     fallback_zones: Value[list[str]]
@@ -108,7 +96,7 @@ class Tz(_Model):
         return zones
 
 
-class Cap(_Model):
+class Cap(Model):
     max: int = Field(ge=0)
     window: Literal["rolling_24h", "rolling_7d", "rolling_30d", "calendar_month"]
     scope: Literal["per_debt", "per_debtor"]
@@ -116,14 +104,14 @@ class Cap(_Model):
     tag: Tag
 
 
-class Caps(_Model):
+class Caps(Model):
     sms: list[Cap]
     email: list[Cap]
     call: list[Cap] = []
     total: list[Cap]
 
 
-class Windows(_Model):
+class Windows(Model):
     sms: list[DayWindow]
     email: list[DayWindow]
     call: list[DayWindow] = []
@@ -138,101 +126,18 @@ class Windows(_Model):
         return rules
 
 
-class Letters(_Model):
+class Letters(Model):
     min_interval_days: Value[int]
     release_on_business_days_only: Value[bool]
 
 
-class InboundGrace(_Model):
+class InboundGrace(Model):
     max_replies: int = Field(ge=0)
     within_minutes: int = Field(ge=0)
     tag: Tag
 
 
-# When a content rule applies, from the case and contact facts (see scheduler/content.py).
-Condition = Literal["always", "sol_expired", "first_party", "third_party", "unverified_owner"]
-ContentChannel = Literal["sms", "email", "letter"]
-
-
-class Required(_Model):
-    """Blocks every message on a channel must carry; `when` narrows a block to a condition
-    (e.g. `{mini_miranda: third_party}`), the others always apply. A condition on a block that
-    is not listed has no effect, so an override may replace `value` alone."""
-
-    value: list[str]
-    when: dict[str, Condition] = {}
-    tag: Tag
-
-
-class Forbidden(_Model):
-    """Phrases no message may contain when `when` holds. Latin-script phrases match whole words,
-    case-insensitively (a trailing * matches any ending: lawsuit*), CJK phrases anywhere."""
-
-    when: Condition
-    locale: str = Field(min_length=2)  # en matches en and en-*; zh matches zh-CN
-    channels: list[ContentChannel] = []  # empty: every channel
-    phrases: list[Annotated[str, Field(min_length=1)]] = Field(min_length=1)
-    tag: Tag
-
-
-class Masking(_Model):
-    account_digits_visible: int = Field(ge=0, le=8)
-    mask_char: str = Field(min_length=1, max_length=1)
-    tag: Tag
-
-
-class Detector(_Model):
-    """How a block is recognised (scheduler/content_blocks.yaml has the built-in ones): per
-    locale, regular expressions, or lists of expressions that must all match."""
-
-    patterns: dict[str, list[str | list[str]]]
-    tag: Tag
-
-
-class Content(_Model):
-    # Before `required`, whose validation needs the names of the preset's own blocks.
-    detectors: dict[str, Detector] = {}
-    required: dict[ContentChannel, Required]
-    # Purposes that carry no required blocks (they carry no collection content); forbidden
-    # phrases and masking still apply to them.
-    exempt_purposes: Value[list[str]] = Value[list[str]](
-        value=["opt_out_confirmation", "inbound_acknowledgement"], tag="P"
-    )
-    forbidden: list[Forbidden]
-    masking: Masking
-
-    @field_validator("detectors")
-    @classmethod
-    def _patterns_compile(cls, detectors: dict[str, Detector]) -> dict[str, Detector]:
-        for block, detector in detectors.items():
-            normalize(detector.patterns, f"{block}.patterns")
-        return detectors
-
-    @field_validator("required")
-    @classmethod
-    def _known_blocks(
-        cls, required: dict[str, Required], info: ValidationInfo
-    ) -> dict[str, Required]:
-        known = BLOCKS | set(info.data.get("detectors") or {})
-        for channel, rule in required.items():
-            unknown = sorted({*rule.value, *rule.when} - known)
-            if unknown:
-                raise ValueError(
-                    f"{channel}: unknown block {unknown[0]!r}; known: {', '.join(sorted(known))} "
-                    "(or define it under content.detectors)"
-                )
-        return required
-
-    @field_validator("exempt_purposes")
-    @classmethod
-    def _known_purposes(cls, purposes: Value[list[str]]) -> Value[list[str]]:
-        unknown = sorted(set(purposes.value) - set(PURPOSES))
-        if unknown:
-            raise ValueError(f"unknown purpose {unknown[0]!r}; known: {', '.join(PURPOSES)}")
-        return purposes
-
-
-class HoldRule(_Model):
+class HoldRule(Model):
     """What a case in one hold state may still receive (compliance §6.2 `hold.<type>`): purposes
     in `allow` go out, purposes in `review` wait for a person (REVIEW), all others are
     suppressed."""
@@ -244,13 +149,10 @@ class HoldRule(_Model):
     @field_validator("allow", "review")
     @classmethod
     def _known_purposes(cls, purposes: list[str]) -> list[str]:
-        unknown = sorted(set(purposes) - set(PURPOSES))
-        if unknown:
-            raise ValueError(f"unknown purpose {unknown[0]!r}; known: {', '.join(PURPOSES)}")
-        return purposes
+        return known_purposes(purposes)
 
 
-class Preset(_Model):
+class Preset(Model):
     """One validated preset, with typed accessors for the scheduler."""
 
     name: str = Field(min_length=1)

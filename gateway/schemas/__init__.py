@@ -1,7 +1,7 @@
 """Request and response bodies of the v1 API: the HTTP layer parses requests into them and the
 services take and return them, so neither depends on the other for its contract. These models are
-also the OpenAPI components; the case bodies live in `gateway.schemas.cases` and are re-exported
-here."""
+also the OpenAPI components; the case bodies live in `gateway.schemas.cases`, `.addresses` and
+`.events` and are re-exported here."""
 
 from __future__ import annotations
 
@@ -10,9 +10,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from gateway.schemas.addresses import PostalAddress
 from gateway.schemas.cases import (
-    CaseEventIn,
-    CaseEventOut,
     CaseIn,
     CaseOut,
     ContactIn,
@@ -20,12 +19,11 @@ from gateway.schemas.cases import (
     ContactRole,
     Debt,
     Debtor,
-    HoldKind,
     LocalHours,
-    PostalAddress,
     Restrictions,
     normalize_address,
 )
+from gateway.schemas.events import CaseEventIn, CaseEventOut, HoldKind
 from gateway.schemas.types import (
     Channel,
     CollectorRole,

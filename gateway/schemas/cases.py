@@ -1,20 +1,18 @@
-"""Request and response bodies about cases: the debtor, the debt, contact points, the debtor's own
-restrictions, and upstream events. Re-exported by `gateway.schemas`."""
+"""Request and response bodies about cases: the debtor, the debt, contact points and the debtor's
+own restrictions (the postal address is `gateway.schemas.addresses`, upstream events
+`gateway.schemas.events`). Re-exported by `gateway.schemas`."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
 from datetime import datetime
-from functools import cache
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-import babel
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
+from gateway.schemas.addresses import PostalAddress
 from gateway.schemas.types import (
     Amount,
     Channel,
@@ -26,85 +24,6 @@ from gateway.schemas.types import (
     Strict,
     Text,
 )
-from scheduler import ca_provinces, us_states
-
-
-class PostalAddress(Strict):
-    """A postal address: the street `lines`, and `city`, `region` (state, province…) and
-    `postal_code` as fields, the shape of Lob's and most address APIs. An address given as
-    lines only, its last line "City, ST 12345", keeps working. A US `region` is stored as its
-    USPS code ("New York" → "NY"), a Canadian one as its province code; without one, the
-    postal code names the state or province for the contact window (scheduler.postal)."""
-
-    lines: list[Annotated[str, Field(min_length=1, max_length=120)]] = Field(
-        min_length=1, max_length=6
-    )
-    country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
-    city: Annotated[str, Field(min_length=1, max_length=100)] | None = None
-    region: Annotated[str, Field(min_length=1, max_length=100)] | None = None
-    postal_code: Annotated[str, Field(max_length=16)] | None = None
-
-    @field_validator("country")
-    @classmethod
-    def _iso_country(cls, value: str) -> str:
-        # The address decides candidate time zones: a code that names no country ("UK") would
-        # silently fall back to the preset's zones instead of the debtor's.
-        if value not in _countries():
-            hint = " (the United Kingdom is GB)" if value == "UK" else ""
-            raise ValueError(f"not an ISO 3166-1 alpha-2 country code{hint}")
-        return value
-
-    @field_validator("region")
-    @classmethod
-    def _known_region(cls, value: str | None, info: ValidationInfo) -> str | None:
-        # Where regions decide the debtor's zones (US states, Canadian provinces) a region must
-        # be one the post knows, and is kept as its code: it is also printed on the envelope.
-        country = info.data.get("country")
-        if value is None or country not in REGIONS:
-            return value
-        read, problem = REGIONS[country]
-        if (code := read(value)) is None:
-            raise ValueError(problem)
-        return code
-
-    @field_validator("postal_code")
-    @classmethod
-    def _postal_code(cls, value: str | None, info: ValidationInfo) -> str | None:
-        country = info.data.get("country")
-        if value is None or country not in POSTAL_CODES:
-            return value
-        pattern, problem = POSTAL_CODES[country]
-        if not pattern.match(value.upper()):
-            raise ValueError(problem)
-        if country == "CA":  # "k1a0b1" → "K1A 0B1", as Canada Post prints it
-            compact = value.upper().replace(" ", "")
-            return f"{compact[:3]} {compact[3:]}"
-        return value
-
-
-# Country → (region code of a code or a name, or None; the problem when it is None).
-REGIONS: dict[str, tuple[Callable[[str], str | None], str]] = {
-    "US": (
-        us_states.state_code,
-        "not a US state, territory or Armed Forces region: give its USPS code (NY) or its "
-        "name (New York)",
-    ),
-    "CA": (
-        ca_provinces.province_code,
-        "not a Canadian province or territory: give its code (ON) or its name (Ontario)",
-    ),
-}
-POSTAL_CODES: dict[str, tuple[re.Pattern[str], str]] = {
-    "US": (us_states.ZIP_CODE, "a US ZIP code is five digits, or ZIP+4 (12345-6789)"),
-    "CA": (ca_provinces.POSTAL_CODE, "a Canadian postal code reads A1A 1A1"),
-}
-
-
-@cache
-def _countries() -> frozenset[str]:
-    names = babel.Locale("en").territories
-    pseudo = {"EU", "EZ", "QO", "UN", "ZZ"}  # groupings and "unknown", not countries
-    return frozenset(k for k in map(str, names) if len(k) == 2 and k.isalpha() and k not in pseudo)
 
 
 class Debtor(Strict):
@@ -219,78 +138,6 @@ class ContactOut(BaseModel):
     address: str
     status: str
     role: ContactRole = "debtor"
-
-
-HoldKind = Literal[
-    "dispute", "bankruptcy", "breathing_space", "attorney", "deceased", "capacity", "legal"
-]
-
-
-def _when_type(kind: str, then: dict[str, Any], otherwise: dict[str, Any] | None = None) -> Any:
-    rule: dict[str, Any] = {"if": {"properties": {"type": {"const": kind}}}, "then": then}
-    if otherwise is not None:
-        rule["else"] = otherwise
-    return rule
-
-
-def _required(field: str, schema: dict[str, Any]) -> dict[str, Any]:
-    return {"required": [field], "properties": {field: schema}}
-
-
-class CaseEventIn(Strict):
-    """An upstream fact about a case. Which fields apply depends on `type`."""
-
-    # The rules of `_fields_for_type`, stated in the document so a client (or a fuzzer) that
-    # follows it is not refused.
-    model_config = ConfigDict(
-        json_schema_extra={
-            "allOf": [
-                _when_type(
-                    "promise_to_pay",
-                    _required("promised_date", {"type": "string", "format": "date"}),
-                ),
-                _when_type(
-                    "hold",
-                    _required("hold", {"enum": list(get_args(HoldKind))}),
-                    {"properties": {"hold": {"type": "null"}}},
-                ),
-                _when_type(
-                    "close",
-                    _required("reason", {"enum": ["paid", "settled", "written_off", "other"]}),
-                ),
-            ]
-        }
-    )
-
-    type: Literal[
-        "payment_received", "promise_to_pay", "dispute", "hold", "release", "close", "cease"
-    ]
-    amount: Amount | None = None
-    full: bool = True
-    promised_date: Date | None = None
-    hold: HoldKind | None = None
-    reason: Literal["paid", "settled", "written_off", "other"] | None = None
-    note: Annotated[Text, Field(max_length=500)] | None = None
-
-    @model_validator(mode="after")
-    def _fields_for_type(self) -> CaseEventIn:
-        if self.type == "promise_to_pay" and self.promised_date is None:
-            raise ValueError("promise_to_pay needs promised_date")
-        if self.type == "hold" and self.hold is None:
-            raise ValueError("hold needs hold (the kind of hold)")
-        if self.type != "hold" and self.hold is not None:
-            raise ValueError("hold is only for type=hold")
-        if self.type == "close" and self.reason is None:
-            raise ValueError("close needs reason")
-        return self
-
-
-class CaseEventOut(BaseModel):
-    case_ref: str
-    state: str
-    state_reason: str | None
-    state_until: datetime | None
-    pending_reevaluated: int
 
 
 class CaseOut(BaseModel):
