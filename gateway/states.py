@@ -59,6 +59,10 @@ CLAIMED = (S.DISPATCHING, S.SENDING)
 HANDED_OVER = (S.SENT, S.DELIVERED, S.UNDELIVERED, S.BOUNCED, S.RETURNED)
 # Nothing more will be attempted by the gateway itself.
 FINAL = (*HANDED_OVER, S.SUPPRESSED, S.FAILED, S.EXPIRED, S.CANCELLED)
+# States in which a message keeps its `next_attempt_at`: waiting, or claimed by a worker. Any
+# other state clears it, so the pump's index holds only live work and updates after the hand-over
+# change no indexed column (see migration 0007).
+LIVE = (*WAITING, *CLAIMED)
 
 ALLOWED: dict[State, frozenset[State]] = {
     S.ACCEPTED: frozenset({S.DISPATCHING, S.CANCELLED, S.EXPIRED}),

@@ -220,6 +220,25 @@ def day_calendar(zone: str, preset: Preset, year: int) -> DayCalendar:
     return _calendar(countries, subdivs, only, rule.makeup_workdays.value, year)
 
 
+def warm(presets: Iterable[Preset], year: int) -> None:
+    """Build the presets' home calendars for `year` and the next one ahead of the first message.
+
+    The first lookup imports the holidays package's country modules (about half a second of CPU),
+    which a worker would otherwise spend inside its first batch, holding its claims."""
+    holidays.list_supported_countries()
+    for preset in presets:
+        rule, home = preset.holidays, preset.holidays.calendar
+        if home.country:
+            for y in (year, year + 1):
+                _calendar(
+                    (home.country,),
+                    tuple(home.subdivisions),
+                    tuple(home.only),
+                    rule.makeup_workdays.value,
+                    y,
+                )
+
+
 @cache
 def _calendar(
     countries: tuple[str, ...],

@@ -113,14 +113,16 @@ async def send_all(
     """Send a batch concurrently (bounded). `deadlines`: message id → the instant its contact
     window closes; nothing is handed to a provider after it."""
     outcome = Outcome()
-    gate = asyncio.Semaphore(rt.settings.send_concurrency)
     deadlines = deadlines or {}
+    # A fixed number of senders taking the next message in turn: a semaphore would wake and
+    # re-check every waiter on each release (quadratic in the batch).
+    queue = iter(batch)
 
-    async def one(row: Any, outgoing: Outgoing) -> None:
-        async with gate:
+    async def sender() -> None:
+        for row, outgoing in queue:
             await send_one(rt, row, outgoing, outcome, deadlines.get(row.id))
 
-    await asyncio.gather(*(one(row, outgoing) for row, outgoing in batch))
+    await asyncio.gather(*(sender() for _ in range(min(rt.settings.send_concurrency, len(batch)))))
     return outcome
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.states import ALLOWED, CLAIMABLE, WAITING, State, sources_of
+from gateway.states import ALLOWED, CLAIMABLE, LIVE, WAITING, State, sources_of
 from gateway.store.tables import messages as M
 
 
@@ -29,6 +29,11 @@ def _sources(to: State, from_: Iterable[State] | None) -> tuple[State, ...]:
     return wanted
 
 
+def _ending(to: State) -> dict[str, Any]:
+    """What a transition to `to` clears besides: the next attempt, once there will be none."""
+    return {} if to in LIVE else {"next_attempt_at": None}
+
+
 async def transition(
     conn: AsyncConnection,
     ids: Sequence[str],
@@ -44,13 +49,14 @@ async def transition(
 
     Messages in any other state are left alone, which makes every transition safe to race: two
     workers claiming the same id cannot both win. `held_by` restricts it to one worker's claim.
+    A message leaving the live states loses its `next_attempt_at`.
     """
     if not ids:
         return []
     stmt = (
         sa.update(M)
         .where(M.c.id.in_(list(ids)), M.c.state.in_(_sources(to, from_)), *where)
-        .values(state=to.value, updated_at=now, **values)
+        .values(state=to.value, updated_at=now, **_ending(to), **values)
         .returning(M.c.id)
     )
     if held_by is not None:
@@ -82,7 +88,12 @@ async def transition_each(
             M.c.id == sa.bindparam("_id"),
             sa.or_(*(M.c.state == s.value for s in _sources(to, from_))),
         )
-        .values(state=to.value, updated_at=now, **{c: sa.bindparam(f"_{c}") for c in columns})
+        .values(
+            state=to.value,
+            updated_at=now,
+            **_ending(to),
+            **{c: sa.bindparam(f"_{c}") for c in columns},
+        )
     )
     if held_by is not None:
         stmt = stmt.where(M.c.claim_token == held_by)
@@ -95,7 +106,7 @@ async def claim(
 ) -> tuple[str, list[str]]:
     """Atomically take the due, claimable messages among `ids` under a new lease."""
     token = secrets.token_hex(8)
-    due = sa.or_(M.c.next_attempt_at.is_(None), M.c.next_attempt_at <= now)
+    due = M.c.next_attempt_at <= now  # every waiting message has one (see `transition`)
     claimed = await transition(
         conn,
         ids,
@@ -126,7 +137,8 @@ async def due_for_enqueue(
         sa.select(M.c.id, M.c.channel)
         .where(
             M.c.state.in_([s.value for s in CLAIMABLE]),
-            sa.or_(M.c.next_attempt_at.is_(None), M.c.next_attempt_at <= now),
+            # The partial index on next_attempt_at: a comparison implies IS NOT NULL.
+            M.c.next_attempt_at <= now,
             sa.or_(M.c.enqueued_at.is_(None), stale),
         )
         .order_by(M.c.next_attempt_at)

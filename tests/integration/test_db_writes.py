@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 from gateway.services.dispatch import dispatch
-from tests.support import ApiClient, case_body, reminder
+from tests.support import ApiClient, case_body, release_receipts, reminder
 
 
 async def _messages(api: ApiClient, prefix: str, n: int) -> list[str]:
@@ -49,3 +51,54 @@ async def test_a_batch_costs_the_same_statements_whatever_its_size(
     large = await _statements_of_dispatch(runtime, await _messages(api, "L", 30))
     # Locks, history, decisions and outcomes are per batch: thirty debtors cost what three do.
     assert large == small
+
+
+class _XactUpdates:
+    """Counts the updates of `messages` made by every committed transaction of this process (the
+    API's and the worker's engines alike), and how many were heap-only, from PostgreSQL's own
+    statistics of the transaction in progress, read as it begins and just before it commits."""
+
+    SQL = "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables WHERE relname = 'messages'"
+
+    def __init__(self) -> None:
+        self.updates = self.hot = 0
+        self.began: dict[int, tuple[int, int]] = {}
+
+    def _read(self, conn: Any) -> tuple[int, int]:
+        row = conn.exec_driver_sql(self.SQL).one()
+        return int(row[0]), int(row[1])
+
+    def _begin(self, conn: Any) -> None:
+        self.began[id(conn)] = self._read(conn)
+
+    def _commit(self, conn: Any) -> None:
+        updates, hot = self._read(conn)
+        updates0, hot0 = self.began.pop(id(conn))
+        self.updates += updates - updates0
+        self.hot += hot - hot0
+
+    def __enter__(self) -> _XactUpdates:
+        event.listen(Engine, "begin", self._begin)
+        event.listen(Engine, "commit", self._commit)
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        event.remove(Engine, "begin", self._begin)
+        event.remove(Engine, "commit", self._commit)
+
+
+@pytest.mark.postgres
+async def test_a_message_is_updated_in_place_except_where_it_gains_a_provider_reference(
+    api: ApiClient, runtime: Any, database_url: str
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("heap-only updates are PostgreSQL's")
+    [message_id] = await _messages(api, "H", 1)
+    with _XactUpdates() as counted:
+        await dispatch(runtime, [message_id])
+        await release_receipts(runtime)
+    message = (await api.get(f"/v1/messages/{message_id}")).body
+    assert message["state"] == "delivered"
+    # Claimed, handed to the provider, sent (the provider's reference is indexed: receipts find
+    # the message by it), delivered: only the third adds index entries.
+    assert (counted.updates, counted.hot) == (4, 3)
