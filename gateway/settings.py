@@ -7,36 +7,16 @@ Redis on localhost, the SMS sandbox and a local SMTP catcher.
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from gateway.ratelimit import parse_rate_limits
-from gateway.settings_checks import SettingsError, check_number, check_urls
+from gateway import settings_checks as checks
+from gateway.settings_checks import SettingsError
+from gateway.settings_env import convert
 
 __all__ = ["Settings", "SettingsError"]
-
-ENVIRONMENTS = ("development", "production")
-LOG_LEVELS = ("debug", "info", "warning", "error")
-# The secrets README documents as defaults: anyone can read them, so only a laptop may use them.
-DEFAULT_SECRET = "change-me-in-production"
-DEFAULT_SANDBOX_SECRET = "sandbox-dev-secret"
-MIN_SECRET_LENGTH = 16
-
-
-def _bool(raw: str) -> bool:
-    value = raw.strip().lower()
-    if value in {"1", "true", "yes", "on"}:
-        return True
-    if value in {"0", "false", "no", "off", ""}:
-        return False
-    raise ValueError("is not a boolean; use true or false")
-
-
-def _list(raw: str) -> list[str]:
-    return [item.strip() for item in raw.split(",") if item.strip()]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +32,7 @@ class Settings:
     # `development` (`make run`, the test suite) may use the documented default secrets; any
     # other deployment must set its own (checked when api, worker, scheduler or receiver start).
     environment: str = field(default="production", metadata={"env": "GATEWAY_ENV"})
-    secret: str = field(default=DEFAULT_SECRET, metadata={"env": "GATEWAY_SECRET"})
+    secret: str = field(default=checks.DEFAULT_SECRET, metadata={"env": "GATEWAY_SECRET"})
     dev_api_key: str = field(default="", metadata={"env": "GATEWAY_DEV_API_KEY"})
     log_level: str = field(default="info", metadata={"env": "LOG_LEVEL"})
     log_json: bool | None = field(default=None, metadata={"env": "LOG_JSON"})
@@ -79,7 +59,9 @@ class Settings:
     )
 
     sms_max_parts: int = field(default=4, metadata={"env": "SMS_MAX_PARTS"})
-    sandbox_secret: str = field(default=DEFAULT_SANDBOX_SECRET, metadata={"env": "SANDBOX_SECRET"})
+    sandbox_secret: str = field(
+        default=checks.DEFAULT_SANDBOX_SECRET, metadata={"env": "SANDBOX_SECRET"}
+    )
     sandbox_receipt_delay_s: float = field(default=0.2, metadata={"env": "SANDBOX_RECEIPT_DELAY_S"})
 
     twilio_base_url: str = field(
@@ -212,7 +194,7 @@ class Settings:
             if name is None or name not in env:
                 continue
             try:
-                values[f.name] = _convert(f.type, env[name], f.default)
+                values[f.name] = convert(f.type, env[name], f.default)
             except ValueError as exc:
                 raise SettingsError(f"{name}={env[name]!r} {exc}") from None
         values.update(overrides)
@@ -225,69 +207,15 @@ class Settings:
 
     def validate(self) -> None:
         """Raise `SettingsError` for the first value the gateway cannot use."""
-        if self.environment not in ENVIRONMENTS:
-            raise SettingsError(
-                f"GATEWAY_ENV={self.environment!r} is not an environment; "
-                f"set it to {' or '.join(ENVIRONMENTS)}"
-            )
-        if self.log_level.lower() not in LOG_LEVELS:
-            raise SettingsError(
-                f"LOG_LEVEL={self.log_level!r} is not a level; use one of {', '.join(LOG_LEVELS)}"
-            )
-        for f in fields(self):
-            check_number(f, getattr(self, f.name))
-        check_urls(self)
-        if self.dispatch_chunk > 1000:
-            raise SettingsError("DISPATCH_CHUNK: must be between 1 and 1000; lower it")
-        dkim = [
-            self.dkim_selector,
-            self.dkim_domain,
-            self.dkim_private_key or self.dkim_private_key_file,
-        ]
-        if any(dkim) and not all(dkim):
-            raise SettingsError(
-                "DKIM signing is half configured; set all of DKIM_SELECTOR, DKIM_DOMAIN and "
-                "DKIM_PRIVATE_KEY (or DKIM_PRIVATE_KEY_FILE), or none of them"
-            )
-        if self.smpp_receipt_id_format not in ("same", "hex_to_dec", "dec_to_hex"):
-            raise SettingsError(
-                f"SMPP_RECEIPT_ID_FORMAT={self.smpp_receipt_id_format!r} is not a format; "
-                "use same, hex_to_dec or dec_to_hex"
-            )
-        try:
-            parse_rate_limits(self.rate_limits, "RATE_LIMITS")
-            parse_rate_limits(self.sender_rate_limits, "SENDER_RATE_LIMITS")
-        except ValueError as exc:
-            raise SettingsError(
-                f"{exc}; write provider=RATE[/s|m|h][:BURST],… e.g. twilio=50/s:100"
-            ) from None
-        if self.rate_limit_max_wait_s < 0:
-            raise SettingsError("RATE_LIMIT_MAX_WAIT_S is negative; set 0 or more seconds")
-        if not 0 <= self.metrics_port <= 65535:
-            raise SettingsError(
-                f"METRICS_PORT={self.metrics_port} is not a TCP port; set 1–65535, or 0 for none"
-            )
+        checks.check_values(self)
 
     @property
     def is_development(self) -> bool:
         return self.environment == "development"
 
     def check_secrets(self) -> None:
-        """Outside development, refuse the documented default secrets (and empty or short ones):
-        with them anyone could forge unsubscribe links, reply addresses and sandbox receipts."""
-        if self.is_development:
-            return
-        wanted = [("GATEWAY_SECRET", self.secret, DEFAULT_SECRET)]
-        if "sandbox" in self.sms_providers:
-            wanted.append(("SANDBOX_SECRET", self.sandbox_secret, DEFAULT_SANDBOX_SECRET))
-        for name, value, default in wanted:
-            if value == default or len(value) < MIN_SECRET_LENGTH:
-                problem = "is the documented default" if value == default else "is too short"
-                raise SettingsError(
-                    f"{name} {problem}, which only GATEWAY_ENV=development may use; set {name} "
-                    f"to a random value of at least {MIN_SECRET_LENGTH} characters "
-                    "(e.g. `openssl rand -hex 32`)"
-                )
+        """Outside development, refuse the documented default secrets and short ones."""
+        checks.check_secrets(self)
 
     @property
     def async_database_url(self) -> str:
@@ -323,29 +251,3 @@ class Settings:
                     )
                 )
         return out
-
-
-def _convert(annotation: Any, raw: str, default: Any = None) -> Any:
-    """The typed value of one variable; ValueError says what is wrong with `raw` and the fix
-    (an example: the default)."""
-    kind = str(annotation)
-    if kind.startswith("bool"):
-        return _bool(raw)
-    if kind.startswith("int"):
-        try:
-            return int(raw.strip())
-        except ValueError:
-            raise ValueError(f"is not a whole number; write one, e.g. {default}") from None
-    if kind.startswith("float"):
-        try:
-            value = float(raw.strip())
-        except ValueError:
-            raise ValueError(f"is not a number; write one, e.g. {default}") from None
-        if not math.isfinite(value):
-            raise ValueError(f"is not a finite number; write one, e.g. {default}")
-        return value
-    if kind.startswith("list"):
-        return _list(raw)
-    if kind.startswith("Path"):
-        return Path(raw)
-    return raw

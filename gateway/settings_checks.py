@@ -1,13 +1,24 @@
-"""Checks of the values `Settings` holds: numbers in range, URLs that can be used. Every message
-says what is wrong and, after "; ", how to fix it; none repeats a URL (it may carry a password)."""
+"""Checks of the values `Settings` holds: choices that exist, numbers in range, URLs that can be
+used, settings that only work together, and secrets fit for production. Every message says what
+is wrong and, after "; ", how to fix it; none repeats a URL (it may carry a password) or a secret.
+
+The checks take the `Settings` as `s` without importing it: settings imports this module."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import Field
+from dataclasses import Field, fields
 from typing import Any
 from urllib.parse import urlsplit
 
+from gateway.ratelimit import parse_rate_limits
+
+ENVIRONMENTS = ("development", "production")
+LOG_LEVELS = ("debug", "info", "warning", "error")
+# The secrets README documents as defaults: anyone can read them, so only a laptop may use them.
+DEFAULT_SECRET = "change-me-in-production"
+DEFAULT_SANDBOX_SECRET = "sandbox-dev-secret"
+MIN_SECRET_LENGTH = 16
 PORTS = frozenset({"port", "smpp_port", "smtp_port", "catcher_port", "receiver_port"})
 # Numbers for which 0 means something (no delay, never wait); every other one must be positive.
 ZERO_ALLOWED = frozenset(
@@ -18,6 +29,66 @@ ZERO_ALLOWED = frozenset(
 class SettingsError(ValueError):
     """An environment variable holds a value the gateway cannot use. The message says what is
     wrong, then (after "; ") how to fix it."""
+
+
+def check_values(s: Any) -> None:
+    """Raise `SettingsError` for the first value of `s` the gateway cannot use."""
+    if s.environment not in ENVIRONMENTS:
+        raise SettingsError(
+            f"GATEWAY_ENV={s.environment!r} is not an environment; "
+            f"set it to {' or '.join(ENVIRONMENTS)}"
+        )
+    if s.log_level.lower() not in LOG_LEVELS:
+        raise SettingsError(
+            f"LOG_LEVEL={s.log_level!r} is not a level; use one of {', '.join(LOG_LEVELS)}"
+        )
+    for f in fields(s):
+        check_number(f, getattr(s, f.name))
+    check_urls(s)
+    if s.dispatch_chunk > 1000:
+        raise SettingsError("DISPATCH_CHUNK: must be between 1 and 1000; lower it")
+    dkim = [s.dkim_selector, s.dkim_domain, s.dkim_private_key or s.dkim_private_key_file]
+    if any(dkim) and not all(dkim):
+        raise SettingsError(
+            "DKIM signing is half configured; set all of DKIM_SELECTOR, DKIM_DOMAIN and "
+            "DKIM_PRIVATE_KEY (or DKIM_PRIVATE_KEY_FILE), or none of them"
+        )
+    if s.smpp_receipt_id_format not in ("same", "hex_to_dec", "dec_to_hex"):
+        raise SettingsError(
+            f"SMPP_RECEIPT_ID_FORMAT={s.smpp_receipt_id_format!r} is not a format; "
+            "use same, hex_to_dec or dec_to_hex"
+        )
+    try:
+        parse_rate_limits(s.rate_limits, "RATE_LIMITS")
+        parse_rate_limits(s.sender_rate_limits, "SENDER_RATE_LIMITS")
+    except ValueError as exc:
+        raise SettingsError(
+            f"{exc}; write provider=RATE[/s|m|h][:BURST],… e.g. twilio=50/s:100"
+        ) from None
+    if s.rate_limit_max_wait_s < 0:
+        raise SettingsError("RATE_LIMIT_MAX_WAIT_S is negative; set 0 or more seconds")
+    if not 0 <= s.metrics_port <= 65535:
+        raise SettingsError(
+            f"METRICS_PORT={s.metrics_port} is not a TCP port; set 1–65535, or 0 for none"
+        )
+
+
+def check_secrets(s: Any) -> None:
+    """Outside development, refuse the documented default secrets (and empty or short ones):
+    with them anyone could forge unsubscribe links, reply addresses and sandbox receipts."""
+    if s.is_development:
+        return
+    wanted = [("GATEWAY_SECRET", s.secret, DEFAULT_SECRET)]
+    if "sandbox" in s.sms_providers:
+        wanted.append(("SANDBOX_SECRET", s.sandbox_secret, DEFAULT_SANDBOX_SECRET))
+    for name, value, default in wanted:
+        if value == default or len(value) < MIN_SECRET_LENGTH:
+            problem = "is the documented default" if value == default else "is too short"
+            raise SettingsError(
+                f"{name} {problem}, which only GATEWAY_ENV=development may use; set {name} "
+                f"to a random value of at least {MIN_SECRET_LENGTH} characters "
+                "(e.g. `openssl rand -hex 32`)"
+            )
 
 
 def check_number(f: Field[Any], value: Any) -> None:
@@ -38,7 +109,7 @@ def check_number(f: Field[Any], value: Any) -> None:
 
 
 def check_urls(s: Any) -> None:
-    """Every URL setting of `s` (the `Settings`, not imported here: settings imports this module) has a scheme the gateway speaks and a usable host and port."""
+    """Every URL setting of `s` has a scheme the gateway speaks and a usable host and port."""
     if not (s.database_url.startswith("sqlite") or s.database_url.startswith("postgresql")):
         raise SettingsError(
             f"DATABASE_URL has the scheme {urlsplit(s.database_url).scheme!r}, which the gateway "

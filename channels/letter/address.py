@@ -10,10 +10,14 @@ order the destination's post expects:
 An address given as lines only is printed as given, with the postal code on a line of its own
 when no line has it yet (a UK letter without its postcode is slow to sort). A letter mailed
 abroad ends with the destination's country name in capitals, as the UPU asks.
+
+The same fields, mapped onto a print-and-mail API's separate address fields instead of printed
+lines: `lob_address`.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from functools import cache
 from typing import Any
@@ -23,6 +27,10 @@ import babel
 CITY_STATE_ZIP = frozenset({"US"})
 CITY_REGION_CODE = frozenset({"CA", "AU"})
 LINE_BY_LINE = frozenset({"GB", "IE"})
+US_LAST_LINE = re.compile(
+    r"^(?:(?P<city>.+?),?\s+)?(?P<state>[A-Z]{2})\s+(?P<zip>\d{5}(?:-\d{4})?)$"
+)
+_DIGIT = re.compile(r"\d")
 
 
 def block(postal: Mapping[str, Any], sender_country: str | None = None) -> list[str]:
@@ -53,6 +61,49 @@ def locality(country: str, city: str, region: str, postal_code: str) -> list[str
         return [p for p in (city, region, postal_code) if p]
     first = " ".join(p for p in (postal_code, city) if p)
     return [p for p in (first, region) if p]
+
+
+def lob_address(
+    name: str,
+    lines: list[str],
+    country: str,
+    postal_code: str | None = None,
+    *,
+    city: str | None = None,
+    region: str | None = None,
+) -> dict[str, str]:
+    """A postal address as Lob's address fields (`name`, `address_line1`, `address_line2`,
+    `address_city`, `address_state`, `address_zip`, `address_country`; empty ones left out).
+
+    - With `city` or `region` given: the first line is `address_line1`, the rest joined with ", "
+      is `address_line2`, and `city`, `region`, `postal_code` are `address_city`,
+      `address_state`, `address_zip` (a US address without a region comes with its ZIP code's
+      state already filled in).
+    - Lines only, US: the last line is read as `City, ST 12345` (or `ST 12345` with the city on
+      the line before) into `address_city`, `address_state`, `address_zip`; the lines before it
+      become `address_line1` and `address_line2`. A last line without digits, with a
+      `postal_code` given, is the city (`["350 5th Ave", "New York"]`).
+    - Lines only, elsewhere (and a US address whose last line reads neither way): the first line
+      is `address_line1`, the rest joined with ", " is `address_line2`, `postal_code` is
+      `address_zip`.
+    """
+    rest = [line.strip() for line in lines if line and line.strip()]
+    fields = {"name": name, "address_country": country}
+    if city or region:
+        fields.update(address_city=city or "", address_state=region or "")
+    elif country == "US" and rest and (match := US_LAST_LINE.match(rest[-1])):
+        rest.pop()
+        city = match["city"] or (rest.pop() if len(rest) > 1 else "")
+        fields.update(address_city=city, address_state=match["state"], address_zip=match["zip"])
+    elif country == "US" and postal_code and len(rest) > 1 and not _DIGIT.search(rest[-1]):
+        fields["address_city"] = rest.pop()  # ["350 5th Ave", "New York"]: the city alone
+    if rest:
+        fields["address_line1"] = rest[0]
+    if len(rest) > 1:
+        fields["address_line2"] = ", ".join(rest[1:])
+    if postal_code and "address_zip" not in fields:
+        fields["address_zip"] = postal_code
+    return {key: value for key, value in fields.items() if value}
 
 
 def country_name(country: str) -> str:

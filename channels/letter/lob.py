@@ -5,18 +5,9 @@ Sending. The PDF is rendered here (WeasyPrint, in a worker thread) and uploaded 
 already created instead of printing a second one. Our template prints the recipient block where the
 window of the envelope is, so `address_placement=top_first_page` (no extra blank address page).
 
-Address mapping (`Outgoing.postal` = `{"lines": [...], "city", "region", "postal_code", "country"}`
-→ Lob's `to`):
-- With `city` or `region` given: the first line is `address_line1`, the rest joined with ", " is
-  `address_line2`, and `city`, `region`, `postal_code` are `address_city`, `address_state`,
-  `address_zip` (a US address without a region comes with its ZIP code's state already filled in).
-- Lines only, US: the last line is read as `City, ST 12345` (or `ST 12345` with the city on the
-  line before) into `address_city`, `address_state`, `address_zip`; the lines before it become
-  `address_line1` and `address_line2`. A last line without digits, with a `postal_code` given,
-  is the city (`["350 5th Ave", "New York"]`).
-- Lines only, elsewhere (and a US address whose last line reads neither way): the first line is
-  `address_line1`, the rest joined with ", " is `address_line2`, `postal_code` is `address_zip`.
-Nothing is corrected here: Lob verifies the address and its 422 marks the contact point `invalid`.
+The recipient (`to`) is `Outgoing.postal` mapped onto Lob's address fields by
+`channels.letter.address.lob_address`. Nothing is corrected on the way: Lob verifies the address
+and its 422 marks the contact point `invalid`.
 
 The sender (`from`) is the neutral business name and return address from the settings; anything
 that reads as debt collection is refused at start-up, because it would be printed on the envelope.
@@ -53,16 +44,13 @@ from channels.base import (
 )
 from channels.events import DeliveryEvent, DeliveryEventType, InboundMessage
 from channels.http import retry_after_seconds
+from channels.letter.address import lob_address
 from channels.letter.pdf import render
 
 E = DeliveryEventType
 SIGNATURE_HEADER = "Lob-Signature"
 TIMESTAMP_HEADER = "Lob-Signature-Timestamp"
 MAX_SKEW_S = 300.0
-US_LAST_LINE = re.compile(
-    r"^(?:(?P<city>.+?),?\s+)?(?P<state>[A-Z]{2})\s+(?P<zip>\d{5}(?:-\d{4})?)$"
-)
-_DIGIT = re.compile(r"\d")
 # Words that must never appear on an envelope (FDCPA 1006.22(f), CONC 7.9.8G, Garante, CN practice).
 COLLECTION_WORDS = re.compile(
     r"collect|debt|recover|arrear|overdue|inkasso|recupero|催收|欠款|讨债|追债|逾期", re.IGNORECASE
@@ -79,35 +67,6 @@ _RECIPIENT_FIELD = re.compile(r"\bto(?:\.|\[|\s)|\baddress_(?:line|city|state|zi
 def signature(secret: str, timestamp: str, body: bytes) -> str:
     """Lob's webhook signature: hex HMAC-SHA256(secret, "{timestamp}.{raw body}")."""
     return hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-
-
-def lob_address(
-    name: str,
-    lines: list[str],
-    country: str,
-    postal_code: str | None = None,
-    *,
-    city: str | None = None,
-    region: str | None = None,
-) -> dict[str, str]:
-    """A postal address as Lob's address fields (see the module docstring)."""
-    rest = [line.strip() for line in lines if line and line.strip()]
-    fields = {"name": name, "address_country": country}
-    if city or region:
-        fields.update(address_city=city or "", address_state=region or "")
-    elif country == "US" and rest and (match := US_LAST_LINE.match(rest[-1])):
-        rest.pop()
-        city = match["city"] or (rest.pop() if len(rest) > 1 else "")
-        fields.update(address_city=city, address_state=match["state"], address_zip=match["zip"])
-    elif country == "US" and postal_code and len(rest) > 1 and not _DIGIT.search(rest[-1]):
-        fields["address_city"] = rest.pop()  # ["350 5th Ave", "New York"]: the city alone
-    if rest:
-        fields["address_line1"] = rest[0]
-    if len(rest) > 1:
-        fields["address_line2"] = ", ".join(rest[1:])
-    if postal_code and "address_zip" not in fields:
-        fields["address_zip"] = postal_code
-    return {key: value for key, value in fields.items() if value}
 
 
 class LobLetters:

@@ -22,8 +22,9 @@ from aiohttp import web
 from pypdf import PdfReader
 
 from channels.base import Outgoing, PermanentProviderError
+from channels.letter.address import lob_address
 from channels.letter.batch import BatchDropLetters, drop_target
-from channels.letter.lob import COLLECTION_WORDS, lob_address
+from channels.letter.lob import COLLECTION_WORDS
 from gateway.services.due_work import pump_once
 from gateway.settings import Settings
 from tests.support import ApiClient, case_body, drain, free_port, reminder
