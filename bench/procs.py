@@ -261,6 +261,10 @@ class Databases:
         return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, ""))
 
     def drop_all(self) -> None:
+        if os.environ.get("BENCH_KEEP"):
+            if self.created:
+                log(f"BENCH_KEEP: databases kept: {', '.join(self.created)}")
+            return
         for name in self.created:
             try:
                 self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -34,7 +34,7 @@ async def open_runtime(
     """Open the resources of one process. Providers are built (and started) only where they send."""
     runtime = Runtime(
         settings=settings,
-        engine=create_engine(settings),
+        engine=create_engine(settings, keyed=with_providers),
         redis=redis.Redis.from_url(settings.redis_url),
         aredis=aredis.Redis.from_url(settings.redis_url),
         keys=Keys(settings.queue_prefix),

@@ -12,6 +12,7 @@ import signal
 import structlog
 
 from channels.email.receiver import MailReceiver, serve
+from gateway import gc_tuning
 from gateway.bootstrap import Runtime, open_runtime
 from gateway.services.sink import DatabaseSink
 from gateway.settings import Settings
@@ -47,6 +48,7 @@ async def run_receiver(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    gc_tuning.settle()
     log.info("smtp_receiver_started", host=settings.receiver_host, port=settings.receiver_port)
     try:
         await stop.wait()

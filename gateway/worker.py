@@ -21,6 +21,7 @@ import structlog
 from rq import Queue, SimpleWorker
 from rq.job import Job
 
+from gateway import gc_tuning
 from gateway.bootstrap import Runtime, open_runtime
 from gateway.exporter.server import Endpoint, MetricsUnavailable, start_endpoint
 from gateway.settings import Settings
@@ -104,6 +105,7 @@ def run_worker(settings: Settings, *, burst: bool = False, queues: list[str] | N
         worker = GatewayWorker(
             [Queue(n, connection=connection) for n in names], connection=connection
         )
+        gc_tuning.settle()
         log.info("worker_started", queues=names, name=worker.name)
         worker.work(burst=burst, logging_level="WARNING")
     finally:

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 
 import structlog
 
+from gateway import gc_tuning
 from gateway.commands import fail
 from gateway.preflight import StartupError
 from gateway.settings import Settings
@@ -49,9 +50,15 @@ def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
 
     from gateway.api.app import create_app
 
+    app = create_app(settings)
+
+    async def settled(_app: web.Application) -> None:
+        gc_tuning.settle()  # after the runtime and templates are loaded
+
+    app.on_startup.append(settled)
     with _listening(settings.host, settings.port, "GATEWAY_PORT (or --port)"):
         web.run_app(
-            create_app(settings),
+            app,
             host=settings.host,
             port=settings.port,
             print=None,
@@ -78,6 +85,7 @@ def cmd_scheduler(args: argparse.Namespace, settings: Settings) -> int:
         stop = _stop_on_signals()
         try:
             endpoint = await start_endpoint(rt, "scheduler")
+            gc_tuning.settle()
             log.info("scheduler_started")
             try:
                 await scheduler(rt).run(stop)

@@ -102,3 +102,27 @@ async def test_a_message_is_updated_in_place_except_where_it_gains_a_provider_re
     # Claimed, handed to the provider, sent (the provider's reference is indexed: receipts find
     # the message by it), delivered: only the third adds index entries.
     assert (counted.updates, counted.hot) == (4, 3)
+
+
+@pytest.mark.postgres
+async def test_a_worker_finds_rows_by_index_on_a_table_postgresql_has_not_analysed(
+    runtime: Any, database_url: str
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL's planner")
+    async with runtime.engine.connect() as conn:
+        await conn.exec_driver_sql(
+            "CREATE TEMPORARY TABLE unanalysed AS SELECT g AS case_id, 'x' AS pad"
+            " FROM generate_series(1, 20000) AS g"
+        )
+        await conn.exec_driver_sql("CREATE INDEX ON unanalysed (case_id)")
+        wanted = ", ".join(str(i) for i in range(1, 101))
+        plan = "\n".join(
+            row[0]
+            for row in await conn.exec_driver_sql(
+                f"EXPLAIN SELECT pad FROM unanalysed WHERE case_id IN ({wanted})"
+            )
+        )
+    # Without statistics PostgreSQL reckons 100 ids match half the table; a worker's lookups
+    # would scan every message of every batch.
+    assert "Seq Scan" not in plan, plan
