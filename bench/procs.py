@@ -241,9 +241,19 @@ class Databases:
     from touching anything else that uses that database (tests running at the same time).
     """
 
-    def __init__(self) -> None:
-        self.base = os.environ.get("BENCH_DATABASE_URL", "")
+    def __init__(self, base: str | None = None) -> None:
+        self.base = os.environ.get("BENCH_DATABASE_URL", "") if base is None else base
         self.created: list[str] = []
+
+    def reachable(self) -> bool:
+        """Whether the PostgreSQL server of `base` answers (an SQLite run always can)."""
+        if not self.base:
+            return True
+        try:
+            self._admin("SELECT 1")
+        except Exception:  # noqa: BLE001 — any failure means: not this time
+            return False
+        return True
 
     @property
     def kind(self) -> str:

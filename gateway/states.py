@@ -64,13 +64,16 @@ FINAL = (*HANDED_OVER, S.SUPPRESSED, S.FAILED, S.EXPIRED, S.CANCELLED)
 # change no indexed column (see migration 0007).
 LIVE = (*WAITING, *CLAIMED)
 
+# What a dispatch batch decides for a message it holds: wait, go to the provider, or stop.
+_DECIDED = frozenset({S.DEFERRED, S.SENDING, S.SUPPRESSED, S.EXPIRED, S.FAILED})
+
 ALLOWED: dict[State, frozenset[State]] = {
-    S.ACCEPTED: frozenset({S.DISPATCHING, S.CANCELLED, S.EXPIRED}),
-    S.DEFERRED: frozenset({S.DISPATCHING, S.CANCELLED, S.EXPIRED}),
-    S.RETRY_WAIT: frozenset({S.DISPATCHING, S.CANCELLED, S.EXPIRED}),
-    S.DISPATCHING: frozenset(
-        {S.DEFERRED, S.RETRY_WAIT, S.SENDING, S.SUPPRESSED, S.EXPIRED, S.FAILED, S.CANCELLED}
-    ),
+    # On PostgreSQL a batch holds its messages by row lock, in the transaction that decides them,
+    # so they go from waiting to decided directly; on SQLite the claim is the `dispatching` lease.
+    S.ACCEPTED: _DECIDED | {S.DISPATCHING, S.CANCELLED},
+    S.DEFERRED: _DECIDED | {S.DISPATCHING, S.CANCELLED},
+    S.RETRY_WAIT: _DECIDED | {S.DISPATCHING, S.CANCELLED},
+    S.DISPATCHING: _DECIDED | {S.RETRY_WAIT, S.CANCELLED},
     # A worker that dies while `sending` may or may not have handed the message over: `unknown`.
     S.SENDING: frozenset({S.SENT, S.RETRY_WAIT, S.FAILED, S.UNKNOWN}),
     # Receipts, applied monotonically (see RANK).

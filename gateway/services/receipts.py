@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from channels.events import DeliveryEvent, DeliveryEventType
-from gateway.states import EVENT_TO_STATE, State, sources_of
+from gateway.states import EVENT_TO_STATE, HANDED_OVER, State, sources_of
 from gateway.store import cases as case_store
 from gateway.store import messages as message_store
 from gateway.store import timeline
@@ -163,8 +163,9 @@ async def _invalidate_returned(
 
 
 def _forward_sources(target: State) -> tuple[State, ...]:
-    # Receipts never touch a message the worker still holds (`sending` is settled by the worker).
-    return tuple(s for s in sources_of(target) if s not in (State.SENDING, State.DISPATCHING))
+    # Receipts move only what was handed over: never a message the worker still holds (`sending`
+    # is settled by the worker), nor one still waiting.
+    return tuple(s for s in sources_of(target) if s in HANDED_OVER or s is State.UNKNOWN)
 
 
 # What an email receipt says about the address itself: a hard bounce makes it invalid (never mail

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from gateway.metrics.recorder import NO_RULE
-from gateway.states import State
+from gateway.states import CLAIMABLE, State
 from gateway.store import messages as message_store
 from gateway.store import timeline
 from scheduler.decisions import Decision, Verdict
@@ -107,8 +107,17 @@ class Verdicts:
             }
         )
 
-    async def write(self, conn: Any, token: str) -> None:
+    async def write(
+        self, conn: Any, token: str, *, lease_until: datetime, row_locked: bool
+    ) -> None:
+        """Write the batch's decisions. `row_locked`: the transaction holds the messages by row
+        lock (PostgreSQL), straight from waiting; otherwise they hold our `dispatching` claim.
+        Messages going to a provider take the claim token and lease the sweeper watches."""
         now = self.now
+        from_ = CLAIMABLE if row_locked else (State.DISPATCHING,)
+        held_by = None if row_locked else token
+        for row in self.sending:
+            row["claim_token"], row["lease_until"] = token, lease_until
         for rows, state in (
             (self.expired, State.EXPIRED),
             (self.deferred, State.DEFERRED),
@@ -116,5 +125,7 @@ class Verdicts:
             (self.unrenderable, State.FAILED),
             (self.sending, State.SENDING),
         ):
-            await message_store.transition_each(conn, rows, state, now=now, held_by=token)
+            await message_store.transition_each(
+                conn, rows, state, now=now, from_=from_, held_by=held_by
+            )
         await timeline.append(conn, self.entries)

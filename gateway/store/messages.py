@@ -101,13 +101,34 @@ async def transition_each(
     await conn.execute(stmt, params)
 
 
+def new_claim_token() -> str:
+    return secrets.token_hex(8)
+
+
+async def lock_due(conn: AsyncConnection, ids: Sequence[str], *, now: datetime) -> list[str]:
+    """PostgreSQL: hold the due, claimable messages among `ids` for this transaction, by row
+    lock. Rows another transaction holds are skipped, not waited for: that batch has them."""
+    if not ids:
+        return []
+    rows = await conn.execute(
+        sa.select(M.c.id)
+        .where(
+            M.c.id.in_(list(ids)),
+            M.c.state.in_([s.value for s in CLAIMABLE]),
+            M.c.next_attempt_at <= now,
+        )
+        .with_for_update(skip_locked=True)
+    )
+    return [row[0] for row in rows]
+
+
 async def claim(
-    conn: AsyncConnection, ids: Sequence[str], *, now: datetime, lease_s: float
-) -> tuple[str, list[str]]:
-    """Atomically take the due, claimable messages among `ids` under a new lease."""
-    token = secrets.token_hex(8)
+    conn: AsyncConnection, ids: Sequence[str], *, now: datetime, lease_s: float, token: str
+) -> list[str]:
+    """Atomically take the due, claimable messages among `ids` under a new lease (`dispatching`),
+    for a claim that outlives its transaction (SQLite's, see `dispatch`)."""
     due = M.c.next_attempt_at <= now  # every waiting message has one (see `transition`)
-    claimed = await transition(
+    return await transition(
         conn,
         ids,
         State.DISPATCHING,
@@ -117,7 +138,6 @@ async def claim(
         lease_until=now + timedelta(seconds=lease_s),
         claim_token=token,
     )
-    return token, claimed
 
 
 async def due_for_enqueue(

@@ -11,6 +11,7 @@ import json
 from datetime import timedelta
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from pypdf import PdfReader
 
@@ -60,6 +61,28 @@ async def test_a_job_run_twice_sends_once(api: ApiClient, runtime: Any) -> None:
         "/v1/sandbox/sms",
     )
     assert len(outbox.body["messages"]) == 20
+
+
+async def test_a_batch_another_worker_holds_is_skipped_and_left_waiting_if_that_worker_dies(
+    api: ApiClient, runtime: Any, database_url: str
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL holds a batch by row lock; SQLite's claim is tested above")
+    from gateway.store import messages as store
+
+    await api.put("/v1/cases/C-3", case_body())
+    ids = [
+        (await api.post("/v1/reminders", reminder("C-3", "sms", key=f"h{i}"))).body["id"]
+        for i in range(3)
+    ]
+    async with runtime.engine.connect() as other:
+        held = await other.begin()
+        assert sorted(await store.lock_due(other, ids, now=runtime.clock())) == sorted(ids)
+        # This worker neither waits for the rows nor sends them: the other batch has them.
+        assert await asyncio.wait_for(dispatch(runtime, ids), timeout=30) == {"claimed": 0}
+        await held.rollback()  # the other worker died before it decided anything
+    assert [await message_state(runtime, i) for i in ids] == ["accepted"] * 3
+    assert (await dispatch(runtime, ids))["sent"] == 3
 
 
 async def test_email_reaches_the_smtp_server_with_headers(
@@ -201,7 +224,8 @@ async def test_sweeper_never_resends_a_message_that_may_have_left(
     b = (await api.post("/v1/reminders", reminder("C-10", "sms", key="b"))).body["id"]
     now = clock()
     async with runtime.engine.begin() as conn:
-        token, claimed = await store.claim(conn, [a, b], now=now, lease_s=30)
+        token = store.new_claim_token()
+        claimed = await store.claim(conn, [a, b], now=now, lease_s=30, token=token)
         assert sorted(claimed) == sorted([a, b])
         # `a` reached the provider call when its worker died; `b` did not.
         await store.transition(conn, [a], State.SENDING, now=now, held_by=token)

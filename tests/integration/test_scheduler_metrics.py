@@ -59,7 +59,9 @@ async def test_scheduler_exports_leadership_pumping_sweeping_and_queue_depth(
 
     # A worker claims it and vanishes: once the lease is over, the sweeper puts it back.
     async with runtime.engine.begin() as conn:
-        _, claimed = await message_store.claim(conn, [accepted.body["id"]], now=clock(), lease_s=1)
+        claimed = await message_store.claim(
+            conn, [accepted.body["id"]], now=clock(), lease_s=1, token="vanished"
+        )
     assert claimed == [accepted.body["id"]]
     clock.set(clock() + timedelta(minutes=1))
     await scheduler.tick()
