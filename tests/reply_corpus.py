@@ -81,7 +81,7 @@ class Score:
 
 
 def load(name: str) -> tuple[date, list[Reply]]:
-    """The corpus part `name` (train, heldout) and the day its replies were written."""
+    """The corpus part `name` (train, heldout-3) and the day its replies were written."""
     data = yaml.safe_load((CORPUS / f"{name}.yaml").read_text(encoding="utf-8"))
     replies = [
         Reply(

@@ -8,6 +8,12 @@ Every rule file applies to every reply whatever the debtor's locale (a Chinese-s
 may well write STOP); the locale only decides how a date such as 3/4 is read. Before any rule is
 read, text speak and one-key slips are respelled (`spelling`), so "pls stopp txting" is read as
 "please stop texting".
+
+A reply that is not a keyword as a whole may still say one as a sentence of its own: "Wrong
+number. STOP", "退订，谢谢", "td 谢谢". An opt-out keyword standing alone between punctuation
+(courtesy words such as "please" or 谢谢 around it aside) is read as the opt-out, alongside
+whatever else the reply says. Only the opt-out is read so: "Help, I can't pay" is not a request
+for the HELP text.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ import yaml
 from gateway.replies import spelling
 from gateway.replies.categories import Category, ordered
 from gateway.replies.dates import promise_date
-from gateway.replies.text import clauses, normalize, words
+from gateway.replies.text import clauses, normalize, sentences, words
 
 RULES_DIR = Path(__file__).parent / "keywords"
 RULE_LOCALES = ("en", "zh-CN")
@@ -37,9 +43,13 @@ _EN_NEGATORS = re.compile(
     r"\b(not|never|can't|cant|cannot|won't|wont|don't|dont|didn't|didnt|haven't|havent|"
     r"hasn't|hasnt|unable|couldn't|wouldn't|isn't|wasn't|no|refuse|refusing)\b"
 )
+_NEGATION_FILLERS = frozenset({"be", "able", "to", "going", "gonna", "really", "even", "ever"})
 _ZH_NEGATORS = re.compile(r"[不没未别]")
 _LATIN = re.compile(r"[a-z]")
 _HAN_OR_DIGIT = re.compile(r"[\u3400-\u9fff\uf900-\ufaff0-9]")
+_LITERAL_WORD = re.compile(r"[a-z]{2,}(?:'[a-z]+)?")
+# The keyword categories that a sentence of a longer reply can say on its own.
+_STANDALONE = frozenset({Category.OPT_OUT_CHANNEL})
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +106,8 @@ class RuleSet:
     version: str
     spellings: dict[str, str] = field(default_factory=dict)  # written form → word
     groups: tuple[RuleGroup, ...] = ()
+    vocabulary: frozenset[str] = frozenset()  # the words the rules are written in
+    courtesy: re.Pattern[str] | None = None  # "please", "thanks", 谢谢… around a keyword
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +126,9 @@ def _groups(rules: list[Rule]) -> tuple[RuleGroup, ...]:
         grouped.setdefault((rule.chinese, rule.category), []).append(rule)
     return tuple(
         RuleGroup(
-            chinese, re.compile("|".join(f"(?:{r.pattern.pattern})" for r in listed)), tuple(listed)
+            chinese,
+            re.compile("|".join(f"(?:{r.pattern.pattern})" for r in listed), re.MULTILINE),
+            tuple(listed),
         )
         for (chinese, _), listed in grouped.items()
     )
@@ -124,23 +138,32 @@ def classify(text: str, *, today: date, locale: str = "en") -> Classification:
     """Classify one reply. `today` is the date the debtor wrote it, in their own time zone; a
     promised date is read relative to it (and to `locale`, for numeric dates)."""
     rules = rule_set()
-    normalized = spelling.respell(normalize(text), rules.spellings)
+    normalized = spelling.respell(normalize(text), rules.spellings, rules.vocabulary)
     plain = words(normalized)
-    keyword = rules.keywords.get(plain) or rules.keywords.get(plain.replace(" ", ""))
-    if keyword is not None:
-        category, rule_id = keyword
+    said = _keyword(plain, rules)
+    if said is not None:
+        category, rule_id = rules.keywords[said]
         return Classification(
-            (category,), Facts(keyword=plain, rules=(rule_id,)), 1.0, rules.version
+            (category,), Facts(keyword=said, rules=(rule_id,)), 1.0, rules.version
         )
 
     joined = clauses(normalized)
+    # English rules read the reply's words, then each of its sentences on a line of its own, so
+    # that a rule anchored with ^ or $ reads "the start (end) of a sentence": "Not me. STOP or
+    # I'll report you" starts a sentence with "stop".
+    parts = sentences(normalized)
+    english = plain if len(parts) < 2 else "\n".join([plain, *parts])
     # A rule file only reads a reply in its own script (Chinese rules also read a bare
     # number, such as the regulator's hotline): half the rules are never tried on a reply.
     latin, han = bool(_LATIN.search(plain)), bool(_HAN_OR_DIGIT.search(joined))
     confidence: dict[Category, float] = {}
     matched: list[str] = []
+    for said in _standalone_keywords(normalized, rules):
+        category = rules.keywords[said][0]
+        confidence[category] = 1.0
+        matched.append(f"sentence:{said}")
     for group in rules.groups:
-        text_of_group = joined if group.chinese else plain
+        text_of_group = joined if group.chinese else english
         if not (han if group.chinese else latin) or not group.screen.search(text_of_group):
             continue
         for rule in group.rules:
@@ -163,6 +186,27 @@ def classify(text: str, *, today: date, locale: str = "en") -> Classification:
     )
 
 
+def _keyword(plain: str, rules: RuleSet) -> str | None:
+    """The keyword that `plain` (a reply or one sentence of it, in `words`) is, as written, run
+    together ("stop all" as STOPALL) or once the courtesy words around it are set aside."""
+    bare = rules.courtesy.sub("", plain).strip() if rules.courtesy else plain
+    for key in (plain, plain.replace(" ", ""), bare, bare.replace(" ", "")):
+        if key in rules.keywords:
+            return key
+    return None
+
+
+def _standalone_keywords(normalized: str, rules: RuleSet) -> list[str]:
+    """The opt-out keywords that a sentence of the reply is. A keyword of one letter (T) only
+    counts as the whole reply."""
+    found = []
+    for sentence in sentences(normalized):
+        key = _keyword(sentence, rules)
+        if key is not None and rules.keywords[key][0] in _STANDALONE and len(key) > 1:
+            found.append(key)
+    return found
+
+
 def _found(rule: Rule, text: str) -> bool:
     if not rule.negatable:
         return rule.pattern.search(text) is not None
@@ -172,7 +216,10 @@ def _found(rule: Rule, text: str) -> bool:
 def _negated(text: str, start: int, chinese: bool) -> bool:
     if chinese:
         return bool(_ZH_NEGATORS.search(text[max(0, start - 2) : start].rpartition(" ")[2]))
-    before = text[:start].split()[-3:]
+    # The three words before, within the sentence's line, passing over "be able to" and
+    # "going to" ("I won't be able to pay Friday" is no promise).
+    line = text[:start].rpartition("\n")[2].split()
+    before = [w for w in line if w not in _NEGATION_FILLERS][-3:]
     return bool(_EN_NEGATORS.search(" ".join(before)))
 
 
@@ -182,6 +229,8 @@ def rule_set() -> RuleSet:
     keywords: dict[str, tuple[Category, str]] = {}
     rules: list[Rule] = []
     spellings: dict[str, str] = {}
+    vocabulary: set[str] = set()
+    courtesy: set[str] = set()
     digest = hashlib.sha256()
     for locale in RULE_LOCALES:
         path = RULES_DIR / f"{locale}.yaml"
@@ -193,11 +242,15 @@ def rule_set() -> RuleSet:
             data.get("typo_tolerant") or [],
             data.get("not_typos") or [],
         )
+        vocabulary |= {str(w).casefold() for w in data.get("typo_tolerant") or []}
+        vocabulary |= {str(w).casefold() for w in (data.get("spellings") or {}).values()}
+        courtesy |= {words(normalize(str(w))) for w in data.get("courtesy") or []}
         for name, listed in (data.get("keywords") or {}).items():
             category = _category(path, name)
             for word in listed or []:
                 key = words(normalize(str(word)))
                 keywords[key] = (category, f"keyword:{key}")
+                vocabulary |= set(key.split())
         defined = {
             f"{{{name}}}": str(fragment) for name, fragment in (data.get("define") or {}).items()
         }
@@ -205,8 +258,31 @@ def rule_set() -> RuleSet:
             category = _category(path, name)
             for index, spec in enumerate(listed or [], start=1):
                 rules.append(_rule(path, locale, category, index, spec, defined))
+    for rule in rules:
+        if not rule.chinese:
+            vocabulary |= set(_LITERAL_WORD.findall(rule.pattern.pattern))
     version = f"rules-{ENGINE_VERSION}.{digest.hexdigest()[:10]}"
-    return RuleSet(keywords, tuple(rules), version, spellings, _groups(rules))
+    return RuleSet(
+        keywords,
+        tuple(rules),
+        version,
+        spellings,
+        _groups(rules),
+        frozenset(vocabulary),
+        _edges(courtesy),
+    )
+
+
+def _edges(courtesy: set[str]) -> re.Pattern[str] | None:
+    """One pattern for any run of courtesy words at the start or the end of a sentence (an
+    English one as a whole word, a Chinese one also written against the keyword: 退订谢谢)."""
+    if not courtesy:
+        return None
+    ordered_words = sorted((w for w in courtesy if w), key=len, reverse=True)
+    latin = "|".join(re.escape(w) for w in ordered_words if _LATIN.search(w))
+    han = "|".join(re.escape(w) for w in ordered_words if not _LATIN.search(w))
+    one = "|".join(p for p in (latin and rf"\b(?:{latin})\b", han and rf"(?:{han})") if p)
+    return re.compile(rf"^(?:(?:{one}) ?)+|(?: ?(?:{one}))+$")
 
 
 def _category(path: Path, name: str) -> Category:
@@ -229,7 +305,7 @@ def _rule(
     for name, fragment in defined.items():
         source = source.replace(name, fragment)
     try:
-        pattern = re.compile(source)
+        pattern = re.compile(source, re.MULTILINE)
     except re.error as exc:
         raise ValueError(f"{path.name}: {category.value}[{index}]: {exc}") from None
     return Rule(

@@ -1,7 +1,8 @@
 """One spelling for the words a reply turns on, so rules are written once in plain English: text
 speak and contractions typed without an apostrophe ("u", "pls", "dont") become the words they
-stand for, and a slip of one key in a word that matters ("stopp", "sotp", "unsubscrib") is read
-as that word.
+stand for, and a slip of one key in a word that matters ("stopp", "sotp", "wrng", "unsubscrib")
+is read as that word. A letter held down for emphasis ("stooop", "nooo", "pleeease") is read once,
+or twice where only that spells a word the rules know ("callll" → "call").
 
 Both come from the rule files: `spellings` maps a written form to the word, and the one-typo
 variants of every word listed under `typo_tolerant` are generated when the rules are loaded, so
@@ -12,19 +13,25 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)*")
+_RUN = re.compile(r"([a-z])\1{2,}")
 # Shorter words have too many real neighbours ("stop" → "step", "shop"): only a swapped pair of
-# letters or a doubled letter is read as a slip there; from this length on, any single edit.
+# letters or a doubled letter is read as a slip there; from five letters on also a letter left
+# out (not the first: "wrng", "numbr"), and from seven on any single edit.
+_DROP_FROM = 5
 _ANY_EDIT_FROM = 7
 
 
 def variants(word: str) -> set[str]:
     """The spellings one slip away from `word`: a letter doubled or two neighbours swapped; for
-    a long word also a letter dropped, added or replaced."""
+    a word of five letters or more also a letter dropped; from seven also a letter added or
+    replaced."""
     found = {word[:i] + word[i] + word[i:] for i in range(len(word))}
     found |= {word[:i] + word[i + 1] + word[i] + word[i + 2 :] for i in range(len(word) - 1)}
+    if len(word) >= _DROP_FROM:
+        found |= {word[:i] + word[i + 1 :] for i in range(1, len(word))}
     if len(word) >= _ANY_EDIT_FROM:
         for i in range(len(word) + 1):
             found.add(word[:i] + word[i + 1 :])
@@ -51,9 +58,26 @@ def table(
     return out
 
 
-def respell(text: str, words: Mapping[str, str]) -> str:
+def respell(text: str, words: Mapping[str, str], vocabulary: Collection[str] = ()) -> str:
     """`text` (normalized: lower case) with every word in `words` spelled as it says; the rest,
-    punctuation and other scripts included, as it was."""
-    if not words:
+    punctuation and other scripts included, as it was. A letter typed three times or more in a
+    word is read once, or twice when only that makes a word of `vocabulary` (the words the rules
+    are written in) or of `words`."""
+    if not words and not vocabulary:
         return text
-    return _WORD.sub(lambda m: words.get(m[0], m[0]), text)
+
+    def one(m: re.Match[str]) -> str:
+        word = m[0]
+        if word in words:
+            return words[word]
+        if not _RUN.search(word):
+            return word
+        once, twice = _RUN.sub(r"\1", word), _RUN.sub(r"\1\1", word)
+        for form in (once, twice):
+            if form in vocabulary:
+                return form
+            if form in words:
+                return words[form]
+        return once
+
+    return _WORD.sub(one, text)

@@ -8,12 +8,15 @@ import unicodedata
 
 _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u02bc": "'", "`": "'", "\u00b4": "'"})
 _SPACE = re.compile(r"\s+")
+# "wrong #": a hash that numbers nothing is the word "number" ("#4" stays a hash).
+_NUMBER_SIGN = re.compile(r"#(?!\s*\d)")
 
 
 def normalize(text: str) -> str:
     """NFKC (full-width letters and digits become ASCII), case-folded, one kind of apostrophe,
-    single spaces."""
+    "#" written for "number", single spaces."""
     folded = unicodedata.normalize("NFKC", text).casefold().translate(_QUOTES)
+    folded = _NUMBER_SIGN.sub(" number ", folded)
     return _SPACE.sub(" ", folded).strip()
 
 
@@ -30,6 +33,22 @@ def words(normalized: str) -> str:
         else:
             out.append(char)
     return _SPACE.sub(" ", "".join(out)).strip()
+
+
+def sentences(normalized: str) -> list[str]:
+    """The reply cut where a sentence or clause ends: at punctuation (not an apostrophe or a
+    hyphen), and at a symbol or emoji; each piece as `words` spells it."""
+    pieces: list[str] = []
+    current: list[str] = []
+    for char in normalized:
+        kind = unicodedata.category(char)
+        if char not in "'-" and kind[0] in "PS":
+            pieces.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    pieces.append("".join(current))
+    return [w for w in (words(p) for p in pieces) if w]
 
 
 _CJK = r"\u3400-\u9fff\uf900-\ufaff"

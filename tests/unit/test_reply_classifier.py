@@ -284,3 +284,67 @@ def test_the_result_is_serializable_facts() -> None:
     facts = classify("I'll pay on Friday", today=MONDAY).facts.as_dict()
     assert facts["promise_date"] == "2026-03-13" and facts["keyword"] is None
     assert all(r.startswith("en.promise_to_pay.") for r in facts["rules"])
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # An opt-out keyword that is a sentence of its own is the opt-out, with the rest.
+        ("Wrong number. STOP", {C.WRONG_PARTY, C.OPT_OUT_CHANNEL}),
+        ("not me. STOP or I'll report you", {C.WRONG_PARTY, C.OPT_OUT_CHANNEL, C.COMPLAINT}),
+        ("TD 谢谢", {C.OPT_OUT_CHANNEL}),
+        ("Stop. I'll pay Friday", {C.OPT_OUT_CHANNEL, C.PROMISE_TO_PAY}),
+    ],
+)
+def test_a_stop_said_as_a_sentence_of_its_own_is_read(text: str, expected: set[Category]) -> None:
+    assert set(classify(text, today=MONDAY).categories) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("stop please", C.OPT_OUT_CHANNEL),
+        ("pls stop", C.OPT_OUT_CHANNEL),
+        ("STOP thanks!!", C.OPT_OUT_CHANNEL),
+        ("help please", C.HELP),
+        ("退订谢谢", C.OPT_OUT_CHANNEL),
+    ],
+)
+def test_courtesy_words_around_a_keyword_leave_it_a_keyword(text: str, category: Category) -> None:
+    result = classify(text, today=MONDAY)
+    assert result.categories == (category,) and result.facts.keyword is not None
+
+
+@pytest.mark.parametrize(
+    ("text", "absent"),
+    [
+        ("Help, I can't pay", C.HELP),  # only the opt-out is read out of a longer reply
+        ("I'll stop by the branch tomorrow", C.OPT_OUT_CHANNEL),
+        ("Stop the interest and I'll pay monthly", C.OPT_OUT_CHANNEL),
+        ("please don't stop the reminders", C.OPT_OUT_CHANNEL),
+        ("She passed away, stop contacting us", C.OPT_OUT_CHANNEL),
+        ("Don't call or text me before 8am", C.CEASE_ALL),  # when, not whether
+        ("I'm the account holder", C.WRONG_PARTY),
+        ("He moved the payment to Friday", C.WRONG_PARTY),
+        ("The app doesn't have this option", C.WRONG_PARTY),
+        ("my battery died", C.DECEASED),
+        ("I won't be able to pay this week", C.PROMISE_TO_PAY),
+        ("我已经换号了，新号是138", C.WRONG_PARTY),  # the debtor's own new number
+        ("不是我不想还", C.WRONG_PARTY),
+    ],
+)
+def test_the_broader_rules_do_not_read_lookalikes(text: str, absent: Category) -> None:
+    assert absent not in classify(text, today=MONDAY).categories
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("Stooop", C.OPT_OUT_CHANNEL),  # a letter held down
+        ("STOPPP", C.OPT_OUT_CHANNEL),
+        ("wrng number", C.WRONG_PARTY),  # a letter left out of a five-letter word
+        ("Wrong # stop texting", C.WRONG_PARTY),  # "#" for "number"
+    ],
+)
+def test_held_down_and_dropped_letters_and_the_number_sign(text: str, category: Category) -> None:
+    assert category in classify(text, today=MONDAY).categories

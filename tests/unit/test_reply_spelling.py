@@ -28,3 +28,15 @@ def test_respelling_keeps_punctuation_other_scripts_and_unknown_words() -> None:
     words = table({"u": "you", "dont": "don't"}, ["stop"], [])
     assert respell("u, dont stopp! 退订 ok", words) == "you, don't stop! 退订 ok"
     assert respell("ok", {}) == "ok"
+
+
+def test_a_five_letter_word_tolerates_a_dropped_letter_but_not_its_first() -> None:
+    found = variants("wrong")
+    assert {"wrng", "wong", "wrog", "worng"} <= found
+    assert "rong" not in found and "wrung" not in found
+
+
+def test_a_held_down_letter_is_read_once_or_twice_as_the_vocabulary_spells_it() -> None:
+    assert respell("stooop", {}, {"stop"}) == "stop"
+    assert respell("callll me", {}, {"call"}) == "call me"
+    assert respell("nooo more", {}, {"stop"}) == "no more"
