@@ -1,4 +1,5 @@
-"""Debtor replies: what they mean (a pure classifier over keyword and phrase rules per locale).
+"""Debtor replies: what they mean (a pure classifier over keyword and phrase rules per locale,
+and a statistical model trained on the labelled replies in `corpus/`).
 
 What a reply does to its case is `gateway.services.replies`.
 """

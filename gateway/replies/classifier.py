@@ -1,8 +1,10 @@
-"""Reading a debtor's reply: exact keywords first, then phrase rules, in English and Chinese.
+"""Reading a debtor's reply: exact keywords first, then phrase rules, in English and Chinese,
+then a statistical model (`model`) for what the rules missed (`combine`).
 
 Pure: no database, no clock (the reply's local date is passed in), no I/O once the rule files
-are loaded. The rule files are data (`keywords/<locale>.yaml`); the classifier's version carries
-a digest of them, so every decision on a case timeline names the exact rules that made it.
+and the corpus are loaded. The rule files are data (`keywords/<locale>.yaml`); the classifier's
+version carries a digest of them and of the model (its corpus, parameters and thresholds), so
+every decision on a case timeline names the exact rules and model that made it.
 
 Every rule file applies to every reply whatever the debtor's locale (a Chinese-speaking debtor
 may well write STOP); the locale only decides how a date such as 3/4 is read. Before any rule is
@@ -20,6 +22,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
@@ -29,8 +33,10 @@ from typing import Any
 import yaml
 
 from gateway.replies import spelling
-from gateway.replies.categories import Category, ordered
+from gateway.replies.categories import PRECEDENCE, Category, ordered
 from gateway.replies.dates import promise_date
+from gateway.replies.model import Model, corpus, threshold, train
+from gateway.replies.model import version as model_version
 from gateway.replies.text import clauses, normalize, sentences, words
 
 RULES_DIR = Path(__file__).parent / "keywords"
@@ -39,6 +45,32 @@ ENGINE_VERSION = 1
 DEFAULT_CONFIDENCE = 0.9
 # Below this, a reply is queued for human review (compliance §6.6 "low confidence").
 REVIEW_THRESHOLD = 0.8
+# A dispute is not read into a reply the model also finds this likely to say "wrong party": a
+# stranger's "not mine" read as the debtor's dispute keeps their number for debt messages.
+WRONG_PARTY_DOUBT = 0.2
+# What the model reads alone that a person always confirms, however sure it is: a wrong party
+# invalidates the debtor's number for every debt. (The other costly readings, holds, a cease or
+# a dispute, are reviewed whoever read them: `effects.REVIEW`.)
+CONFIRMED = frozenset({Category.WRONG_PARTY})
+# Categories the model mistakes for one another (its cross-validated confusions, printed by
+# `python -m tests.reply_cv`): where the rules found one, the model's reading of the other is
+# not applied.
+_PAIRS = (
+    (Category.CEASE_ALL, Category.OPT_OUT_CHANNEL),
+    (Category.WRONG_PARTY, Category.DISPUTE),
+    (Category.WRONG_PARTY, Category.INFO_REQUEST),
+    (Category.OPT_OUT_CHANNEL, Category.RESUBSCRIBE),
+    (Category.WRONG_PARTY, Category.DECEASED),
+    (Category.CEASE_ALL, Category.CHANNEL_PREFERENCE),
+    (Category.CEASE_ALL, Category.TIME_PREFERENCE),  # "don't call before 8am": when, not whether
+    (Category.OPT_OUT_CHANNEL, Category.TIME_PREFERENCE),
+    (Category.DISPUTE, Category.INFO_REQUEST),  # a question about the debt is not a dispute
+)
+NEIGHBOURS: dict[Category, frozenset[Category]] = {
+    c: frozenset({b for a, b in _PAIRS if a is c} | {a for a, b in _PAIRS if b is c})
+    for c in Category
+}
+_RANK = {category: index for index, category in enumerate(PRECEDENCE)}
 _EN_NEGATORS = re.compile(
     r"\b(not|never|can't|cant|cannot|won't|wont|don't|dont|didn't|didnt|haven't|havent|"
     r"hasn't|hasnt|unable|couldn't|wouldn't|isn't|wasn't|no|refuse|refusing)\b"
@@ -68,13 +100,16 @@ class Facts:
 
     promise_date: date | None = None
     keyword: str | None = None  # the exact keyword the whole reply was
-    rules: tuple[str, ...] = ()  # ids of the keywords and rules that matched
+    rules: tuple[str, ...] = ()  # ids of the keywords and rules that matched ("model.<category>")
+    # The model's probability of each category it added or doubts, most restrictive first.
+    model: tuple[tuple[str, float], ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "promise_date": self.promise_date.isoformat() if self.promise_date else None,
             "keyword": self.keyword,
             "rules": list(self.rules),
+            "model": dict(self.model),
         }
 
 
@@ -86,6 +121,9 @@ class Classification:
     facts: Facts = field(default_factory=Facts)
     confidence: float = 0.0
     version: str = ""
+    # What only the model read, below the review threshold: a person must confirm it (applied
+    # meanwhile if it is among `categories`, compliance §6.6 "low confidence").
+    doubts: tuple[tuple[Category, float], ...] = ()
 
     @property
     def primary(self) -> Category:
@@ -93,7 +131,7 @@ class Classification:
 
     @property
     def confident(self) -> bool:
-        return self.confidence >= REVIEW_THRESHOLD
+        return self.confidence >= REVIEW_THRESHOLD and not self.doubts
 
     def has(self, *categories: Category) -> bool:
         return any(c in self.categories for c in categories)
@@ -134,19 +172,59 @@ def _groups(rules: list[Rule]) -> tuple[RuleGroup, ...]:
     )
 
 
-def classify(text: str, *, today: date, locale: str = "en") -> Classification:
+def classify(
+    text: str, *, today: date, locale: str = "en", model: Model | None = None
+) -> Classification:
     """Classify one reply. `today` is the date the debtor wrote it, in their own time zone; a
-    promised date is read relative to it (and to `locale`, for numeric dates)."""
+    promised date is read relative to it (and to `locale`, for numeric dates). `model` is the
+    statistical model read beside the rules (by default the one trained on the shipped corpus)."""
     rules = rule_set()
     normalized = spelling.respell(normalize(text), rules.spellings, rules.vocabulary)
-    plain = words(normalized)
-    said = _keyword(plain, rules)
+    said = _keyword(words(normalized), rules)
     if said is not None:
+        # An exact keyword is read before anything else, the model included (§6.6).
         category, rule_id = rules.keywords[said]
         return Classification(
-            (category,), Facts(keyword=said, rules=(rule_id,)), 1.0, rules.version
+            (category,), Facts(keyword=said, rules=(rule_id,)), 1.0, classifier_version()
         )
+    found, matched, denied = read_rules(normalized)
+    if model is None:
+        model = trained_model()
+    readings = model.probabilities(features(normalized))
+    confidence, doubts = combine(found, readings, denied=denied)
+    categories = ordered(set(confidence))
+    matched += [f"model.{c.value}" for c in categories if c not in found and c in confidence]
+    model_facts = tuple(
+        (c.value, round(readings[c], 3))
+        for c in ordered(set(confidence) - set(found) | {c for c, _ in doubts})
+        if c in readings
+    )
+    if categories == (Category.UNKNOWN,):
+        return Classification(
+            categories, Facts(model=model_facts), 0.0, classifier_version(), doubts
+        )
+    promised = None
+    if Category.PROMISE_TO_PAY in categories:
+        promised = promise_date(normalized, today, locale)
+    # The certainty of the category that decides (the most restrictive): a strong "wrong
+    # number" is not doubted because a weak "balance" matched too.
+    return Classification(
+        categories,
+        Facts(promise_date=promised, rules=tuple(dict.fromkeys(matched)), model=model_facts),
+        confidence[categories[0]],
+        classifier_version(),
+        doubts,
+    )
 
+
+def read_rules(
+    normalized: str,
+) -> tuple[dict[Category, float], list[str], frozenset[Category]]:
+    """What the phrase rules (and an opt-out keyword said as a sentence of its own) find in a
+    reply, normalised and respelled: each category with its confidence, the rule ids, and the
+    categories the rules read only negated ("I haven't paid", "I'm not bankrupt")."""
+    rules = rule_set()
+    plain = words(normalized)
     joined = clauses(normalized)
     # English rules read the reply's words, then each of its sentences on a line of its own, so
     # that a rule anchored with ^ or $ reads "the start (end) of a sentence": "Not me. STOP or
@@ -158,6 +236,7 @@ def classify(text: str, *, today: date, locale: str = "en") -> Classification:
     latin, han = bool(_LATIN.search(plain)), bool(_HAN_OR_DIGIT.search(joined))
     confidence: dict[Category, float] = {}
     matched: list[str] = []
+    denied: set[Category] = set()
     for said in _standalone_keywords(normalized, rules):
         category = rules.keywords[said][0]
         confidence[category] = 1.0
@@ -170,20 +249,99 @@ def classify(text: str, *, today: date, locale: str = "en") -> Classification:
             if _found(rule, text_of_group):
                 confidence[rule.category] = max(confidence.get(rule.category, 0.0), rule.confidence)
                 matched.append(rule.rule_id)
-    categories = ordered(set(confidence))
-    if categories == (Category.UNKNOWN,):
-        return Classification(categories, Facts(), 0.0, rules.version)
-    promised = None
-    if Category.PROMISE_TO_PAY in categories:
-        promised = promise_date(normalized, today, locale)
-    # The certainty of the category that decides (the most restrictive): a strong "wrong
-    # number" is not doubted because a weak "balance" matched too.
-    return Classification(
-        categories,
-        Facts(promise_date=promised, rules=tuple(dict.fromkeys(matched))),
-        confidence[categories[0]],
-        rules.version,
-    )
+            elif rule.negatable and rule.pattern.search(text_of_group):
+                denied.add(rule.category)
+    return confidence, matched, frozenset(denied - set(confidence))
+
+
+def combine(
+    found: Mapping[Category, float],
+    readings: Mapping[Category, float],
+    thresholds: Mapping[Category, float] | None = None,
+    denied: frozenset[Category] = frozenset(),
+) -> tuple[dict[Category, float], tuple[tuple[Category, float], ...]]:
+    """The categories of a reply, each with its confidence, and the model's doubts: what only
+    the model read and a person must confirm (compliance §6.6 "low confidence").
+
+    The rules are authoritative where they match: what they found is kept, with their
+    confidence, and the model never removes nor lowers it. The model adds a category the rules
+    missed where its probability reaches that category's threshold (`model.THRESHOLDS`), and
+    that the rules did not read negated (`denied`: the model does not weigh a "not"):
+
+    - below the review threshold, the category is applied and doubted (the most restrictive
+      reading is applied meanwhile);
+    - a wrong party read by the model alone is always doubted: it invalidates the number;
+    - a category the model confuses with one the rules found (`NEIGHBOURS`: a cease for an
+      opt-out, a wrong party for a dispute…) is not applied; it is doubted when it is the more
+      restrictive of the two, and otherwise dropped;
+    - a dispute the model alone reads is not applied where it finds a wrong party likely too
+      (`WRONG_PARTY_DOUBT`): a stranger's "not mine" is never read as only a dispute."""
+    limit = thresholds.get if thresholds is not None else None
+    confidence = dict(found)
+    doubts: dict[Category, float] = {}
+    for category, p in readings.items():
+        wanted = limit(category, threshold(category)) if limit else threshold(category)
+        if category in found or category in denied or p < wanted:
+            continue
+        near = [n for n in NEIGHBOURS.get(category, ()) if n in found]
+        if near:
+            if all(_RANK[category] < _RANK[n] for n in near):
+                doubts[category] = p
+            continue
+        confidence[category] = p
+        if p < REVIEW_THRESHOLD or category in CONFIRMED:
+            doubts[category] = p
+    wrong_party = readings.get(Category.WRONG_PARTY, 0.0)
+    if (
+        Category.DISPUTE in confidence
+        and Category.DISPUTE not in found
+        and Category.WRONG_PARTY not in confidence
+        and wrong_party >= WRONG_PARTY_DOUBT
+    ):
+        del confidence[Category.DISPUTE]
+        doubts[Category.WRONG_PARTY] = wrong_party
+        doubts[Category.DISPUTE] = readings[Category.DISPUTE]
+    listed = ordered(set(doubts))
+    return confidence, tuple((c, doubts[c]) for c in listed if c in doubts)
+
+
+def features(normalized: str) -> str:
+    """What the model reads of a normalised, respelled reply: its words (Chinese without the
+    spaces typed between characters) and any emoji, which `words` drops."""
+    emoji = " ".join(ch for ch in normalized if unicodedata.category(ch) == "So")
+    return f"{_mark_negation(clauses(normalized))} {emoji}".strip()
+
+
+def _mark_negation(text: str) -> str:
+    """The word an English negator governs is written `not_<word>` ("don't stop" reads
+    "don't not_stop"), so the model can tell it from the word said plainly."""
+    out: list[str] = []
+    left = 0
+    for word in text.split(" "):
+        out.append(f"not_{word}" if left and word not in _NEGATION_FILLERS else word)
+        if _EN_NEGATORS.fullmatch(word):
+            left = 1
+        elif word not in _NEGATION_FILLERS:
+            left = 0
+    return " ".join(out)
+
+
+@cache
+def trained_model() -> Model:
+    """The model trained on the shipped corpus, once per process."""
+    rules = rule_set()
+    replies = corpus().replies
+    texts = [
+        features(spelling.respell(normalize(r.text), rules.spellings, rules.vocabulary))
+        for r in replies
+    ]
+    return train(texts, [r.expect for r in replies])
+
+
+@cache
+def classifier_version() -> str:
+    """The version written with every decision: the rules' digest and the model's."""
+    return f"{rule_set().version}+{model_version()}"
 
 
 def _keyword(plain: str, rules: RuleSet) -> str | None:

@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from gateway.replies import PRECEDENCE, Category, classify, rule_set
+from gateway.replies import PRECEDENCE, Category, classify, model, rule_set
 from gateway.replies.categories import ordered
 
 C = Category
@@ -274,9 +274,9 @@ def test_weak_signals_have_low_confidence() -> None:
     assert weak.primary is C.INFO_REQUEST and not weak.confident
 
 
-def test_the_version_names_the_rules() -> None:
+def test_the_version_names_the_rules_and_the_model() -> None:
     version = classify("STOP", today=MONDAY).version
-    assert version == rule_set().version and version.startswith("rules-1.")
+    assert version == f"{rule_set().version}+{model.version()}" and version.startswith("rules-1.")
     assert classify("anything", today=MONDAY).version == version
 
 

@@ -1,7 +1,9 @@
 """The reply classifier scored on a labelled corpus of replies as people write them (English and
 Chinese, typos, slang, names, mixed language, emoji).
 
-Two parts. `train` is what the rules are written from, and must be read in full. It also holds the
+Two parts. `train` (gateway/replies/corpus/train.yaml, shipped with the package: the statistical
+model is trained on it) is what the rules are written from, and must be read in full by the rules
+and the model combined. It also holds the
 two parts that used to be held out (`heldout`, then `heldout-2`): both were read while rules were
 written, so neither gave a blind figure any more, and they became training replies. `heldout-3`
 is the blind part: written by someone who has not seen the rules, it is only ever scored, and a

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.replies import Category, Classification
+from gateway.replies.classifier import REVIEW_THRESHOLD
 from gateway.replies.effects import (
     NO_ACKNOWLEDGEMENT,
     REPEAT_WINDOW_HOURS,
@@ -125,8 +126,10 @@ async def _review(run: Run) -> None:
     reasons = [f"{c.value} needs a person" for c in result.categories if c in REVIEW]
     if result.has(G.PROMISE_TO_PAY) and result.facts.promise_date is None:
         reasons.append("promise to pay without a date")
-    if result.primary is not G.UNKNOWN and not result.confident:
+    if result.primary is not G.UNKNOWN and result.confidence < REVIEW_THRESHOLD:
         reasons.append(f"low confidence ({result.confidence:.2f})")
+    # What only the statistical model read, unsure or too costly to act on unconfirmed (§6.6).
+    reasons.extend(f"model read {c.value} ({p:.2f}), to confirm" for c, p in result.doubts)
     if result.primary is G.UNKNOWN:
         if len(run.reply.body.strip()) > UNKNOWN_REVIEW_CHARS:
             reasons.append("not understood")
