@@ -7,6 +7,8 @@ little work: the budget counts steps, so these tests do not depend on the machin
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from gateway.errors import ValidationFailed
@@ -112,3 +114,16 @@ def test_send_time_rendering_meters_only_versions_that_did_not_ship() -> None:
     with pytest.raises(ValidationFailed) as err:
         render_message(rt, row, version({}), now)
     assert err.value.code == "template_too_costly"
+
+
+def test_the_deadline_counts_the_render_s_cpu_time_not_the_wait_for_a_core() -> None:
+    from gateway.render_budget import TemplateTooCostly, budget
+
+    with budget(0.05) as b:
+        time.sleep(0.1)  # descheduled, as on a loaded machine: no CPU spent
+        b.step()
+    with budget(0.05) as b, pytest.raises(TemplateTooCostly, match="too long"):
+        start = time.thread_time()
+        while time.thread_time() - start < 0.06:  # spinning is spending
+            pass
+        b.step()
