@@ -7,13 +7,17 @@ it at exit. This module is the one place that wires services into providers (the
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Callable
 from datetime import datetime
 
 import redis
 import redis.asyncio as aredis
+import structlog
 
 from gateway import providers as provider_registry
+from gateway import replies
 from gateway.ratelimit import RateLimiter, parse_rate_limits
 from gateway.redis_keys import Keys
 from gateway.runtime import Runtime, utcnow
@@ -25,7 +29,9 @@ from scheduler.caps import lookback
 from scheduler.policy_config import cap_policy
 from scheduler.presets import load_presets
 
-__all__ = ["Runtime", "open_runtime", "utcnow"]
+__all__ = ["Runtime", "open_runtime", "utcnow", "warm_up_replies"]
+
+log = structlog.get_logger()
 
 
 async def open_runtime(
@@ -61,3 +67,21 @@ async def open_runtime(
     # Callback-only use (the API verifies and parses receipts) needs no started provider.
     runtime.providers = built
     return runtime
+
+
+def warm_up_replies() -> asyncio.Task[None]:
+    """Start training the reply classifier's model in a thread (`replies.warm_up`): a process
+    that reads replies (the API app, the SMTP receiver) starts it at start-up, so its first
+    reply does not wait about two seconds, while the loop goes on serving (/healthz answers).
+    The caller keeps the task and awaits it at shutdown."""
+
+    async def warm() -> None:
+        started = time.monotonic()
+        try:
+            await asyncio.to_thread(replies.warm_up)
+        except Exception:  # the first reply trains it instead
+            log.exception("reply_classifier_warm_up_failed")
+            return
+        log.info("reply_classifier_ready", seconds=round(time.monotonic() - started, 2))
+
+    return asyncio.create_task(warm(), name="reply-classifier-warm-up")

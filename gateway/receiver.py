@@ -13,18 +13,25 @@ import structlog
 
 from channels.email.receiver import MailReceiver, serve
 from gateway import gc_tuning
-from gateway.bootstrap import Runtime, open_runtime
+from gateway.bootstrap import Runtime, open_runtime, warm_up_replies
 from gateway.services.sink import DatabaseSink
 from gateway.settings import Settings
 
 log = structlog.get_logger()
+# The reply classifier's warm-up of each receiver started (`bootstrap.warm_up_replies`), held
+# until it is done.
+WARMING: set[asyncio.Task[None]] = set()
 
 
 async def start_receiver(
     rt: Runtime, *, host: str | None = None, port: int | None = None
 ) -> asyncio.Server:
-    """Listen on the runtime's loop (RECEIVER_HOST / RECEIVER_PORT unless given)."""
+    """Listen on the runtime's loop (RECEIVER_HOST / RECEIVER_PORT unless given), training the
+    reply classifier's model meanwhile in a thread (`WARMING`)."""
     settings = rt.settings
+    warming = warm_up_replies()
+    WARMING.add(warming)
+    warming.add_done_callback(WARMING.discard)
     handler = MailReceiver(
         DatabaseSink(rt),
         secret=settings.secret,
@@ -55,4 +62,5 @@ async def run_receiver(settings: Settings) -> None:
     finally:
         server.close()
         await server.wait_closed()
+        await asyncio.gather(*WARMING)
         await rt.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 
@@ -11,10 +12,12 @@ from prometheus_client import CollectorRegistry
 from gateway.api import cases, ops, policy, providers, reminders, templates
 from gateway.api.base import KEY_CACHE, RUNTIME
 from gateway.api.middleware import errors, request_context
-from gateway.bootstrap import Runtime, open_runtime
+from gateway.bootstrap import Runtime, open_runtime, warm_up_replies
 from gateway.settings import Settings
 
 MAX_BODY = 4 * 1024 * 1024
+# The reply classifier's warm-up, started with the app (`bootstrap.warm_up_replies`).
+WARM_UP = web.AppKey("reply_classifier_warm_up", asyncio.Task)
 
 
 def create_app(
@@ -33,7 +36,10 @@ def create_app(
     async def resources(app: web.Application) -> AsyncIterator[None]:
         rt = runtime or await open_runtime(settings, clock=clock)
         app[RUNTIME] = rt
+        # Replies arrive by the provider callbacks: the model is trained off the loop meanwhile.
+        app[WARM_UP] = warm_up_replies()
         yield
+        await app[WARM_UP]
         app[templates.RENDER_POOL].close()
         if runtime is None:
             await rt.close()

@@ -5,6 +5,22 @@ What a reply does to its case is `gateway.services.replies`.
 """
 
 from gateway.replies.categories import PRECEDENCE, Category
-from gateway.replies.classifier import Classification, Facts, classify, rule_set
+from gateway.replies.classifier import (
+    Classification,
+    Facts,
+    classify,
+    model_ready,
+    rule_set,
+    warm_up,
+)
 
-__all__ = ["PRECEDENCE", "Category", "Classification", "Facts", "classify", "rule_set"]
+__all__ = [
+    "PRECEDENCE",
+    "Category",
+    "Classification",
+    "Facts",
+    "classify",
+    "model_ready",
+    "rule_set",
+    "warm_up",
+]

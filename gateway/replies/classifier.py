@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -65,6 +66,7 @@ _PAIRS = (
     (Category.CEASE_ALL, Category.TIME_PREFERENCE),  # "don't call before 8am": when, not whether
     (Category.OPT_OUT_CHANNEL, Category.TIME_PREFERENCE),
     (Category.DISPUTE, Category.INFO_REQUEST),  # a question about the debt is not a dispute
+    (Category.ALREADY_PAID, Category.PROMISE_TO_PAY),  # 今天还了: paid today, not a promise
 )
 NEIGHBOURS: dict[Category, frozenset[Category]] = {
     c: frozenset({b for a, b in _PAIRS if a is c} | {a for a, b in _PAIRS if b is c})
@@ -146,6 +148,9 @@ class RuleSet:
     groups: tuple[RuleGroup, ...] = ()
     vocabulary: frozenset[str] = frozenset()  # the words the rules are written in
     courtesy: re.Pattern[str] | None = None  # "please", "thanks", 谢谢… around a keyword
+    # English words a mixed reply uses in a Chinese sentence → the Chinese word (`code_switch`).
+    switch: dict[str, str] = field(default_factory=dict)
+    switching: re.Pattern[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,7 +230,9 @@ def read_rules(
     categories the rules read only negated ("I haven't paid", "I'm not bankrupt")."""
     rules = rule_set()
     plain = words(normalized)
-    joined = clauses(normalized)
+    # Chinese rules read a mixed reply with its English words written in Chinese where the
+    # rule files say how ("周五 pay you" as 周五还 you), English rules read it as written.
+    joined = clauses(switched(normalized))
     # English rules read the reply's words, then each of its sentences on a line of its own, so
     # that a rule anchored with ^ or $ reads "the start (end) of a sentence": "Not me. STOP or
     # I'll report you" starts a sentence with "stop".
@@ -309,7 +316,21 @@ def features(normalized: str) -> str:
     """What the model reads of a normalised, respelled reply: its words (Chinese without the
     spaces typed between characters) and any emoji, which `words` drops."""
     emoji = " ".join(ch for ch in normalized if unicodedata.category(ch) == "So")
-    return f"{_mark_negation(clauses(normalized))} {emoji}".strip()
+    # A mixed reply is also read with its English words in Chinese: what the model learns of
+    # 律师 in Chinese replies it reads in "找我的 lawyer" too.
+    mixed = switched(normalized)
+    also = " " + " ".join(_HAN_RUN.findall(clauses(mixed))) if mixed != normalized else ""
+    return f"{_mark_negation(clauses(normalized))}{also} {emoji}".strip()
+
+
+_HAN_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
+
+
+def switched(normalized: str) -> str:
+    """The reply with the English words a Chinese sentence borrows written in Chinese
+    (`spelling.code_switch`, the table in the Chinese rule file)."""
+    rules = rule_set()
+    return spelling.code_switch(normalized, rules.switch, rules.switching)
 
 
 def _mark_negation(text: str) -> str:
@@ -326,9 +347,30 @@ def _mark_negation(text: str) -> str:
     return " ".join(out)
 
 
-@cache
 def trained_model() -> Model:
-    """The model trained on the shipped corpus, once per process."""
+    """The model trained on the shipped corpus, once per process: a second caller waits for the
+    training under way (the warm-up's, `warm_up`) rather than training again."""
+    with _TRAINING:
+        return _trained_model()
+
+
+def model_ready() -> bool:
+    """Whether this process has trained the model already (a reply is read without waiting)."""
+    return _trained_model.cache_info().currsize > 0
+
+
+def warm_up() -> None:
+    """Load the rules and train the model now (about two seconds), so the first reply a process
+    reads does not wait for them. Blocking: a server runs it in a thread at start-up."""
+    trained_model()
+    classifier_version()
+
+
+_TRAINING = threading.Lock()
+
+
+@cache
+def _trained_model() -> Model:
     rules = rule_set()
     replies = corpus().replies
     texts = [
@@ -389,6 +431,7 @@ def rule_set() -> RuleSet:
     spellings: dict[str, str] = {}
     vocabulary: set[str] = set()
     courtesy: set[str] = set()
+    switch: dict[str, str] = {}
     digest = hashlib.sha256()
     for locale in RULE_LOCALES:
         path = RULES_DIR / f"{locale}.yaml"
@@ -403,6 +446,9 @@ def rule_set() -> RuleSet:
         vocabulary |= {str(w).casefold() for w in data.get("typo_tolerant") or []}
         vocabulary |= {str(w).casefold() for w in (data.get("spellings") or {}).values()}
         courtesy |= {words(normalize(str(w))) for w in data.get("courtesy") or []}
+        switch |= {
+            words(normalize(str(k))): str(v) for k, v in (data.get("code_switch") or {}).items()
+        }
         for name, listed in (data.get("keywords") or {}).items():
             category = _category(path, name)
             for word in listed or []:
@@ -428,6 +474,8 @@ def rule_set() -> RuleSet:
         _groups(rules),
         frozenset(vocabulary),
         _edges(courtesy),
+        switch,
+        spelling.switching(switch),
     )
 
 

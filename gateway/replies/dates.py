@@ -128,6 +128,8 @@ _ENGLISH_WORDS: list[Rule] = [
         re.compile(rf"\b(?:on|by|before|until|till|til|(?P<when>next|this)) (?P<day>{_DAY})\b"),
         _weekday,
     ),
+    # An abbreviation that is no other word ("thurs", "fri"; not "sat", "sun", "wed") on its own.
+    (re.compile(r"\b(?P<day>thurs|thur|thu|tues|tue|fri)(?P<when>)\b"), _weekday),
     (re.compile(r"\b(?:end of|by the end of|later) next week\b|\bnext week\b"), friday_of(1)),
     (re.compile(r"\b(?:this week|end of (?:the |this )?week|week'?s end)\b"), friday_of(0)),
     (

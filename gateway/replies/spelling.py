@@ -81,3 +81,27 @@ def respell(text: str, words: Mapping[str, str], vocabulary: Collection[str] = (
         return once
 
     return _WORD.sub(one, text)
+
+
+_HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+
+
+def switching(table: Mapping[str, str]) -> re.Pattern[str] | None:
+    """One pattern for the English words and phrases of a code-switching table, longest first,
+    each as whole words."""
+    if not table:
+        return None
+    listed = sorted(table, key=len, reverse=True)
+    return re.compile(r"\b(?:" + "|".join(re.escape(k) for k in listed) + r")\b")
+
+
+def code_switch(text: str, table: Mapping[str, str], pattern: re.Pattern[str] | None) -> str:
+    """A reply that mixes Chinese and English (normalized, respelled) with the English words of
+    `table` written in Chinese, so the Chinese rules read "我请了 attorney" as 我请了律师 and
+    "这个月底 settle 掉" as 这个月底还清掉. A reply in one script is returned as it is."""
+    if pattern is None or not _HAN.search(text) or not _LATIN_WORD.search(text):
+        return text
+    return pattern.sub(lambda m: table[m[0]], text)
+
+
+_LATIN_WORD = re.compile(r"[a-z]{2,}")

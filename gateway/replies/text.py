@@ -10,13 +10,20 @@ _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u02bc": "'", "`": "'", 
 _SPACE = re.compile(r"\s+")
 # "wrong #": a hash that numbers nothing is the word "number" ("#4" stays a hash).
 _NUMBER_SIGN = re.compile(r"#(?!\s*\d)")
+# Where a reply switches between Latin letters and Chinese characters without a space
+# ("tmr会transfer过去", "stop calling我"): a word boundary, so an English word is read as one.
+_SCRIPT_SWITCH = re.compile(
+    r"(?<=[a-z])(?=[\u3400-\u9fff\uf900-\ufaff])|(?<=[\u3400-\u9fff\uf900-\ufaff])(?=[a-z])"
+)
 
 
 def normalize(text: str) -> str:
     """NFKC (full-width letters and digits become ASCII), case-folded, one kind of apostrophe,
-    "#" written for "number", single spaces."""
+    "#" written for "number", a space where Latin letters and Chinese characters meet, single
+    spaces."""
     folded = unicodedata.normalize("NFKC", text).casefold().translate(_QUOTES)
     folded = _NUMBER_SIGN.sub(" number ", folded)
+    folded = _SCRIPT_SWITCH.sub(" ", folded)
     return _SPACE.sub(" ", folded).strip()
 
 
