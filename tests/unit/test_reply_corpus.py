@@ -59,9 +59,9 @@ def test_training_replies_are_all_read(report: list[str]) -> None:
 
 
 # What the blind part scored when it was first scored with the rules and the model combined
-# (80.8 % overall, STOP family 86.8 %, wrong party 96.7 %, 3 December 2026): a floor, so a change
+# (90.7 % overall, STOP family 92.1 %, wrong party 96.7 %, 3 December 2026; first scored at 80.8 %): a floor, so a change
 # that reads people worse fails here, while the targets below are not met yet.
-HELD_OUT_FLOOR = {"overall": 0.80, "STOP family": 0.86, C.WRONG_PARTY.value: 0.96}
+HELD_OUT_FLOOR = {"overall": 0.90, "STOP family": 0.92, C.WRONG_PARTY.value: 0.96}
 
 
 @needs_held_out
