@@ -91,13 +91,14 @@ def install_worker() -> None:
     from channels.email.smtp import SmtpEmail
     from channels.sms.twilio import TwilioSms
     from gateway import worker
-    from gateway.services import dispatch, receipts, verdicts
+    from gateway.services import dispatch, holding, receipts, verdicts
     from gateway.store import history, messages, timeline
 
     timed(worker.GatewayWorker, "execute_job", "rq execute_job (whole job)")
     timed(dispatch, "dispatch", "dispatch (whole job)")
-    timed(messages, "claim", "claim")
-    timed(dispatch, "_load", "load rows")
+    timed(messages, "claim", "claim (SQLite)")
+    timed(messages, "lock_due", "row locks (PostgreSQL)")
+    timed(holding, "_load", "load rows")
     timed(
         dispatch, "pipeline", "policy pipeline (per message: screening, then caps under the lock)"
     )
@@ -108,7 +109,7 @@ def install_worker() -> None:
         if hasattr(dispatch, name):
             timed(dispatch, name, "send all (per job)")
     timed(receipts, "reconcile", "reconcile")
-    timed(dispatch, "_serialize", "per-debtor lock (wait included)")
+    timed(holding, "serialize", "per-debtor lock (wait included)")
     timed(history, "identities", "debtor identities")
     timed(history, "touches", "contact history read")
     timed(dispatch, "content_gate", "content gate (per message)")

@@ -6,7 +6,7 @@ n-grams are alike are grouped, so a paraphrase with one word changed does not le
 that scores it). For each fold the model is trained on the other four and reads the fold; the
 rules read every reply as they are. Printed per category: recall and precision of the rules
 alone, the model alone (at its thresholds), and the two combined as the classifier combines them
-(`classifier.combine`), then how many replies the model's doubts send to a person.
+(`blend.combine`), then how many replies the model's doubts send to a person.
 
 The rules were written from these very replies, so their figures here are optimistic; the
 model's are the honest estimate of what it reads in phrasings it has not seen. With --sweep, the
@@ -25,17 +25,12 @@ from dataclasses import dataclass, field
 
 from gateway.replies import PRECEDENCE, Category
 from gateway.replies import spelling as spelling_mod
+from gateway.replies.blend import combine, features
 from gateway.replies.categories import ordered
-from gateway.replies.classifier import (
-    _keyword,
-    combine,
-    features,
-    normalize,
-    read_rules,
-    rule_set,
-    words,
-)
+from gateway.replies.classifier import _keyword, read_rules
 from gateway.replies.model import CATEGORIES, KEYWORD_ONLY, NEVER, corpus, threshold, train
+from gateway.replies.rules import rule_set
+from gateway.replies.text import normalize, words
 
 C = Category
 FOLDS = 5
@@ -308,7 +303,7 @@ def _limit(c: Category, thresholds: Mapping[Category, float] | None) -> float:
 
 def confusions(reads: Sequence[Read], readings: Sequence[Mapping[Category, float]]) -> list[str]:
     """What the model adds wrongly (combined*), by the category it adds and what the rules found
-    on the same reply: the pairs it confuses (`classifier.NEIGHBOURS`)."""
+    on the same reply: the pairs it confuses (`blend.NEIGHBOURS`)."""
     wrong: Counter[tuple[Category, str]] = Counter()
     right: Counter[Category] = Counter()
     for read, probs in zip(reads, readings, strict=True):

@@ -18,21 +18,20 @@ A worker that dies between 1 and 2 leaves `sending` messages; the sweeper turns 
 
 from __future__ import annotations
 
-import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
 import structlog
 
 from channels.base import Outgoing
 from gateway.errors import ValidationFailed
 from gateway.runtime import Runtime
-from gateway.services import outbound, receipts, reroute
+from gateway.services import holding, outbound, receipts, reroute
 from gateway.services.content import content_gate, render_message
+from gateway.services.outcome import Outcome
 from gateway.services.policy_facts import case_facts, contact_facts, message_facts
-from gateway.services.sending import Outcome, send_all
+from gateway.services.sending import send_all
 from gateway.services.verdicts import Verdicts
 from gateway.states import State
 from gateway.store import cases as case_store
@@ -40,106 +39,10 @@ from gateway.store import history as history_store
 from gateway.store import messages as message_store
 from gateway.store import templates as template_store
 from gateway.store import timeline
-from gateway.store.tables import cases as C
-from gateway.store.tables import contact_points as CP
-from gateway.store.tables import messages as M
 from scheduler.decisions import Decision, Touch, Verdict
 from scheduler.policy import bounded, cap_purpose, pipeline, send_by
 
 log = structlog.get_logger()
-
-
-async def _load(conn: Any, ids: list[str]) -> list[Any]:
-    return list(
-        await conn.execute(
-            sa.select(
-                M.c.id,
-                M.c.contact_id,
-                M.c.case_id,
-                M.c.channel,
-                M.c.template_id,
-                M.c.purpose,
-                M.c.attempts,
-                M.c.not_before,
-                M.c.expires_at,
-                M.c.data,
-                M.c.created_at,
-                M.c.tenant,
-                M.c.api_key_id,
-                C.c.case_ref,
-                C.c.collector_role,
-                C.c.restrictions,
-                C.c.debtor,
-                C.c.debt,
-                C.c.locale,
-                C.c.state.label("case_state"),
-                C.c.state_reason.label("case_state_reason"),
-                C.c.state_until,
-                C.c.preset,
-                C.c.timezone,
-                CP.c.address,
-                CP.c.postal,
-                CP.c.status.label("contact_status"),
-                CP.c.role.label("contact_role"),
-            )
-            .join(C, C.c.id == M.c.case_id)
-            .join(CP, CP.c.id == M.c.contact_id)
-            .where(M.c.id.in_(ids))
-        )
-    )
-
-
-_LOCK_IN_ORDER = sa.text(
-    "SELECT count(pg_advisory_xact_lock(k)) FROM "
-    "(SELECT k FROM unnest(CAST(:keys AS bigint[])) AS k ORDER BY k) AS sorted_keys"
-)
-
-
-async def _serialize(conn: Any, message_id: str, addresses: set[str]) -> None:
-    """Make this transaction the only one deciding for these debtors until it commits.
-
-    PostgreSQL: transaction-scoped advisory locks on each contact identity, taken in sorted order
-    so two workers never deadlock, all in one statement (one round trip per batch, not one per
-    address). SQLite: one writer at a time already; a first write takes the write lock (and the
-    gateway's write gate) before the history is read.
-    """
-    if conn.dialect.name == "postgresql":
-        keys = sorted({zlib.crc32(a.encode()) for a in addresses})
-        # The ordered subquery feeds the locks one row at a time, in that order.
-        await conn.execute(_LOCK_IN_ORDER, {"keys": keys})
-    else:
-        # One no-op write by primary key takes the write lock (an unindexed column would scan).
-        await conn.execute(
-            sa.update(M).where(M.c.id == message_id).values(lease_until=M.c.lease_until)
-        )
-
-
-@dataclass
-class Batch:
-    """The messages a dispatch job holds, and what it knows of their debtors."""
-
-    now: datetime
-    token: str
-    rows: list[Any]
-    debtors: dict[int, frozenset[str]]
-    inbound: dict[int, Any]
-
-
-async def _held(rt: Runtime, conn: Any, ids: list[str], *, row_locked: bool) -> Batch:
-    now = rt.clock()
-    token = message_store.new_claim_token()
-    if row_locked:
-        held = await message_store.lock_due(conn, ids, now=now)
-    else:
-        held = await message_store.claim(
-            conn, ids, now=now, lease_s=rt.settings.claim_lease_s, token=token
-        )
-    rows = await _load(conn, held) if held else []
-    debtors = await history_store.identities(conn, {r.case_id for r in rows})
-    # Only answers to the debtor's own messages need to know when they last wrote to us.
-    answering = {r.contact_id for r in rows if r.purpose in history_store.ANSWERS}
-    inbound = await history_store.inbound_facts(conn, answering) if answering else {}
-    return Batch(now, token, rows, debtors, inbound)
 
 
 @dataclass
@@ -152,7 +55,7 @@ class Screened:
     candidates: list[tuple[Any, Outgoing, dict[str, Any], Any]] = field(default_factory=list)
 
 
-def _screen(rt: Runtime, batch: Batch, templates: dict[int, Any]) -> Screened:
+def _screen(rt: Runtime, batch: holding.Batch, templates: dict[int, Any]) -> Screened:
     """The policy up to the caps, the rendering and the content gate, message by message."""
     now = batch.now
     out = Screened(Verdicts(now))
@@ -193,7 +96,7 @@ def _screen(rt: Runtime, batch: Batch, templates: dict[int, Any]) -> Screened:
 async def _decide(
     rt: Runtime,
     conn: Any,
-    batch: Batch,
+    batch: holding.Batch,
     screened: Screened,
     templates: dict[int, Any],
     *,
@@ -205,7 +108,7 @@ async def _decide(
     to_send: list[tuple[Any, Outgoing]] = []
     if screened.candidates:
         addresses = set().union(*(batch.debtors[r.case_id] for r, _, _, _ in screened.candidates))
-        await _serialize(conn, screened.candidates[0][0].id, addresses)
+        await holding.serialize(conn, screened.candidates[0][0].id, addresses)
         known = await history_store.touches(conn, addresses, now, rt.cap_lookback)
         added: dict[frozenset[str], list[Touch]] = {}
         for row, outgoing, rendered, facts_of in screened.candidates:
@@ -267,7 +170,7 @@ async def dispatch(rt: Runtime, ids: list[str]) -> dict[str, int]:
         # One connection for the job; one transaction holds, decides and writes.
         async with rt.engine.connect() as conn:
             async with conn.begin():
-                batch = await _held(rt, conn, ids, row_locked=True)
+                batch = await holding.hold(rt, conn, ids, row_locked=True)
                 if not batch.rows:
                     return {"claimed": 0}
                 templates = await rt.templates({r.template_id for r in batch.rows})
@@ -276,7 +179,7 @@ async def dispatch(rt: Runtime, ids: list[str]) -> dict[str, int]:
             return await _send(rt, batch, screened, *decided, conn)
     # SQLite: each transaction returns its connection to the pool, and with it the write gate.
     async with rt.engine.begin() as conn:
-        batch = await _held(rt, conn, ids, row_locked=False)
+        batch = await holding.hold(rt, conn, ids, row_locked=False)
     if not batch.rows:
         return {"claimed": 0}
     templates = await rt.templates({r.template_id for r in batch.rows})
@@ -288,7 +191,7 @@ async def dispatch(rt: Runtime, ids: list[str]) -> dict[str, int]:
 
 async def _send(
     rt: Runtime,
-    batch: Batch,
+    batch: holding.Batch,
     screened: Screened,
     to_send: list[tuple[Any, Outgoing]],
     letters: list[tuple[str, str]],

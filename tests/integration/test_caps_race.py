@@ -69,7 +69,7 @@ async def test_deciding_for_a_debtor_waits_for_the_other_transaction(
     the same debtor cannot read the history until the first has committed its touch."""
     import asyncio
 
-    from gateway.services.dispatch import _serialize
+    from gateway.services.holding import serialize
     from gateway.store.engine import create_engine
 
     other = create_engine(runtime.settings)
@@ -79,7 +79,7 @@ async def test_deciding_for_a_debtor_waits_for_the_other_transaction(
 
     async def decide(engine: Any, name: str, hold: bool) -> None:
         async with engine.begin() as conn:
-            await _serialize(conn, f"no-such-message-{name}", {"+14155550123"})
+            await serialize(conn, f"no-such-message-{name}", {"+14155550123"})
             order.append(f"{name} in")
             if hold:
                 first_in.set()

@@ -12,14 +12,14 @@ import pytest
 
 from gateway import receiver as receiver_module
 from gateway.api.app import WARM_UP, create_app
-from gateway.replies import classifier, model_ready
+from gateway.replies import blend, model_ready
 from gateway.settings import Settings
 
 
 @pytest.fixture
 def untrained() -> Iterator[None]:
     """This process as if it had never trained the model."""
-    classifier._trained_model.cache_clear()
+    blend._trained_model.cache_clear()
     yield
 
 

@@ -10,14 +10,14 @@ from datetime import date
 import pytest
 
 from gateway.replies import Category, classify, model
-from gateway.replies.classifier import (
+from gateway.replies.blend import (
     REVIEW_THRESHOLD,
     WRONG_PARTY_DOUBT,
-    classifier_version,
     combine,
     features,
     trained_model,
 )
+from gateway.replies.classifier import classifier_version
 
 C = Category
 MONDAY = date(2026, 3, 9)

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.replies import Category, Classification
-from gateway.replies.classifier import REVIEW_THRESHOLD
+from gateway.replies.blend import REVIEW_THRESHOLD
 from gateway.replies.effects import (
     NO_ACKNOWLEDGEMENT,
     REPEAT_WINDOW_HOURS,
