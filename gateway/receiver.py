@@ -29,7 +29,7 @@ async def start_receiver(
     """Listen on the runtime's loop (RECEIVER_HOST / RECEIVER_PORT unless given), training the
     reply classifier's model meanwhile in a thread (`WARMING`)."""
     settings = rt.settings
-    warming = warm_up_replies()
+    warming = warm_up_replies(settings)
     WARMING.add(warming)
     warming.add_done_callback(WARMING.discard)
     handler = MailReceiver(

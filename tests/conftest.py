@@ -20,6 +20,7 @@ import pytest
 import redis as redis_lib
 from hypothesis import settings as hypothesis_settings
 
+from gateway.replies import blend
 from gateway.settings import Settings
 from tests.redis_db import claimed_database
 from tests.support import ApiClient, Clock, free_port
@@ -32,6 +33,10 @@ from tests.support import ApiClient, Clock, free_port
 hypothesis_settings.register_profile("dev", deadline=None)
 hypothesis_settings.register_profile("ci", derandomize=True, database=None, deadline=None)
 hypothesis_settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+# The reply model trained once for every test run of this code and corpus (`replies.model_store`):
+# a test process loads it instead of training it for seconds.
+blend.keep_model_in(Path(__file__).resolve().parent.parent / "var" / "cache")
 
 # Operator presets for tests: TEST-OPEN (always open, no caps) for tests about mechanics.
 TEST_PRESETS = Path(__file__).resolve().parent / "fixtures" / "presets"

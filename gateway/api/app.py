@@ -36,8 +36,8 @@ def create_app(
     async def resources(app: web.Application) -> AsyncIterator[None]:
         rt = runtime or await open_runtime(settings, clock=clock)
         app[RUNTIME] = rt
-        # Replies arrive by the provider callbacks: the model is trained off the loop meanwhile.
-        app[WARM_UP] = warm_up_replies()
+        # Replies arrive by the provider callbacks: the model is loaded off the loop meanwhile.
+        app[WARM_UP] = warm_up_replies(rt.settings)
         yield
         await app[WARM_UP]
         app[templates.RENDER_POOL].close()

@@ -9,8 +9,9 @@ import threading
 import unicodedata
 from collections.abc import Mapping
 from functools import cache
+from pathlib import Path
 
-from gateway.replies import spelling
+from gateway.replies import model_store, spelling
 from gateway.replies.categories import PRECEDENCE, Category, ordered
 from gateway.replies.model import Model, corpus, threshold, train
 from gateway.replies.rules import EN_NEGATORS, NEGATION_FILLERS, rule_set
@@ -135,9 +136,15 @@ def _mark_negation(text: str) -> str:
 
 def trained_model() -> Model:
     """The model trained on the shipped corpus, once per process: a second caller waits for the
-    training under way (the warm-up's, `warm_up`) rather than training again."""
+    training under way (the warm-up's, `warm_up`) rather than training again. Loaded from the
+    directory `keep_model_in` named, where an earlier process stored it (`model_store`)."""
     with _TRAINING:
         return _trained_model()
+
+
+def keep_model_in(directory: Path | None) -> None:
+    """Where trained models are kept between processes (None: trained in memory only)."""
+    _STORE[0] = directory
 
 
 def model_ready() -> bool:
@@ -146,10 +153,15 @@ def model_ready() -> bool:
 
 
 _TRAINING = threading.Lock()
+_STORE: list[Path | None] = [None]
 
 
 @cache
 def _trained_model() -> Model:
+    return model_store.load_or_train(_STORE[0], _train)
+
+
+def _train() -> Model:
     rules = rule_set()
     replies = corpus().replies
     texts = [

@@ -25,9 +25,10 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
+from pathlib import Path
 from typing import Any
 
-from gateway.replies import spelling
+from gateway.replies import blend, spelling
 from gateway.replies.blend import REVIEW_THRESHOLD, combine, features, switched, trained_model
 from gateway.replies.categories import Category, ordered
 from gateway.replies.dates import promise_date
@@ -182,9 +183,11 @@ def classifier_version() -> str:
     return f"{rule_set().version}+{model_version()}"
 
 
-def warm_up() -> None:
-    """Load the rules and train the model now (about two seconds), so the first reply a process
-    reads does not wait for them. Blocking: a server runs it in a thread at start-up."""
+def warm_up(keep_model_in: Path | None = None) -> None:
+    """Load the rules and the model now, so the first reply a process reads does not wait for
+    them: the model is loaded from `keep_model_in` where an earlier process stored it, else
+    trained (a few seconds) and stored there. Blocking: a server runs it in a thread at start-up."""
+    blend.keep_model_in(keep_model_in)
     trained_model()
     classifier_version()
 

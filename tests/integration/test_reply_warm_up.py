@@ -1,6 +1,7 @@
 """The reply classifier is warmed up when a process that reads replies starts: the API app and
-the SMTP receiver train the model in a thread at start-up, so the first reply does not wait for
-it, and the loop goes on serving meanwhile (/healthz answers)."""
+the SMTP receiver load (or train, then keep in the data directory) the model in a thread at
+start-up, so the first reply does not wait for it, and the loop goes on serving meanwhile
+(/healthz answers)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 
 from gateway import receiver as receiver_module
 from gateway.api.app import WARM_UP, create_app
-from gateway.replies import blend, model_ready
+from gateway.replies import blend, model_ready, model_store
 from gateway.settings import Settings
 
 
@@ -34,6 +35,8 @@ async def test_the_api_app_trains_the_model_at_start_up_off_the_loop(
     assert health.status == 200
     await asyncio.wait_for(warming, 60)
     assert model_ready()
+    # Kept for the next process of this deployment (`replies.model_store`).
+    assert model_store.path_in(settings.data_dir / "cache").is_file()
 
 
 async def test_the_smtp_receiver_trains_the_model_at_start_up(
