@@ -34,7 +34,7 @@ from typing import Any
 from bench import policy, scenarios
 from bench.cases import pick_profile
 from bench.cpu import wait_for_quiet
-from bench.gateway import Run, worker_logs
+from bench.gateway import Run, prepare_cache, worker_logs
 from bench.procs import Databases, Procs, RedisService, Workdir, log
 
 
@@ -69,6 +69,7 @@ def main() -> int:
     began = time.monotonic()
     try:
         redis_service = RedisService(workdir.path)
+        prepare_cache()
         profile, window_open = pick_profile()
         if not window_open:
             log("no preset's contact window is open right now: debtors use the BENCH-OPEN preset")

@@ -73,13 +73,13 @@ def warm_up_replies(settings: Settings) -> asyncio.Task[None]:
     """Start loading (or training) the reply classifier's model in a thread (`replies.warm_up`):
     a process that reads replies (the API app, the SMTP receiver) starts it at start-up, so its
     first reply does not wait, while the loop goes on serving (/healthz answers). Trained models
-    are kept in the data directory's `cache/`. The caller keeps the task and awaits it at
+    are kept in `settings.cache_dir`. The caller keeps the task and awaits it at
     shutdown."""
 
     async def warm() -> None:
         started = time.monotonic()
         try:
-            await asyncio.to_thread(replies.warm_up, settings.data_dir / "cache")
+            await asyncio.to_thread(replies.warm_up, settings.cache_dir)
         except Exception:  # the first reply trains it instead
             log.exception("reply_classifier_warm_up_failed")
             return

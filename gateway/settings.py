@@ -24,6 +24,8 @@ class Settings:
     """Configuration of one gateway process. Field metadata names the environment variable."""
 
     data_dir: Path = field(default=Path("var"), metadata={"env": "GATEWAY_DATA_DIR"})
+    # What processes keep for one another (the trained reply model); default: data_dir/cache.
+    cache_dir: Path | None = field(default=None, metadata={"env": "GATEWAY_CACHE_DIR"})
     database_url: str = field(default="", metadata={"env": "DATABASE_URL"})
     redis_url: str = field(default="redis://127.0.0.1:6379/0", metadata={"env": "REDIS_URL"})
     public_url: str = field(default="http://127.0.0.1:8080", metadata={"env": "GATEWAY_PUBLIC_URL"})
@@ -183,6 +185,8 @@ class Settings:
             )
         if self.letters_dir is None:
             object.__setattr__(self, "letters_dir", self.data_dir / "letters")
+        if self.cache_dir is None:
+            object.__setattr__(self, "cache_dir", self.data_dir / "cache")
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:

@@ -36,7 +36,7 @@ async def test_the_api_app_trains_the_model_at_start_up_off_the_loop(
     await asyncio.wait_for(warming, 60)
     assert model_ready()
     # Kept for the next process of this deployment (`replies.model_store`).
-    assert model_store.path_in(settings.data_dir / "cache").is_file()
+    assert model_store.path_in(settings.cache_dir).is_file()
 
 
 async def test_the_smtp_receiver_trains_the_model_at_start_up(
