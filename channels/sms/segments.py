@@ -14,6 +14,7 @@ GSM7_BASIC = frozenset(
     "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
 )
 GSM7_EXTENSION = frozenset("\f^{}\\[~]|€")
+GSM7 = GSM7_BASIC | GSM7_EXTENSION
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,8 +25,11 @@ class Segments:
 
 
 def count(text: str) -> Segments:
-    if all(ch in GSM7_BASIC or ch in GSM7_EXTENSION for ch in text):
-        units = sum(2 if ch in GSM7_EXTENSION else 1 for ch in text)
+    # Set operations over the distinct characters: every message rendered at intake and at send
+    # is counted, and a loop over each character was a visible part of both.
+    chars = set(text)
+    if chars <= GSM7:
+        units = len(text) + sum(text.count(ch) for ch in chars & GSM7_EXTENSION)
         single, multi, encoding = 160, 153, "GSM-7"
     else:
         units = len(text.encode("utf-16-le")) // 2
