@@ -38,6 +38,8 @@ hypothesis_settings.load_profile("ci" if os.environ.get("CI") else "dev")
 # a test process loads it instead of training it for seconds.
 blend.keep_model_in(Path(__file__).resolve().parent.parent / "var" / "cache")
 
+pytest_plugins = ["tests.reports"]  # the reports printed at the end of the run (`report`)
+
 # Operator presets for tests: TEST-OPEN (always open, no caps) for tests about mechanics.
 TEST_PRESETS = Path(__file__).resolve().parent / "fixtures" / "presets"
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
