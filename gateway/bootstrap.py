@@ -24,7 +24,7 @@ from gateway.runtime import Runtime, utcnow
 from gateway.services.sink import DatabaseSink
 from gateway.settings import Settings
 from gateway.store.engine import create_engine
-from scheduler import windows
+from scheduler import us_states, windows
 from scheduler.caps import lookback
 from scheduler.policy_config import cap_policy
 from scheduler.presets import load_presets
@@ -59,6 +59,7 @@ async def open_runtime(
     built = provider_registry.build_all(settings, runtime.aredis)
     if with_providers:
         windows.warm(runtime.presets.values(), runtime.clock().year)
+        us_states.warm()
         sink = DatabaseSink(runtime)
         for provider in built.values():
             if hasattr(provider, "bind_sink"):

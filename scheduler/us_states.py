@@ -106,6 +106,12 @@ def zip_state(postal_code: str) -> str | None:
     return _zip_states().get(postal_code[:5])
 
 
+def warm() -> None:
+    """Index the ZIP data now (about 0.6 s of CPU): a worker would otherwise spend it inside the
+    first batch that has a US address without a state, holding that batch meanwhile."""
+    _zip_states()
+
+
 @cache
 def _by_name() -> dict[str, str]:
     names = {code.casefold(): code for code in NAMES}
