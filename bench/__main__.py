@@ -12,7 +12,7 @@ machine meanwhile) and failures go to stderr. Environment:
 - BENCH_ONLY: comma-separated subset of policy,intake,sms,smpp,email,letters,naive (policy: the
   policy engine alone, in this process, see bench/policy.py)
 - BENCH_WORKERS (2), BENCH_CLIENTS (4), BENCH_API_PROCS (one per core), BENCH_SMTP_POOL (16),
-  BENCH_LOCALE (en; e.g. zh-CN), BENCH_IDLE_S (3: workers idle this long before the clock starts)
+  BENCH_LOCALE (en; e.g. zh-CN), BENCH_IDLE_S (3: the gateway's processes idle this long before the clock starts)
 - diagnosis: BENCH_TRACE=1 (phase timers in api/worker, see bench.trace), BENCH_PYSPY=DIR
   (py-spy collapsed stacks of every gateway process), BENCH_THREADS=1 (CPU per thread),
   BENCH_KEEP=1 (keep the work directory and logs)

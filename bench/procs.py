@@ -116,6 +116,24 @@ class Procs:
             out[f"{path.stem}:{proc.pid}"] = cpu_seconds(f"/proc/{proc.pid}/stat", children=True)
         return out
 
+    async def settled(self, idle_s: float, timeout_s: float = 120.0) -> None:
+        """Return once the children have used almost no CPU for `idle_s` (started, connected,
+        warmed up, waiting for work), or after `timeout_s` in any case: a process still
+        importing or warming up would spend its start inside the measurement."""
+        import asyncio
+
+        deadline = time.monotonic() + timeout_s
+        quiet_since, last = time.monotonic(), sum(self.cpu().values())
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.25)
+            now = sum(self.cpu().values())
+            if now - last > 0.02 * max(1, len(self.children)):
+                quiet_since = time.monotonic()
+            last = now
+            if time.monotonic() - quiet_since >= idle_s:
+                return
+        log(f"children still busy after {timeout_s:.0f} s: measuring anyway")
+
     def threads(self) -> dict[str, dict[int, float]]:
         """CPU seconds per thread id of each child (py-spy reports the same native ids)."""
         out: dict[str, dict[int, float]] = {}

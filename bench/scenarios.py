@@ -58,6 +58,7 @@ async def intake(run: Run) -> dict[str, Any]:
     bodies = batches(items)
     async with http_session(clients) as session:
         await put_cases(session, bases[0], gw.key, run.profile, refs)
+        await run.procs.settled(float(os.environ.get("BENCH_IDLE_S", "3")))  # warm and idle
         log(
             f"intake: {len(refs)} cases; posting {n} reminders in {len(bodies)} batches, {clients} clients"
         )
@@ -133,7 +134,7 @@ async def end_to_end(run: Run, kind: str) -> dict[str, Any]:
         )
     bases = gw.start_api(api_process_count())
     gw.start_workers(run.workers)
-    await asyncio.sleep(float(os.environ.get("BENCH_IDLE_S", "3")))  # workers up, connected, idle
+    await run.procs.settled(float(os.environ.get("BENCH_IDLE_S", "3")))  # up, warm and idle
     run.procs.check_alive()
     bodies = batches(reminders(refs, channel))
     from gateway.store.engine import create_engine
@@ -228,7 +229,7 @@ async def naive(run: Run) -> dict[str, Any]:
         queue = f"{gw.settings.queue_prefix}-naive"
         for _ in range(run.workers):
             gw.start("rq-worker", [python(), "-m", "bench.naive", "worker", queue])
-        await asyncio.sleep(float(os.environ.get("BENCH_IDLE_S", "3")))
+        await run.procs.settled(float(os.environ.get("BENCH_IDLE_S", "3")))
         run.procs.check_alive()
         log(f"naive: {n} emails, one forking RQ job each, {run.workers} workers")
         meter = gw.meter()
