@@ -69,7 +69,8 @@ def combine(
       opt-out, a wrong party for a dispute…) is not applied; it is doubted when it is the more
       restrictive of the two, and otherwise dropped;
     - a dispute the model alone reads is not applied where it finds a wrong party likely too
-      (`WRONG_PARTY_DOUBT`): a stranger's "not mine" is never read as only a dispute."""
+      (`WRONG_PARTY_DOUBT`), and beside a dispute the rules read, such a wrong party is applied
+      and doubted: a stranger's "not mine" is never read as only a dispute."""
     limit = thresholds.get if thresholds is not None else None
     confidence = dict(found)
     doubts: dict[Category, float] = {}
@@ -95,6 +96,15 @@ def combine(
         del confidence[Category.DISPUTE]
         doubts[Category.WRONG_PARTY] = wrong_party
         doubts[Category.DISPUTE] = readings[Category.DISPUTE]
+    elif (
+        Category.DISPUTE in found
+        and Category.WRONG_PARTY not in confidence
+        and wrong_party >= WRONG_PARTY_DOUBT
+    ):
+        # The rules' dispute is kept, and the wrong party the model finds likely is applied
+        # beside it, doubted: the more restrictive of the two, until a person decides.
+        confidence[Category.WRONG_PARTY] = wrong_party
+        doubts[Category.WRONG_PARTY] = wrong_party
     listed = ordered(set(doubts))
     return confidence, tuple((c, doubts[c]) for c in listed if c in doubts)
 

@@ -194,9 +194,12 @@ def warm_up(keep_model_in: Path | None = None) -> None:
 
 def _keyword(plain: str, rules: RuleSet) -> str | None:
     """The keyword that `plain` (a reply or one sentence of it, in `words`) is, as written, run
-    together ("stop all" as STOPALL) or once the courtesy words around it are set aside."""
+    together ("stop all" as STOPALL), once the courtesy words around it are set aside, or said
+    again and again ("td td td", "stop stop stop")."""
     bare = rules.courtesy.sub("", plain).strip() if rules.courtesy else plain
-    for key in (plain, plain.replace(" ", ""), bare, bare.replace(" ", "")):
+    said = bare.split(" ")
+    once = said[0] if len(said) > 1 and len(set(said)) == 1 else bare
+    for key in (plain, plain.replace(" ", ""), bare, bare.replace(" ", ""), once):
         if key in rules.keywords:
             return key
     return None

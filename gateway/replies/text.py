@@ -8,6 +8,8 @@ import unicodedata
 
 _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u02bc": "'", "`": "'", "\u00b4": "'"})
 _SPACE = re.compile(r"\s+")
+# The stop sign said as an emoji is the word: "🛑" alone, or "STOP 🛑🛑", is a stop.
+_STOP_SIGN = re.compile("\U0001f6d1")
 # "wrong #": a hash that numbers nothing is the word "number" ("#4" stays a hash).
 _NUMBER_SIGN = re.compile(r"#(?!\s*\d)")
 # Where a reply switches between Latin letters and Chinese characters without a space
@@ -19,10 +21,11 @@ _SCRIPT_SWITCH = re.compile(
 
 def normalize(text: str) -> str:
     """NFKC (full-width letters and digits become ASCII), case-folded, one kind of apostrophe,
-    "#" written for "number", a space where Latin letters and Chinese characters meet, single
+    "#" written for "number", the stop sign emoji for "stop", a space where Latin letters and Chinese characters meet, single
     spaces."""
     folded = unicodedata.normalize("NFKC", text).casefold().translate(_QUOTES)
     folded = _NUMBER_SIGN.sub(" number ", folded)
+    folded = _STOP_SIGN.sub(" stop ", folded)
     folded = _SCRIPT_SWITCH.sub(" ", folded)
     return _SPACE.sub(" ", folded).strip()
 

@@ -3,13 +3,12 @@ Chinese, typos, slang, names, mixed language, emoji).
 
 Two parts. `train` (gateway/replies/corpus/train.yaml, shipped with the package: the statistical
 model is trained on it) is what the rules are written from, and must be read in full by the rules
-and the model combined. It also holds the
-two parts that used to be held out (`heldout`, then `heldout-2`): both were read while rules were
-written, so neither gave a blind figure any more, and they became training replies. `heldout-3`
-is the blind part: written by someone who has not seen the rules, it is only ever scored, and a
-reply it misses may only be fixed by a general rule learnt from `train`, never by a rule written
-for that reply. Until it is there, its tests are skipped. The recall tables are printed at the end
-of the run."""
+and the model combined. It also holds the parts that used to be held out (`heldout`,
+`heldout-2`, then `heldout-3`): each was read once it had been scored, so none gives a blind
+figure any more, and they became training replies. `heldout-4` is the blind part: written by
+someone who has not seen the rules, it is only ever scored, and a reply it misses may only be
+fixed by a general rule learnt from `train`, never by a rule written for that reply. Until it is
+there, its tests are skipped. The recall tables are printed at the end of the run."""
 
 from __future__ import annotations
 
@@ -20,7 +19,7 @@ from tests.reply_corpus import CORPUS, STOP_FAMILY, load, score
 
 C = Category
 TRAIN = "train"
-HELD_OUT = "heldout-3"
+HELD_OUT = "heldout-4"
 HELD_OUT_OVERALL = 0.92
 CORPUS_SIZE = 400
 
@@ -58,9 +57,10 @@ def test_training_replies_are_all_read(report: list[str]) -> None:
         pytest.fail("\n".join(result.table()))
 
 
-# What the blind part scored when it was first scored with the rules and the model combined
-# (90.7 % overall, STOP family 92.1 %, wrong party 96.7 %, 3 December 2026; first scored at 80.8 %): a floor, so a change
-# that reads people worse fails here, while the targets below are not met yet.
+# A floor, so a change that reads people worse fails here while the targets below are not met
+# yet. Measured on heldout-3, the previous blind part, when it was scored with the rules and the
+# model combined (90.7 % overall, STOP family 92.1 %, wrong party 96.7 %, 3 December 2026; first
+# scored at 80.8 %); to be re-measured on heldout-4 when it is first scored.
 HELD_OUT_FLOOR = {"overall": 0.90, "STOP family": 0.92, C.WRONG_PARTY.value: 0.96}
 
 

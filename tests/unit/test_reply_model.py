@@ -29,6 +29,9 @@ class Fixed(model.Model):
     def __init__(self, readings: dict[Category, float]) -> None:
         self.readings = readings
 
+    def probabilities(self, features: str) -> dict[Category, float]:
+        return dict(self.readings)
+
     def probabilities_many(self, texts: Iterable[str]) -> list[dict[Category, float]]:
         return [dict(self.readings) for _ in texts]
 
@@ -88,10 +91,14 @@ def test_a_wrong_party_is_never_read_as_only_a_dispute_by_the_model() -> None:
     confidence, doubts = combine({}, {C.DISPUTE: dispute, C.WRONG_PARTY: WRONG_PARTY_DOUBT})
     assert C.DISPUTE not in confidence and C.WRONG_PARTY not in confidence
     assert dict(doubts) == {C.WRONG_PARTY: WRONG_PARTY_DOUBT, C.DISPUTE: dispute}
-    # The rules read a dispute, the model a wrong party: the dispute stays, the wrong party is
-    # put to a person; the model never removes what the rules found.
+    # The rules read a dispute, the model finds a wrong party likely: the dispute stays (the
+    # model never removes what the rules found), and the wrong party, the more restrictive, is
+    # applied beside it meanwhile and put to a person (§6.6 "low confidence").
     confidence, doubts = combine({C.DISPUTE: 0.9}, {C.WRONG_PARTY: 0.95})
-    assert confidence == {C.DISPUTE: 0.9} and doubts == ((C.WRONG_PARTY, 0.95),)
+    assert confidence == {C.DISPUTE: 0.9, C.WRONG_PARTY: 0.95}
+    assert doubts == ((C.WRONG_PARTY, 0.95),)
+    confidence, doubts = combine({C.DISPUTE: 0.9}, {C.WRONG_PARTY: WRONG_PARTY_DOUBT / 2})
+    assert confidence == {C.DISPUTE: 0.9} and doubts == ()
     # The rules read a wrong party: the model's dispute is not added beside it as the only
     # reading, and the wrong party is kept.
     confidence, _ = combine({C.WRONG_PARTY: 0.9}, {C.DISPUTE: 0.99, C.WRONG_PARTY: 0.0})
