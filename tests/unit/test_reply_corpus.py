@@ -57,11 +57,13 @@ def test_training_replies_are_all_read(report: list[str]) -> None:
         pytest.fail("\n".join(result.table()))
 
 
-# A floor, so a change that reads people worse fails here while the targets below are not met
-# yet. Measured on heldout-3, the previous blind part, when it was scored with the rules and the
-# model combined (90.7 % overall, STOP family 92.1 %, wrong party 96.7 %, 3 December 2026; first
-# scored at 80.8 %); to be re-measured on heldout-4 when it is first scored.
-HELD_OUT_FLOOR = {"overall": 0.90, "STOP family": 0.92, C.WRONG_PARTY.value: 0.96}
+# A floor, so a change that reads people worse fails here while the targets below are not all met
+# yet. Measured on heldout-4 (327 replies written blind) after the training part grew by heldout-3
+# and about 430 replies of its own: 94.8 % overall, STOP family 98.6 % (72/73), wrong party 97.9 %
+# (47/48), no stranger read as only disputing (3 December 2026). With the classifier before that
+# growth it had scored 91.8 %, 93.2 % and 83.3 %. (heldout-3, the blind part before, last scored
+# 90.7 %, 92.1 % and 96.7 %.)
+HELD_OUT_FLOOR = {"overall": 0.94, "STOP family": 0.98, C.WRONG_PARTY.value: 0.97}
 
 
 @needs_held_out
@@ -79,8 +81,9 @@ def test_held_out_replies_are_scored_and_read_no_worse(report: list[str]) -> Non
 @needs_held_out
 @pytest.mark.xfail(
     strict=True,
-    reason="the hardening issue's targets on the blind part (overall >= 92 %, STOP family and "
-    "wrong party 100 %) are not met yet; strict, so meeting them fails this mark and it goes",
+    reason="the hardening issue's targets on the blind part: overall >= 92 % is met, the STOP "
+    "family and wrong party at 100 % are not yet (one reply of each missed); strict, so meeting "
+    "them fails this mark and it goes",
 )
 def test_held_out_replies_are_read_as_people_write_them() -> None:
     result = score(HELD_OUT)
