@@ -126,3 +126,45 @@ async def test_a_worker_finds_rows_by_index_on_a_table_postgresql_has_not_analys
     # Without statistics PostgreSQL reckons 100 ids match half the table; a worker's lookups
     # would scan every message of every batch.
     assert "Seq Scan" not in plan, plan
+
+
+@pytest.mark.postgres
+async def test_a_batch_s_debtor_identities_are_read_by_case_on_tables_not_analysed(
+    runtime: Any, database_url: str
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL's planner")
+    from gateway.store import history
+
+    captured: list[tuple[str, Any]] = []
+
+    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        captured.append((statement, parameters))
+
+    async with runtime.engine.connect() as conn:
+        # Thousands of debtors just imported, before autovacuum has analysed anything.
+        await conn.exec_driver_sql(
+            "INSERT INTO cases (tenant, case_ref, debtor, locale, preset, collector_role, debt,"
+            " state, created_at, updated_at) SELECT 'default', 'IMPORT-' || g,"
+            " '{\"name\": \"A\"}', 'en', 'US-RegF', 'first_party', '{}', 'active', now(), now()"
+            " FROM generate_series(1, 3000) AS g"
+        )
+        await conn.exec_driver_sql(
+            "INSERT INTO contact_points (case_id, channel, address, status, role, created_at,"
+            " updated_at) SELECT id, c.channel, c.channel || id, 'active', 'debtor', now(), now()"
+            " FROM cases, (VALUES ('sms'), ('email'), ('letter')) AS c(channel)"
+        )
+        ids = [r[0] for r in await conn.exec_driver_sql("SELECT id FROM cases LIMIT 100")]
+        await conn.exec_driver_sql("SET enable_seqscan = off")  # as the worker's engine does
+        event.listen(conn.sync_connection, "before_cursor_execute", capture)
+        found = await history.identities(conn, ids)
+        event.remove(conn.sync_connection, "before_cursor_execute", capture)
+        statement, parameters = captured[-1]
+        plan = "\n".join(
+            row[0] for row in await conn.exec_driver_sql(f"EXPLAIN {statement}", parameters)
+        )
+        await conn.rollback()
+    assert all(len(addresses) == 2 for addresses in found.values())
+    # Through the case's own index, not every contact point of a channel for each batch.
+    assert "uq_contact_points_case_id_channel_address" in plan, plan
+    assert "ix_contact_points_channel_address" not in plan, plan
