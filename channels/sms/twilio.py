@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
 import hmac
 import json
 from collections.abc import Callable
@@ -31,6 +30,7 @@ from channels.base import (
 )
 from channels.events import DeliveryEvent, DeliveryEventType, InboundMessage
 from channels.http import retry_after_seconds
+from channels.sms.twilio_signature import SIGNATURE_HEADER, port_variants, signature
 
 # Failures that happen before the request can have left: safe to retry. (aiohttp < 3.10 has no
 # ConnectionTimeoutError; there a connect timeout is treated as an unknown outcome.)
@@ -46,17 +46,8 @@ MAYBE_SENT: tuple[type[BaseException], ...] = (
     aiohttp.ClientPayloadError,
     aiohttp.ClientOSError,
 )
-SIGNATURE_HEADER = "X-Twilio-Signature"
 FORM_HEADERS = {"Content-Type": "application/x-www-form-urlencoded"}
 E = DeliveryEventType
-
-
-def signature(auth_token: str, url: str, params: list[tuple[str, str]]) -> str:
-    """Twilio's request signature: base64(HMAC-SHA1(token, url + sorted name+value pairs))."""
-    # As Twilio's own validator: pairs sorted by name then value, repeated identical pairs once.
-    payload = url + "".join(name + value for name, value in sorted(set(params)))
-    digest = hmac.new(auth_token.encode(), payload.encode(), hashlib.sha1).digest()
-    return base64.b64encode(digest).decode()
 
 
 def _form(callback: Callback) -> list[tuple[str, str]]:
@@ -230,7 +221,7 @@ class TwilioSms:
             raise SignatureInvalid("X-Twilio-Signature missing")
         params = _form(callback)
         url = self.public_url_of(callback)
-        for candidate in _port_variants(url):
+        for candidate in port_variants(url):
             if hmac.compare_digest(
                 given.encode(), signature(self.auth_token, candidate, params).encode()
             ):
@@ -273,23 +264,6 @@ class TwilioSms:
                 raw=form,
             )
         ]
-
-
-def _port_variants(url: str) -> list[str]:
-    """The URL as given, and with the default port added or removed: Twilio signs either form."""
-    parts = urlsplit(url)
-    default = {"https": 443, "http": 80}.get(parts.scheme)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    userinfo = parts.netloc.rpartition("@")[0]
-    prefix = f"{userinfo}@" if userinfo else ""
-    rest = url[len(f"{parts.scheme}://{parts.netloc}") :]
-    if parts.port is None and default is not None:
-        return [url, f"{parts.scheme}://{prefix}{host}:{default}{rest}"]
-    if parts.port == default:
-        return [url, f"{parts.scheme}://{prefix}{host}{rest}"]
-    return [url]
 
 
 def _json(raw: bytes) -> dict[str, Any]:
