@@ -17,7 +17,9 @@ from gateway import schemas as s
 from gateway.providers import REGISTRY
 
 MESSAGE_ID = r"^[0-9a-f]{28}$"  # gateway.ids.new_id
-UNSUBSCRIBE_TOKEN = r"^[0-9a-f]{28}\.[0-9a-f]{32}$"  # gateway.services.content.unsubscribe_token
+UNSUBSCRIBE_TOKEN = (
+    r"^[0-9a-f]{28}\.[0-9a-f]{32}$"  # gateway.services.unsubscribe.unsubscribe_token
+)
 
 REF = "#/components/schemas/{model}"
 

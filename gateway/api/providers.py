@@ -11,8 +11,8 @@ from gateway.errors import BadRequest, Forbidden, NotFound, Unauthorized, Valida
 from gateway.schemas import SandboxInboundIn, SandboxReceiptIn
 from gateway.services import receipts
 from gateway.services import unsubscribe as unsubscribe_service
-from gateway.services.content import check_unsubscribe_token
 from gateway.services.replies import inbound
+from gateway.services.unsubscribe import check_unsubscribe_token
 
 routes = web.RouteTableDef()
 

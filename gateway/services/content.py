@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import Mapping
 from datetime import datetime
 from email.utils import formataddr
+from functools import lru_cache
 from types import SimpleNamespace
 from typing import Any, Protocol
 
@@ -15,8 +14,9 @@ from channels.email.tokens import bounce_address, reply_address
 from channels.letter.address import block as address_block
 from channels.sms.segments import count as count_segments
 from gateway.errors import ValidationFailed
-from gateway.render import MASK_CHAR, render_part
+from gateway.render import MASK_CHAR, render_part, variables
 from gateway.runtime import Runtime
+from gateway.services.unsubscribe import unsubscribe_link
 from gateway.settings import Settings
 from gateway.store.templates import TemplateVersion
 from scheduler.content import ContentFacts
@@ -26,22 +26,6 @@ from scheduler.presets import Preset
 from scheduler.us_states import zip_state
 
 
-def unsubscribe_token(secret: str, message_id: str) -> str:
-    sig = hmac.new(
-        secret.encode(), f"unsubscribe:{message_id}".encode(), hashlib.sha256
-    ).hexdigest()[:32]
-    return f"{message_id}.{sig}"
-
-
-def check_unsubscribe_token(secret: str, token: str) -> str | None:
-    """The message id the token was made for, or None if it was not made by us."""
-    message_id, _, _ = token.partition(".")
-    expected = unsubscribe_token(secret, message_id)
-    # Bytes: compare_digest refuses a str with non-ASCII characters, which a link can carry.
-    same = hmac.compare_digest(expected.encode(), token.encode("utf-8", "surrogatepass"))
-    return message_id if message_id and same else None
-
-
 class Renderer(Protocol):
     """What rendering needs of a runtime: the settings and the presets (a `Runtime` has both)."""
 
@@ -49,20 +33,22 @@ class Renderer(Protocol):
     presets: dict[str, Preset]
 
 
-def context(rt: Renderer, row: Any, now: datetime) -> dict[str, Any]:
+def context(
+    rt: Renderer, row: Any, now: datetime, uses: frozenset[str] | None = None
+) -> dict[str, Any]:
     """The variables a template sees. Only the last four digits of an account are ever stored.
 
     `case` says which rules the message must satisfy (preset, its jurisdiction, the collector's
-    role) so one template can word itself for each; `masking` drives the `mask` filter.
+    role) so one template can word itself for each; `masking` drives the `mask` filter. With
+    `uses` (the names the template reads, `template_uses`), the costly parts a template does not
+    read are left out: the address block and the signed links.
     """
     settings = rt.settings
     debtor = row.debtor
-    postal = row.postal or debtor.get("postal_address") or {}
-    mailed = mailing_address(postal, settings)
     preset_name = getattr(row, "preset", "") or ""
     preset = getattr(rt, "presets", {}).get(preset_name)
     masking = preset.content.masking if preset is not None else None
-    return {
+    out: dict[str, Any] = {
         "locale": row.locale,
         "case_ref": row.case_ref,
         "today": now.date(),
@@ -81,7 +67,17 @@ def context(rt: Renderer, row: Any, now: datetime) -> dict[str, Any]:
             "visible": masking.account_digits_visible if masking else 4,
             "char": masking.mask_char if masking else MASK_CHAR,
         },
-        "address": {
+        "collector": {
+            "name": settings.collector_name,
+            "phone": settings.collector_phone,
+            "return_address": settings.letter_return_address,
+        },
+        "data": row.data or {},
+    }
+    if uses is None or "address" in uses:
+        postal = row.postal or debtor.get("postal_address") or {}
+        mailed = mailing_address(postal, settings)
+        out["address"] = {
             # The printed block (street lines, then the place); the fields one by one below.
             "lines": mailed["block"],
             "street": postal.get("lines", []),
@@ -89,19 +85,38 @@ def context(rt: Renderer, row: Any, now: datetime) -> dict[str, Any]:
             "region": mailed.get("region"),
             "postal_code": postal.get("postal_code"),
             "country": postal.get("country", ""),
-        },
-        "collector": {
-            "name": settings.collector_name,
-            "phone": settings.collector_phone,
-            "return_address": settings.letter_return_address,
-        },
-        "links": {
-            "unsubscribe": f"{settings.public_url}/v1/unsubscribe/"
-            f"{unsubscribe_token(settings.secret, row.id)}",
+        }
+    if uses is None or "links" in uses:
+        out["links"] = {
+            "unsubscribe": unsubscribe_link(settings, row.id),
             "privacy": settings.privacy_url or f"{settings.public_url}/privacy",
-        },
-        "data": row.data or {},
-    }
+        }
+    return out
+
+
+def template_uses(template: TemplateVersion) -> frozenset[str] | None:
+    """Every top-level name the version's parts read (None when one does not parse)."""
+    return _uses(_sources(template))
+
+
+def _sources(template: TemplateVersion) -> tuple[str, ...]:
+    params = [
+        str(source)
+        for spec in (template.meta.get("provider_templates") or {}).values()
+        for source in spec.get("params", {}).values()
+    ]
+    return (template.body, template.subject or "", template.html or "", *params)
+
+
+@lru_cache(maxsize=1024)
+def _uses(sources: tuple[str, ...]) -> frozenset[str] | None:
+    names: set[str] = set()
+    for source in sources:
+        found = variables(source)
+        if found is None:
+            return None
+        names |= found
+    return frozenset(names)
 
 
 def mailing_address(postal: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
@@ -200,7 +215,7 @@ def render_message(
     in-process, since a process hop per message would halve a worker's rate, and safe there
     because every loop, call, value and write is metered. The pack's versions skip the meter.
     """
-    ctx = context(rt, row, now)
+    ctx = context(rt, row, now, template_uses(template))
     bounded = not shipped(template)
     pinned = {
         "template_id": template.id,
@@ -237,7 +252,7 @@ def render_message(
             render_part(template.html, ctx, html=True, bounded=bounded) if template.html else None
         )
         rendered = {**pinned, "subject": subject, "text": text, "html": html}
-        unsubscribe = ctx["links"]["unsubscribe"]
+        unsubscribe = unsubscribe_link(rt.settings, row.id)
         headers = {
             "List-Unsubscribe": f"<{unsubscribe}>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",

@@ -88,3 +88,37 @@ def test_eu_messages_link_the_configured_privacy_notice() -> None:
     ):
         rt = SimpleNamespace(settings=Settings.from_env(env), presets=presets)
         assert context(rt, row, datetime(2026, 12, 1, tzinfo=UTC))["links"]["privacy"] == link
+
+
+def test_the_names_a_template_reads_are_known_and_only_those_are_built() -> None:
+    from types import SimpleNamespace
+
+    from gateway.render import variables
+    from gateway.services.content import context
+    from gateway.settings import Settings
+
+    assert variables(
+        "Hi {{ debtor.first_name }}, {{ links.unsubscribe }} {% set x = 1 %}{{ x }}"
+    ) == {
+        "debtor",
+        "links",
+    }
+    assert variables("{{ unclosed") is None
+    row = SimpleNamespace(
+        id="0" * 28,
+        case_ref="US-1",
+        debtor={"name": "Ann Lee"},
+        debt={"amount": "1.00", "currency": "USD"},
+        locale="en",
+        postal={"lines": ["1 Main St"], "city": "Albany", "postal_code": "12207", "country": "US"},
+        data={},
+    )
+    rt = SimpleNamespace(settings=Settings.from_env({}), presets={})
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    everything = context(rt, row, now)
+    assert everything["address"]["region"] == "NY" and "unsubscribe" in everything["links"]
+    lean = context(rt, row, now, frozenset({"debtor"}))
+    assert "address" not in lean and "links" not in lean
+    assert lean["debtor"] == everything["debtor"]
+    with pytest.raises(ValidationFailed, match="links"):
+        render_part("{{ links.unsubscribe }}", lean)
