@@ -13,14 +13,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.ids import new_id
 from gateway.queue import enqueue_committed
 from gateway.runtime import Runtime
 from gateway.states import State
-from gateway.store import timeline
+from gateway.store import bulk, timeline
 from gateway.store.tables import messages as M
 
 
@@ -92,7 +91,7 @@ async def insert(
 ) -> None:
     """Write message rows and their timeline entries (one statement each)."""
     if rows:
-        await conn.execute(sa.insert(M), list(rows))
+        await bulk.insert(conn, M, rows)
         await timeline.append(conn, entries)
 
 

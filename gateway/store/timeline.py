@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gateway.store import bulk
 from gateway.store.tables import timeline as T
 
 SYSTEM = "system"
@@ -34,8 +35,7 @@ def entry(
 
 
 async def append(conn: AsyncConnection, entries: Sequence[dict[str, Any]]) -> None:
-    if entries:
-        await conn.execute(sa.insert(T), list(entries))
+    await bulk.insert(conn, T, entries)
 
 
 async def for_message(conn: AsyncConnection, case_id: int, message_id: str) -> list[dict[str, Any]]:
