@@ -190,6 +190,7 @@ async def seed(
                             "postal": c.get("postal"),
                             "status": ACTIVE,
                             "consent": {"source": "upstream"},
+                            "zones": c.get("zones"),
                             "created_at": now,
                             "updated_at": now,
                         }

@@ -94,7 +94,11 @@ async def wait_sent(
 ) -> float:
     """Poll until `n` messages are `sent`; return the time that was first seen (perf_counter).
 
-    Each poll's (seconds since `started`, messages sent) is appended to `progress`.
+    Each poll's (seconds since `started`, messages sent) is appended to `progress`. A poll is a
+    count over the whole table (8 ms of PostgreSQL's CPU for 20,000 messages, a sixth of what the
+    database did in an SMS run when it polled every 150 ms), so it polls when a quarter of what
+    remains should be done at the pace so far: seldom at first, every 50 ms at the end, where
+    the poll's timing decides the figure.
     """
     from gateway.store.tables import messages as M
 
@@ -116,7 +120,8 @@ async def wait_sent(
                 f"states {await states(engine)}; {now - started:.1f}s in"
             )
         gw.run.procs.check_alive()
-        await asyncio.sleep(0.15)
+        pace = sent / (now - started) if sent else 0.0
+        await asyncio.sleep(min(1.0, max(0.05, (n - sent) / pace / 4)) if pace else 0.25)
 
 
 async def table_stats(engine: Any, n: int) -> dict[str, Any]:

@@ -43,7 +43,10 @@ __all__ = [
     "Source",
     "candidate_zones",
     "country_zones",
+    "PHONE_DATA",
+    "phone_record",
     "phone_zones",
+    "remember",
     "postal_source",
     "postal_zones",
     "resolve",
@@ -139,8 +142,38 @@ def phone_zones(number: str) -> list[str]:
     return _phone(number)[0]
 
 
+# The numbering data a stored reading was made from: another phonenumbers release may read a
+# prefix differently, so its readings are made again.
+PHONE_DATA = phonenumbers.__version__
+
+_READ: dict[str, tuple[list[str], str]] = {}
+
+
+def phone_record(number: str) -> dict[str, object]:
+    """What is stored with a phone's contact point: its zones and the country whose every zone
+    was added, as `_phone` reads them, and the numbering data they were read from."""
+    zones, country = _phone(number)
+    return {"data": PHONE_DATA, "zones": zones, "country": country}
+
+
+def remember(number: str, record: object) -> None:
+    """Take a stored reading of `number` (`phone_record`) as its reading for this process, unless
+    it was made from other numbering data (then the number is parsed again when needed)."""
+    if not isinstance(record, dict) or record.get("data") != PHONE_DATA:
+        return
+    zones, country = record.get("zones"), record.get("country")
+    if (
+        isinstance(zones, list)
+        and all(isinstance(z, str) for z in zones)
+        and isinstance(country, str)
+    ):
+        if len(_READ) > 65536:
+            _READ.clear()
+        _READ[number] = (zones, country)
+
+
 def _phone_source(number: str) -> Source | None:
-    found, country = _phone(number)
+    found, country = _READ.get(number) or _phone(number)
     if not found:
         return None
     why = ""

@@ -13,6 +13,7 @@ from gateway.store import messages as message_store
 from gateway.store import timeline
 from gateway.store.keys import ApiKey
 from gateway.store.tables import messages as M
+from scheduler.zones import phone_record
 
 
 def _fields(body: CaseIn) -> dict[str, Any]:
@@ -56,7 +57,10 @@ def restrictions_entry(body: CaseIn) -> dict[str, Any]:
 
 def _contacts(body: CaseIn) -> list[dict[str, Any]]:
     contacts: list[dict[str, Any]] = [
-        {"channel": c.channel, "address": c.address, "role": c.role} for c in body.contacts
+        {"channel": c.channel, "address": c.address, "role": c.role}
+        # A number's zones are read once, here, not for every message sent to it.
+        | ({"zones": phone_record(c.address)} if c.channel == "sms" else {})
+        for c in body.contacts
     ]
     if body.debtor.postal_address is not None:
         postal = body.debtor.postal_address.model_dump(exclude_none=True)

@@ -78,6 +78,7 @@ async def upsert(
                     status=ACTIVE.value,
                     role=contact.get("role", "debtor"),
                     consent={"source": "upstream"},
+                    zones=contact.get("zones"),
                     created_at=now,
                     updated_at=now,
                 )
@@ -93,6 +94,11 @@ async def upsert(
                     sa.update(CP).where(CP.c.id == current.id).values(role=role, updated_at=now)
                 )
                 changes.append(f"contact_role:{contact['channel']}:{role}")
+            if contact.get("zones") is not None and current.zones != contact["zones"]:
+                # Stored before the zones were, or read from older numbering data.
+                await conn.execute(
+                    sa.update(CP).where(CP.c.id == current.id).values(zones=contact["zones"])
+                )
     for key, current in existing.items():
         if key not in wanted and current.status == ACTIVE:
             await set_contact_status(conn, current.id, INACTIVE, now=now)

@@ -19,6 +19,7 @@ from gateway.store.tables import contact_points as CP
 from gateway.store.tables import messages as M
 from gateway.store.tables import replies as R
 from scheduler.decisions import Touch
+from scheduler.zones import remember
 
 # The least history ever read; the caller passes the longest window its presets' caps need.
 HORIZON = timedelta(days=31)
@@ -37,10 +38,13 @@ async def identities(conn: AsyncConnection, case_ids: Iterable[int]) -> dict[int
         # (case_id, channel, address), whatever the table's statistics say. With the channel in
         # the query too, a table of fresh imports not yet analysed was read through the
         # (channel, address) index instead, every contact point of the channel for each batch.
-        query = sa.select(CP.c.case_id, CP.c.channel, CP.c.role, CP.c.address)
+        # A phone's zones, read when it was stored, spare the policy parsing it again.
+        query = sa.select(CP.c.case_id, CP.c.channel, CP.c.role, CP.c.address, CP.c.zones)
         for r in await conn.execute(query.where(CP.c.case_id.in_(ids))):
             if r.channel in PERSONAL and r.role == DEBTOR:
                 out[r.case_id].add(r.address)
+                if r.zones is not None:
+                    remember(r.address, r.zones)
     return {i: frozenset(out.get(i, ())) for i in ids}
 
 
