@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.states import ALLOWED, CLAIMABLE, LIVE, WAITING, State, sources_of
@@ -76,11 +77,16 @@ async def transition_each(
 ) -> None:
     """Like `transition` with per-message values: each row is `{"id": ..., column: value, ...}`.
 
-    All rows must carry the same columns. One statement, executed for many parameter sets.
+    All rows must carry the same columns. PostgreSQL takes them in one statement, the values as
+    arrays joined to the rows (`UPDATE … FROM unnest(…)`): one execution instead of one per
+    message. Elsewhere, one statement executed for many parameter sets.
     """
     if not rows:
         return
     columns = [k for k in rows[0] if k != "id"]
+    if conn.dialect.name == "postgresql" and len({r["id"] for r in rows}) == len(rows) > 1:
+        await conn.execute(_update_from_arrays(rows, columns, to, now, from_, held_by))
+        return
     stmt = (
         sa.update(M)
         # Plain equalities: an expanding IN cannot be used with executemany.
@@ -99,6 +105,36 @@ async def transition_each(
         stmt = stmt.where(M.c.claim_token == held_by)
     params = [{"_id": r["id"], **{f"_{c}": r[c] for c in columns}} for r in rows]
     await conn.execute(stmt, params)
+
+
+def _update_from_arrays(
+    rows: Sequence[dict[str, Any]],
+    columns: Sequence[str],
+    to: State,
+    now: datetime,
+    from_: Iterable[State] | None,
+    held_by: str | None,
+) -> sa.Update:
+    arrays = [
+        sa.bindparam(f"_{name}", [r[name] for r in rows], type_=postgresql.ARRAY(M.c[name].type))
+        for name in ("id", *columns)
+    ]
+    values = (
+        sa.func.unnest(*arrays)
+        .table_valued(*(sa.column(name, M.c[name].type) for name in ("id", *columns)))
+        .render_derived(name="v")
+    )
+    stmt = (
+        sa.update(M)
+        .where(M.c.id == values.c.id, M.c.state.in_(_sources(to, from_)))
+        .values(
+            state=to.value,
+            updated_at=now,
+            **_ending(to),
+            **{name: values.c[name] for name in columns},
+        )
+    )
+    return stmt.where(M.c.claim_token == held_by) if held_by is not None else stmt
 
 
 def new_claim_token() -> str:

@@ -172,3 +172,56 @@ async def test_a_batch_s_debtor_identities_are_read_by_case_on_tables_not_analys
     # Through the case's own index, not every contact point of a channel for each batch.
     assert "uq_contact_points_case_id_channel_address" in plan, plan
     assert "ix_contact_points_channel_address" not in plan, plan
+
+
+async def test_a_batch_s_per_message_values_land_on_their_own_rows(
+    api: ApiClient, runtime: Any
+) -> None:
+    # PostgreSQL takes per-message values as arrays in one statement (messages.transition_each):
+    # each row gets its own values, only rows still in a source state and under the claim move.
+    from datetime import timedelta
+
+    import sqlalchemy as sa
+
+    from gateway.states import State
+    from gateway.store import messages as message_store
+    from gateway.store.tables import messages as M
+
+    ids = await _messages(api, "V", 4)
+    now = runtime.clock()
+    async with runtime.engine.begin() as conn:
+        await conn.execute(
+            sa.update(M).where(M.c.id.in_(ids[:3])).values(state="dispatching", claim_token="t1")
+        )
+        await conn.execute(
+            sa.update(M).where(M.c.id == ids[3]).values(state="dispatching", claim_token="other")
+        )
+        await message_store.transition_each(
+            conn,
+            [
+                {
+                    "id": i,
+                    "attempts": n + 1,
+                    "rendered": {"body": f"text {n}"},
+                    "lease_until": now + timedelta(seconds=n),
+                }
+                for n, i in enumerate(ids)
+            ],
+            State.SENDING,
+            now=now,
+            held_by="t1",
+        )
+    async with runtime.engine.connect() as conn:
+        rows = {
+            r.id: r
+            for r in await conn.execute(
+                sa.select(M.c.id, M.c.state, M.c.attempts, M.c.rendered).where(M.c.id.in_(ids))
+            )
+        }
+    for n, i in enumerate(ids[:3]):
+        assert (rows[i].state, rows[i].attempts, rows[i].rendered) == (
+            "sending",
+            n + 1,
+            {"body": f"text {n}"},
+        )
+    assert rows[ids[3]].state == "dispatching" and rows[ids[3]].rendered is None
