@@ -24,13 +24,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from gateway.replies import PRECEDENCE, Category
-from gateway.replies import spelling as spelling_mod
 from gateway.replies.blend import combine, features
 from gateway.replies.categories import ordered
 from gateway.replies.classifier import _keyword, read_rules
 from gateway.replies.model import CATEGORIES, KEYWORD_ONLY, NEVER, corpus, threshold, train
-from gateway.replies.rules import rule_set
-from gateway.replies.text import normalize, words
+from gateway.replies.rules import respelled, rule_set
+from gateway.replies.text import words
 
 C = Category
 FOLDS = 5
@@ -73,7 +72,7 @@ def prepare() -> list[Read]:
     by_id = {rule.rule_id: (rule.category, rule.confidence) for rule in rules.rules}
     out = []
     for reply in corpus().replies:
-        normalized = spelling_mod.respell(normalize(reply.text), rules.spellings, rules.vocabulary)
+        normalized = respelled(reply.text)
         said = _keyword(words(normalized), rules)
         keyword = rules.keywords[said][0] if said is not None else None
         found, ids, denied = (

@@ -14,8 +14,8 @@ from pathlib import Path
 from gateway.replies import model_store, spelling
 from gateway.replies.categories import PRECEDENCE, Category, ordered
 from gateway.replies.model import Model, corpus, threshold, train
-from gateway.replies.rules import EN_NEGATORS, NEGATION_FILLERS, rule_set
-from gateway.replies.text import clauses, normalize
+from gateway.replies.rules import EN_NEGATORS, NEGATION_FILLERS, respelled, rule_set
+from gateway.replies.text import clauses
 
 # Below this, a reply is queued for human review (compliance §6.6 "low confidence").
 REVIEW_THRESHOLD = 0.8
@@ -172,10 +172,6 @@ def _trained_model() -> Model:
 
 
 def _train() -> Model:
-    rules = rule_set()
     replies = corpus().replies
-    texts = [
-        features(spelling.respell(normalize(r.text), rules.spellings, rules.vocabulary))
-        for r in replies
-    ]
+    texts = [features(respelled(r.text)) for r in replies]
     return train(texts, [r.expect for r in replies])

@@ -28,7 +28,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from gateway.replies import blend, spelling
+from gateway.replies import blend
 from gateway.replies.blend import REVIEW_THRESHOLD, combine, features, switched, trained_model
 from gateway.replies.categories import Category, ordered
 from gateway.replies.dates import promise_date
@@ -40,9 +40,10 @@ from gateway.replies.rules import (
     NEGATION_FILLERS,
     Rule,
     RuleSet,
+    respelled,
     rule_set,
 )
-from gateway.replies.text import clauses, normalize, sentences, words
+from gateway.replies.text import clauses, sentences, words
 
 _ZH_NEGATORS = re.compile(r"[不没未别]")
 _HAN_OR_DIGIT = re.compile(r"[\u3400-\u9fff\uf900-\ufaff0-9]")
@@ -100,7 +101,7 @@ def classify(
     promised date is read relative to it (and to `locale`, for numeric dates). `model` is the
     statistical model read beside the rules (by default the one trained on the shipped corpus)."""
     rules = rule_set()
-    normalized = spelling.respell(normalize(text), rules.spellings, rules.vocabulary)
+    normalized = respelled(text)
     said = _keyword(words(normalized), rules)
     if said is not None:
         # An exact keyword is read before anything else, the model included (§6.6).
@@ -143,7 +144,8 @@ def read_rules(
 ) -> tuple[dict[Category, float], list[str], frozenset[Category]]:
     """What the phrase rules (and an opt-out keyword said as a sentence of its own) find in a
     reply, normalised and respelled: each category with its confidence, the rule ids, and the
-    categories the rules read only negated ("I haven't paid", "I'm not bankrupt")."""
+    categories the rules read only negated ("I haven't paid", "I'm not bankrupt"), or, for the
+    opt-out, only as a word used otherwise ("I'll stop by the branch", `lookalikes`)."""
     rules = rule_set()
     plain = words(normalized)
     # Chinese rules read a mixed reply with its English words written in Chinese where the
@@ -174,6 +176,10 @@ def read_rules(
                 matched.append(rule.rule_id)
             elif rule.negatable and rule.pattern.search(text_of_group):
                 denied.add(rule.category)
+    for lookalike in rules.lookalikes:
+        said = joined if lookalike.chinese else english
+        if lookalike.category not in confidence and lookalike.pattern.search(said):
+            denied.add(lookalike.category)
     return confidence, matched, frozenset(denied - set(confidence))
 
 

@@ -53,6 +53,19 @@ class RuleSet:
     # English words a mixed reply uses in a Chinese sentence → the Chinese word (`code_switch`).
     switch: dict[str, str] = field(default_factory=dict)
     switching: re.Pattern[str] | None = None
+    # The words that matter, for cutting words run together ("stoptexting"): the keywords' and
+    # the typo-tolerant ones.
+    anchors: frozenset[str] = frozenset()
+    # What only looks like a category ("stop by the branch", "bus stop", "my new number"):
+    # where no rule reads that category, the model may not read it either (`lookalikes`).
+    lookalikes: tuple[Lookalike, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Lookalike:
+    category: Category
+    chinese: bool
+    pattern: re.Pattern[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +101,8 @@ def rule_set() -> RuleSet:
     vocabulary: set[str] = set()
     courtesy: set[str] = set()
     switch: dict[str, str] = {}
+    anchors: set[str] = set()
+    lookalikes: list[Lookalike] = []
     digest = hashlib.sha256()
     for locale in RULE_LOCALES:
         path = RULES_DIR / f"{locale}.yaml"
@@ -100,6 +115,7 @@ def rule_set() -> RuleSet:
             data.get("not_typos") or [],
         )
         vocabulary |= {str(w).casefold() for w in data.get("typo_tolerant") or []}
+        anchors |= {str(w).casefold() for w in data.get("typo_tolerant") or []}
         vocabulary |= {str(w).casefold() for w in (data.get("spellings") or {}).values()}
         courtesy |= {words(normalize(str(w))) for w in data.get("courtesy") or []}
         switch |= {
@@ -111,9 +127,15 @@ def rule_set() -> RuleSet:
                 key = words(normalize(str(word)))
                 keywords[key] = (category, f"keyword:{key}")
                 vocabulary |= set(key.split())
+                anchors |= {w for w in key.split() if len(w) > 1}
         defined = {
             f"{{{name}}}": str(fragment) for name, fragment in (data.get("define") or {}).items()
         }
+        for name, listed in (data.get("lookalikes") or {}).items():
+            joined = "|".join(f"(?:{p})" for p in listed or [])
+            if joined:
+                lookalike = re.compile(joined, re.MULTILINE)
+                lookalikes.append(Lookalike(_category(path, name), locale != "en", lookalike))
         for name, listed in (data.get("rules") or {}).items():
             category = _category(path, name)
             for index, spec in enumerate(listed or [], start=1):
@@ -132,7 +154,16 @@ def rule_set() -> RuleSet:
         _edges(courtesy),
         switch,
         spelling.switching(switch),
+        frozenset(anchors),
+        tuple(lookalikes),
     )
+
+
+def respelled(text: str) -> str:
+    """A reply as the rules and the model read it: normalised (`text.normalize`), then respelled
+    with the rule files' spellings (`spelling.respell`)."""
+    rules = rule_set()
+    return spelling.respell(normalize(text), rules.spellings, rules.vocabulary, rules.anchors)
 
 
 def _edges(courtesy: set[str]) -> re.Pattern[str] | None:

@@ -4,6 +4,10 @@ stand for, and a slip of one key in a word that matters ("stopp", "sotp", "wrng"
 is read as that word. A letter held down for emphasis ("stooop", "nooo", "pleeease") is read once,
 or twice where only that spells a word the rules know ("callll" → "call").
 
+Words typed without the spaces between them ("stoptexting", "notmynumber", "LEAVEMEALONE") are
+read apart, where the run cuts into words the rules are written in, one of them a word that
+matters (`split`).
+
 Both come from the rule files: `spellings` maps a written form to the word, and the one-typo
 variants of every word listed under `typo_tolerant` are generated when the rules are loaded, so
 reading a reply is one dictionary look-up per word.
@@ -15,7 +19,8 @@ import re
 import string
 from collections.abc import Collection, Iterable, Mapping
 
-_WORD = re.compile(r"[a-z]+(?:'[a-z]+)*")
+# A word as the spellings read it, digits included ("any1", "b4", "2moro").
+_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)*")
 _RUN = re.compile(r"([a-z])\1{2,}")
 # Shorter words have too many real neighbours ("stop" → "step", "shop"): only a swapped pair of
 # letters or a doubled letter is read as a slip there; from five letters on also a letter left
@@ -58,11 +63,17 @@ def table(
     return out
 
 
-def respell(text: str, words: Mapping[str, str], vocabulary: Collection[str] = ()) -> str:
+def respell(
+    text: str,
+    words: Mapping[str, str],
+    vocabulary: Collection[str] = (),
+    anchors: Collection[str] = (),
+) -> str:
     """`text` (normalized: lower case) with every word in `words` spelled as it says; the rest,
     punctuation and other scripts included, as it was. A letter typed three times or more in a
     word is read once, or twice when only that makes a word of `vocabulary` (the words the rules
-    are written in) or of `words`."""
+    are written in) or of `words`. A long word that is none of these is read as the words run
+    together in it (`split`), where one of them is among `anchors`."""
     if not words and not vocabulary:
         return text
 
@@ -70,17 +81,65 @@ def respell(text: str, words: Mapping[str, str], vocabulary: Collection[str] = (
         word = m[0]
         if word in words:
             return words[word]
-        if not _RUN.search(word):
-            return word
-        once, twice = _RUN.sub(r"\1", word), _RUN.sub(r"\1\1", word)
-        for form in (once, twice):
-            if form in vocabulary:
-                return form
-            if form in words:
-                return words[form]
-        return once
+        if _RUN.search(word):
+            once, twice = _RUN.sub(r"\1", word), _RUN.sub(r"\1\1", word)
+            for form in (once, twice):
+                if form in vocabulary:
+                    return form
+                if form in words:
+                    return words[form]
+            word = once
+        if anchors and word not in vocabulary:
+            pieces = split(word, words, vocabulary)
+            if pieces and any(words.get(p, p) in anchors for p in pieces):
+                return " ".join(words.get(p, p) for p in pieces)
+        return word
 
     return _WORD.sub(one, text)
+
+
+# A run is only cut from this length on, into at most this many words, none of one letter but
+# these: "together" is no "to get her" (no word of it matters), "stoptexting" is "stop texting".
+_SPLIT_FROM = 8
+_SPLIT_MOST = 5
+_SPLIT_LONGEST = 40
+_ONE_LETTER = frozenset({"i", "u"})
+# Endings that are words of the rules' patterns ("(ing)?") but never a word of a reply: a word
+# that ends so is an inflection ("stopping"), not two words.
+_ENDINGS = frozenset(
+    {"ing", "ed", "er", "ers", "es", "ly", "ness", "ment", "ments", "tion", "able"}
+)
+
+
+def split(word: str, words: Mapping[str, str], vocabulary: Collection[str]) -> list[str] | None:
+    """`word` cut into the fewest words of `vocabulary` or `words` (text speak: "im", "u"), or
+    None where it cannot be, is too short or too long to try, or would be cut too fine."""
+    if not _SPLIT_FROM <= len(word) <= _SPLIT_LONGEST or not word.isalpha():
+        return None
+    # best[i]: the fewest pieces that spell word[:i], as (count, cut before the last piece).
+    best: list[tuple[int, int] | None] = [None] * (len(word) + 1)
+    best[0] = (0, 0)
+    for end in range(1, len(word) + 1):
+        for start in range(end):
+            before = best[start]
+            piece = word[start:end]
+            if before is None or (len(piece) == 1 and piece not in _ONE_LETTER):
+                continue
+            if piece in _ENDINGS or (piece not in vocabulary and piece not in words):
+                continue
+            current = best[end]
+            if current is None or before[0] + 1 < current[0]:
+                best[end] = (before[0] + 1, start)
+    found = best[len(word)]
+    if found is None or not 2 <= found[0] <= _SPLIT_MOST:
+        return None
+    pieces, end = [], len(word)
+    while end:
+        step = best[end]
+        assert step is not None
+        pieces.append(word[step[1] : end])
+        end = step[1]
+    return pieces[::-1]
 
 
 _HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")

@@ -6,10 +6,14 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from gateway.replies.hanzi import simplified
+
 _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u02bc": "'", "`": "'", "\u00b4": "'"})
 _SPACE = re.compile(r"\s+")
 # The stop sign said as an emoji is the word: "🛑" alone, or "STOP 🛑🛑", is a stop.
 _STOP_SIGN = re.compile("\U0001f6d1")
+# A zero typed for an o inside a word: "ST0P", "n0t me".
+_ZERO_FOR_O = re.compile(r"(?<=[a-z])0(?=[a-z])")
 # "wrong #": a hash that numbers nothing is the word "number" ("#4" stays a hash).
 _NUMBER_SIGN = re.compile(r"#(?!\s*\d)")
 # Where a reply switches between Latin letters and Chinese characters without a space
@@ -20,10 +24,12 @@ _SCRIPT_SWITCH = re.compile(
 
 
 def normalize(text: str) -> str:
-    """NFKC (full-width letters and digits become ASCII), case-folded, one kind of apostrophe,
-    "#" written for "number", the stop sign emoji for "stop", a space where Latin letters and Chinese characters meet, single
-    spaces."""
-    folded = unicodedata.normalize("NFKC", text).casefold().translate(_QUOTES)
+    """NFKC (full-width letters and digits become ASCII), case-folded, Traditional Chinese
+    characters in their Simplified form (`hanzi`), one kind of apostrophe, a zero inside a word
+    read as an o, "#" written for "number", the stop sign emoji for "stop", a space where Latin
+    letters and Chinese characters meet, single spaces."""
+    folded = simplified(unicodedata.normalize("NFKC", text).casefold().translate(_QUOTES))
+    folded = _ZERO_FOR_O.sub("o", folded)
     folded = _NUMBER_SIGN.sub(" number ", folded)
     folded = _STOP_SIGN.sub(" stop ", folded)
     folded = _SCRIPT_SWITCH.sub(" ", folded)
