@@ -69,8 +69,8 @@ HELD_OUT_FLOOR = {"overall": 0.94, "STOP family": 0.98, C.WRONG_PARTY.value: 0.9
 @needs_held_out
 def test_held_out_replies_are_scored_and_read_no_worse(report: list[str]) -> None:
     result = score(HELD_OUT)
-    report.extend(result.table())
-    summary = "\n".join(result.table())
+    report.extend(result.table(texts=False))
+    summary = "\n".join(result.table(texts=False))
     # A stranger's "not mine" read as the debtor's dispute keeps their number for debt messages.
     assert not result.wrong_party_as_dispute, summary
     assert result.overall >= HELD_OUT_FLOOR["overall"], summary
@@ -87,7 +87,7 @@ def test_held_out_replies_are_scored_and_read_no_worse(report: list[str]) -> Non
 )
 def test_held_out_replies_are_read_as_people_write_them() -> None:
     result = score(HELD_OUT)
-    summary = "\n".join(result.table())
+    summary = "\n".join(result.table(texts=False))
     assert result.overall >= HELD_OUT_OVERALL, summary
     for category in (*STOP_FAMILY, C.WRONG_PARTY):
         assert result.recall(category.value) == 1.0, summary
