@@ -6,6 +6,7 @@ import asyncio
 import fcntl
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +84,21 @@ def json_dumps(value: Any) -> str:
         return json.dumps(value)
 
 
+# orjson reads an integer beyond 64 bits as a float, silently: such text is read by `json`.
+_LONG_NUMBER = re.compile(r"\d{19}")
+
+
+def json_loads(text: str | bytes) -> Any:
+    """JSON columns' values: orjson (a third of `json.loads`'s time for a case's debtor and
+    debt), with `json.loads` for text orjson would read differently (long integers) or refuses."""
+    if _LONG_NUMBER.search(text if isinstance(text, str) else text.decode()):
+        return json.loads(text)
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
 def create_engine(settings: Settings, *, keyed: bool = False, **kwargs: Any) -> AsyncEngine:
     """`keyed`: every query of this process finds its rows through an index (a worker's: by id,
     case, contact point). PostgreSQL is then told not to plan sequential scans: on tables it has
@@ -90,6 +106,7 @@ def create_engine(settings: Settings, *, keyed: bool = False, **kwargs: Any) -> 
     matches half the table and scans all of it, for every batch."""
     url = settings.async_database_url
     kwargs.setdefault("json_serializer", json_dumps)
+    kwargs.setdefault("json_deserializer", json_loads)
     if settings.is_sqlite:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
