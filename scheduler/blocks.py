@@ -11,7 +11,8 @@ import re
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from re import _constants, _parser  # type: ignore[attr-defined]  # a pattern's parse
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -79,19 +80,138 @@ def _phone_pattern(phone: str) -> str:
 @lru_cache(maxsize=1024)
 def compiled(pattern: str, collector: str, phone: str) -> re.Pattern[str] | None:
     """The pattern with its placeholders filled in; None when a placeholder has no value."""
+    found = _detector(pattern, collector, phone)
+    return found[0] if found is not None else None
+
+
+@lru_cache(maxsize=1024)
+def _detector(
+    pattern: str, collector: str, phone: str
+) -> tuple[re.Pattern[str], Needed | None] | None:
     values = {
         "collector": r"\s+".join(re.escape(w) for w in collector.split()),
         "phone": _phone_pattern(phone),
     }
     if any(not values[name] for name in _PLACEHOLDER.findall(pattern)):
         return None
-    return re.compile(_PLACEHOLDER.sub(lambda m: values[m.group(1)], pattern), re.IGNORECASE)
+    source = _PLACEHOLDER.sub(lambda m: values[m.group(1)], pattern)
+    return re.compile(source, re.IGNORECASE), needed(source)
 
 
-def present(text: str, alts: Sequence[tuple[str, ...]], collector: str, phone: str) -> bool:
-    """Whether any alternative matches `text` (every pattern of that alternative)."""
+# The characters Python's case-insensitive matching takes for an ASCII letter although their
+# lower case is not that letter (found by scanning every code point; tests/unit check it).
+_FOLD = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"})
+# Shorter literals rule out too little to be worth the look (two Chinese characters do).
+_SHORTEST = {True: 3, False: 2}  # by whether the literal is ASCII
+
+
+def folded(text: str) -> str:
+    """`text` as the prefilter compares it: every character a literal could match
+    case-insensitively becomes that literal's lower case."""
+    return text.translate(_FOLD).lower()
+
+
+class Needed(NamedTuple):
+    literals: tuple[str, ...]  # folded; every match contains one of them
+    leading: bool  # every match starts with one of them
+
+
+def needed(source: str) -> Needed | None:
+    """Literals of which every match of the case-insensitive pattern `source` contains one, and
+    whether a match starts with one; None when the pattern names none worth looking for.
+
+    Read from the pattern's parse: a run of literal characters at its top level is in every
+    match, and so is one of the branches' leading runs of a top-level group of alternatives.
+    Only ASCII and caseless characters (Chinese) are taken, whose case-insensitive matches are
+    exactly what `folded` maps onto them. A regular expression costs 11-17 µs on an email's
+    text wherever it looks (Python's engine tries every position of a pattern that starts with
+    `\\b` or ignores case); a literal is found in well under one, and a pattern that starts with
+    one need only be tried where it occurs.
+    """
+    try:
+        items = list(_parser.parse(source, re.IGNORECASE))
+    except re.error:
+        return None
+    candidates: list[Needed] = []
+    run: list[str] = []
+    consumed = False  # whether an item before this one takes characters
+    for op, arg in [*items, (None, None)]:
+        if op is _constants.LITERAL and _plain(chr(arg)):
+            run.append(chr(arg))
+            continue
+        if run:
+            candidates.append(Needed(("".join(run).lower(),), not consumed))
+            run, consumed = [], True
+        if op is _constants.SUBPATTERN and (branches := _branches(arg[-1])) is not None:
+            candidates.append(Needed(branches, not consumed))
+        if op not in _ZERO_WIDTH:
+            consumed = True
+    good = [c for c in candidates if all(len(x) >= _SHORTEST[x.isascii()] for x in c.literals)]
+    if not good:
+        return None
+    # A leading one, if there is one: a pattern is then only tried where it occurs.
+    return max(good, key=lambda c: (c.leading, min(map(len, c.literals))))
+
+
+_ZERO_WIDTH = frozenset({_constants.AT, _constants.ASSERT, _constants.ASSERT_NOT, None})
+
+
+def _plain(ch: str) -> bool:
+    return ch.isascii() or (ch.isalpha() and ch.lower() == ch and ch.upper() == ch)
+
+
+def _branches(sub: Any) -> tuple[str, ...] | None:
+    """The leading literal runs of a group that is one set of alternatives, folded."""
+    items = list(sub)
+    if len(items) != 1 or items[0][0] is not _constants.BRANCH:
+        return None
+    leads = []
+    for branch in items[0][1][1]:
+        lead = []
+        for op, arg in branch:
+            if op is not _constants.LITERAL or not _plain(chr(arg)):
+                break
+            lead.append(chr(arg))
+        if not lead:
+            return None
+        leads.append("".join(lead).lower())
+    return tuple(leads)
+
+
+def present(
+    text: str,
+    alts: Sequence[tuple[str, ...]],
+    collector: str,
+    phone: str,
+    folded_text: str | None = None,
+) -> bool:
+    """Whether any alternative matches `text` (every pattern of that alternative).
+
+    `folded_text` is `folded(text)`, for a caller that asks about many blocks of one text."""
+    lowered = folded(text) if folded_text is None else folded_text
     for alt in alts:
-        patterns = [compiled(p, collector, phone) for p in alt]
-        if all(p is not None and p.search(text) for p in patterns):
+        if all(_matches(_detector(p, collector, phone), text, lowered) for p in alt):
             return True
+    return False
+
+
+def _matches(
+    detector: tuple[re.Pattern[str], Needed | None] | None, text: str, lowered: str
+) -> bool:
+    """`pattern.search(text)`, looking where the pattern's literals say it can match."""
+    if detector is None:
+        return False
+    pattern, need = detector
+    if need is None:
+        return pattern.search(text) is not None
+    if not need.leading or len(lowered) != len(text):
+        return any(x in lowered for x in need.literals) and pattern.search(text) is not None
+    # Folding keeps every character in its place, so a match starts where a literal does; a
+    # match tried there reads the character before it for `\b` and look-behinds, as search does.
+    for literal in need.literals:
+        at = lowered.find(literal)
+        while at >= 0:
+            if pattern.match(text, at):
+                return True
+            at = lowered.find(literal, at + 1)
     return False

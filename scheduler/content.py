@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
-from scheduler.blocks import Detector, alternatives, normalize, present
+from scheduler.blocks import Detector, alternatives, folded, normalize, present
 from scheduler.decisions import Decision, Verdict
 from scheduler.preset_content import Condition, Forbidden
 from scheduler.presets import Preset
@@ -151,6 +151,12 @@ def _required(
     if required is None:
         return []
     extra = _preset_detectors(preset)
+    readings = [
+        (reading, part, text, folded(text))
+        for reading, part, parts in READINGS.get(channel, ())
+        if part in texts
+        for text in ["\n".join(texts[p] for p in parts if p in texts)]
+    ]
     out = []
     for block in required.value:
         condition = required.when.get(block, "always")
@@ -168,11 +174,8 @@ def _required(
                 )
             )
             continue
-        for reading, part, parts in READINGS.get(channel, ()):
-            if part not in texts:
-                continue
-            text = "\n".join(texts[p] for p in parts if p in texts)
-            if not present(text, alts, facts.collector_name, facts.collector_phone):
+        for reading, part, text, lowered in readings:
+            if not present(text, alts, facts.collector_name, facts.collector_phone, lowered):
                 out.append(
                     Problem(
                         "content.required",
