@@ -129,6 +129,7 @@ class LobLetters:
             self._session = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=self.timeout_s),
                 headers={"Authorization": f"Basic {credentials}", "Accept": "application/json"},
+                cookie_jar=aiohttp.DummyCookieJar(),
             )
 
     async def close(self) -> None:

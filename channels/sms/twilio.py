@@ -142,6 +142,8 @@ class TwilioSms:
                     total=self.timeout_s, sock_connect=min(5.0, self.timeout_s / 2)
                 ),
                 headers=self._headers,
+                # An API client keeps no cookies: nothing to store, match or send per request.
+                cookie_jar=aiohttp.DummyCookieJar(),
             )
 
     async def close(self) -> None:
