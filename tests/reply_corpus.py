@@ -1,6 +1,7 @@
 """The labelled reply corpus and how the classifier is scored on it: the training part ships with
 the package (gateway/replies/corpus/train.yaml, which the model is trained on), the blind part is
-tests/fixtures/replies/heldout-4.yaml (heldout-3 was scored, then read, and joined train). Scored:
+tests/fixtures/replies/heldout-5.yaml (heldout-3, then heldout-4, were scored, then read, and
+joined train; heldout-5 is written blind, by someone who saw only compliance.md). Scored:
 recall per category, the STOP family and wrong party on their own, the promised dates, and the
 wrong-party replies read as nothing but a dispute (a stranger's number kept for debt messages).
 
@@ -75,7 +76,9 @@ class Score:
             f"{'promise dates':<24}{self.promises - len(self.wrong_dates)}/{self.promises}"
         )
         if not texts:
-            lines.append(f"{'replies missed':<24}{len(self.misses)} (texts not shown: a blind part)")
+            lines.append(
+                f"{'replies missed':<24}{len(self.misses)} (texts not shown: a blind part)"
+            )
             return lines
         for reply, result in self.misses:
             got = ",".join(c.value for c in result.categories)
@@ -91,7 +94,7 @@ class Score:
 
 
 def load(name: str) -> tuple[date, list[Reply]]:
-    """The corpus part `name` (train, heldout-4) and the day its replies were written (a reply
+    """The corpus part `name` (train, heldout-5) and the day its replies were written (a reply
     written on another day names its own `today`)."""
     path = TRAIN_PATH if name == "train" else CORPUS / f"{name}.yaml"
     data = yaml.safe_load(path.read_text(encoding="utf-8"))

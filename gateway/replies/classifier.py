@@ -200,14 +200,18 @@ def warm_up(keep_model_in: Path | None = None) -> None:
 
 def _keyword(plain: str, rules: RuleSet) -> str | None:
     """The keyword that `plain` (a reply or one sentence of it, in `words`) is, as written, run
-    together ("stop all" as STOPALL), once the courtesy words around it are set aside, or said
-    again and again ("td td td", "stop stop stop")."""
+    together ("stop all" as STOPALL), once the courtesy words around it are set aside, said
+    again and again ("td td td", "stop stop stop"), or said in both languages, every word a
+    keyword of one category ("Help 帮助", "STOP 退订")."""
     bare = rules.courtesy.sub("", plain).strip() if rules.courtesy else plain
     said = bare.split(" ")
     once = said[0] if len(said) > 1 and len(set(said)) == 1 else bare
     for key in (plain, plain.replace(" ", ""), bare, bare.replace(" ", ""), once):
         if key in rules.keywords:
             return key
+    categories = {rules.keywords[w][0] for w in said if w in rules.keywords}
+    if len(said) > 1 and len(categories) == 1 and all(w in rules.keywords for w in said):
+        return said[0]
     return None
 
 

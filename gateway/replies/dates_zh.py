@@ -84,9 +84,10 @@ _CHINESE: list[Rule] = [
     ),
     (re.compile(rf"下个?{_WEEK}"), friday_of(1)),
     (re.compile(r"(?:这个?|本)?周末"), lambda m, t, _l: max(t, this_week(t, SATURDAY))),
-    (re.compile(r"大后天"), fixed(3)),
-    (re.compile(r"后天"), fixed(2)),
-    (re.compile(r"明[天日早晚]"), fixed(1)),
+    # 听日, 听晚, 后日: tomorrow, tomorrow night, the day after in Cantonese.
+    (re.compile(r"大后[天日]"), fixed(3)),
+    (re.compile(r"后[天日]"), fixed(2)),
+    (re.compile(r"明[天日早晚]|听[日晚]"), fixed(1)),
     (re.compile(r"今[天日晚]"), fixed(0)),
     (
         re.compile(

@@ -4,11 +4,12 @@ Chinese, typos, slang, names, mixed language, emoji).
 Two parts. `train` (gateway/replies/corpus/train.yaml, shipped with the package: the statistical
 model is trained on it) is what the rules are written from, and must be read in full by the rules
 and the model combined. It also holds the parts that used to be held out (`heldout`,
-`heldout-2`, then `heldout-3`): each was read once it had been scored, so none gives a blind
-figure any more, and they became training replies. `heldout-4` is the blind part: written by
-someone who has not seen the rules, it is only ever scored, and a reply it misses may only be
-fixed by a general rule learnt from `train`, never by a rule written for that reply. Until it is
-there, its tests are skipped. The recall tables are printed at the end of the run."""
+`heldout-2`, `heldout-3`, then `heldout-4`): each was read once it had been scored, so none gives
+a blind figure any more, and they became training replies. `heldout-5` is the blind part:
+written blind, by someone who saw only compliance.md (neither the rules nor the corpus), it is
+only ever scored, and a reply it misses may only be fixed by a general rule learnt from `train`,
+never by a rule written for that reply. Until it is there, its tests are skipped. The recall
+tables are printed at the end of the run."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from tests.reply_corpus import CORPUS, STOP_FAMILY, load, score
 
 C = Category
 TRAIN = "train"
-HELD_OUT = "heldout-4"
+HELD_OUT = "heldout-5"
 HELD_OUT_OVERALL = 0.92
 CORPUS_SIZE = 400
 
@@ -58,11 +59,12 @@ def test_training_replies_are_all_read(report: list[str]) -> None:
 
 
 # A floor, so a change that reads people worse fails here while the targets below are not all met
-# yet. Measured on heldout-4 (327 replies written blind) after the training part grew by heldout-3
-# and about 430 replies of its own: 94.8 % overall, STOP family 98.6 % (72/73), wrong party 97.9 %
-# (47/48), no stranger read as only disputing (3 December 2026). With the classifier before that
-# growth it had scored 91.8 %, 93.2 % and 83.3 %. (heldout-3, the blind part before, last scored
-# 90.7 %, 92.1 % and 96.7 %.)
+# yet. Set on heldout-4, the blind part before heldout-5 (327 replies written blind), after the
+# training part grew by heldout-3 and about 430 replies of its own: 94.8 % overall, STOP family
+# 98.6 % (72/73), wrong party 97.9 % (47/48), no stranger read as only disputing (3 December
+# 2026). With the classifier before that growth it had scored 91.8 %, 93.2 % and 83.3 %.
+# (heldout-3, the blind part before it, last scored 90.7 %, 92.1 % and 96.7 %.) heldout-4 was then
+# read and joined train (3 December 2026); heldout-5 is held to the same floor once it is written.
 HELD_OUT_FLOOR = {"overall": 0.94, "STOP family": 0.98, C.WRONG_PARTY.value: 0.97}
 
 
@@ -81,9 +83,9 @@ def test_held_out_replies_are_scored_and_read_no_worse(report: list[str]) -> Non
 @needs_held_out
 @pytest.mark.xfail(
     strict=True,
-    reason="the hardening issue's targets on the blind part: overall >= 92 % is met, the STOP "
-    "family and wrong party at 100 % are not yet (one reply of each missed); strict, so meeting "
-    "them fails this mark and it goes",
+    reason="the hardening issue's targets on the blind part: on heldout-4 overall >= 92 % was "
+    "met, the STOP family and wrong party at 100 % were not (one reply of each missed); strict, "
+    "so meeting them on heldout-5 fails this mark and it goes",
 )
 def test_held_out_replies_are_read_as_people_write_them() -> None:
     result = score(HELD_OUT)
