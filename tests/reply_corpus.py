@@ -48,10 +48,12 @@ class Score:
     replies: int = 0
     found: Counter[str] = field(default_factory=Counter)
     labelled: Counter[str] = field(default_factory=Counter)
-    misses: list[tuple[Reply, Classification]] = field(default_factory=list)
-    wrong_dates: list[tuple[Reply, date | None]] = field(default_factory=list)
+    # Left out of the repr: a failed assertion prints the objects it compared, and a blind part's
+    # replies must never be printed.
+    misses: list[tuple[Reply, Classification]] = field(default_factory=list, repr=False)
+    wrong_dates: list[tuple[Reply, date | None]] = field(default_factory=list, repr=False)
     promises: int = 0
-    wrong_party_as_dispute: list[Reply] = field(default_factory=list)
+    wrong_party_as_dispute: list[Reply] = field(default_factory=list, repr=False)
 
     def recall(self, key: str) -> float:
         return self.found[key] / self.labelled[key] if self.labelled[key] else 1.0

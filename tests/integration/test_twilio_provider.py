@@ -88,7 +88,9 @@ async def provider(fake: tuple[FakeTwilio, Any]) -> Any:
         auth_token=TOKEN,
         sender=SENDER,
         public_url=PUBLIC,
-        timeout_s=1.0,
+        # A production-like timeout: a loaded machine must not turn a plain answer into an
+        # unknown outcome. The timeout test makes its own provider with a short one.
+        timeout_s=15.0,
     )
     await sms.start()
     yield sms
@@ -218,19 +220,31 @@ async def test_4xx_with_an_error_code_is_permanent(
     assert caught.value.contact_status == expected and not caught.value.provider_side
 
 
-async def test_a_timeout_after_sending_is_an_unknown_outcome_not_a_retry(
-    fake: Any, provider: TwilioSms
-) -> None:
+async def test_a_timeout_after_sending_is_an_unknown_outcome_not_a_retry(fake: Any) -> None:
     # Twilio may have accepted the message: retrying could send the debtor a second reminder.
-    twilio, _ = fake
+    twilio, server = fake
+    never = asyncio.Event()  # the answer never comes, however slow the machine
 
-    async def slow(form: dict[str, str]) -> web.Response:
-        await asyncio.sleep(3)
+    async def silent(form: dict[str, str]) -> web.Response:
+        await never.wait()
         return twilio.created(form)
 
-    twilio.behaviour = slow
-    with pytest.raises(DeliveryUnknown, match="timeout"):
-        await provider.send(outgoing())
+    twilio.behaviour = silent
+    sms = TwilioSms(
+        base_url=str(server.make_url("")),
+        account_sid=SID,
+        auth_token=TOKEN,
+        sender=SENDER,
+        public_url=PUBLIC,
+        timeout_s=0.5,
+    )
+    await sms.start()
+    try:
+        with pytest.raises(DeliveryUnknown, match="timeout"):
+            await sms.send(outgoing())
+    finally:
+        never.set()
+        await sms.close()
     assert len(twilio.received) == 1
 
 
