@@ -67,7 +67,8 @@ def combine(
     - a wrong party read by the model alone is always doubted: it invalidates the number;
     - a category the model confuses with one the rules found (`NEIGHBOURS`: a cease for an
       opt-out, a wrong party for a dispute…) is not applied; it is doubted when it is the more
-      restrictive of the two, and otherwise dropped;
+      restrictive of the two, and otherwise dropped; but a wrong party beside a question alone
+      is applied (and doubted, as every wrong party the model reads);
     - a dispute the model alone reads is not applied where it finds a wrong party likely too
       (`WRONG_PARTY_DOUBT`), and beside a dispute the rules read, such a wrong party is applied
       and doubted: a stranger's "not mine" is never read as only a dispute."""
@@ -79,6 +80,11 @@ def combine(
         if category in found or category in denied or p < wanted:
             continue
         near = [n for n in NEIGHBOURS.get(category, ()) if n in found]
+        if near == [Category.INFO_REQUEST] and category is Category.WRONG_PARTY:
+            # A stranger who also asks who is writing ("who is this? never heard of her"): the
+            # question does not make them the debtor; the wrong party is applied, doubted.
+            confidence[category] = doubts[category] = p
+            continue
         if near:
             if all(_RANK[category] < _RANK[n] for n in near):
                 doubts[category] = p

@@ -45,7 +45,7 @@ from gateway.replies.rules import (
 )
 from gateway.replies.text import clauses, sentences, words
 
-_ZH_NEGATORS = re.compile(r"[不没未别]")
+_ZH_NEGATORS = re.compile(r"[不没未别唔冇]")  # 唔, 冇: Cantonese
 _HAN_OR_DIGIT = re.compile(r"[\u3400-\u9fff\uf900-\ufaff0-9]")
 # The keyword categories that a sentence of a longer reply can say on its own.
 _STANDALONE = frozenset({Category.OPT_OUT_CHANNEL})

@@ -9,10 +9,13 @@ Conventions (a week starts on Monday, as 周 does):
 - a bare weekday ("Friday", 周五) is the next one after today, never today;
 - "this Friday" (这周五) is this week's, or the next one once it has passed;
 - "next Friday" (下周五) is the Friday of next week;
+- "Friday week", "a week on Friday" are the Friday after the coming one; "next week Monday"
+  is next week's Monday;
 - "next week" (下周) is the Friday of next week, "end of the month" (月底) its last day,
   "next month" (下个月) the last day of next month: a vague promise is read at its latest;
 - "3/15" is month/day, except for English locales other than US English (day/month), and is
-  read the other way round when only that makes a date;
+  read the other way round when only that makes a date; "27.03" is read only day first, in
+  those locales; "in a fortnight" is 14 days; 月中 the 15th;
 - a named day already past by up to 60 days is a past date, not a promise; further back, it
   is next year's.
 """
@@ -103,12 +106,28 @@ def _weekday(m: re.Match[str], today: date, locale: str) -> date:
 def _count(m: re.Match[str], today: date, locale: str) -> date:
     raw = m["n"]
     n = int(raw) if raw.isdigit() else _SMALL[raw]
-    return today + timedelta(days=n * (7 if m["unit"].startswith("week") else 1))
+    unit = m["unit"]
+    return today + timedelta(days=n * (14 if unit[0] == "f" else 7 if unit[0] == "w" else 1))
+
+
+def _dotted(m: re.Match[str], today: date, locale: str) -> date | None:
+    """27.03, on 1.4: day and month, where a locale writes the day first (en-GB, en-IN…)."""
+    if not (locale.startswith("en-") and locale != "en-US"):
+        return None
+    return _numeric(m, today, locale)
+
+
+def _week_after(m: re.Match[str], today: date, locale: str) -> date:
+    """The weekday a week after the coming one: "Friday week", "a week on Friday"."""
+    return upcoming(today, _WEEKDAYS[m["day"] or m["day2"]]) + timedelta(days=7)
 
 
 _ENGLISH_RAW: list[Rule] = [
     (re.compile(r"(?<![\d/])(?P<y>20\d\d)-(?P<m>\d{1,2})-(?P<d>\d{1,2})(?!\d)"), _iso),
     (re.compile(r"(?<![\d/.])(?P<a>\d{1,2})/(?P<b>\d{1,2})(?:/(?P<y>\d{4}|\d{2}))?(?![\d/])"), _numeric),
+    # Dotted, read only day first: 27.03, 1.4.2027, "on 1.4" (not 2.5k, nor an amount 12.50).
+    (re.compile(r"(?<![\d.,£$€])(?P<a>\d{1,2})\.(?P<b>\d{2})(?:\.(?P<y>\d{4}|\d{2}))?(?![\d.,]|\s?[a-z%])"), _dotted),
+    (re.compile(r"(?:\b(?:on|by|before|until|till|latest)\s)(?P<a>\d{1,2})\.(?P<b>\d{1,2})(?:\.(?P<y>\d{4}|\d{2}))?(?![\d.,]|\s?[a-z%])"), _dotted),
 ]  # fmt: skip
 _ENGLISH_WORDS: list[Rule] = [
     (
@@ -123,6 +142,14 @@ _ENGLISH_WORDS: list[Rule] = [
     (re.compile(r"\b(?:tomorrow|tomorow|tommorow|tommorrow|tmrw|tmr|tmw)\b"), fixed(1)),
     (re.compile(r"\b(?:today|tonight|this (?:morning|afternoon|evening)|later on)\b"), fixed(0)),
     (re.compile(rf"\b(?P<day>{_FULL_DAY}) (?P<when>next) week\b"), _weekday),
+    (re.compile(rf"\b(?P<when>next) week (?:on )?(?P<day>{_FULL_DAY})\b"), _weekday),
+    (
+        re.compile(
+            rf"\ba week (?:on|from|after) (?P<day>{_FULL_DAY})\b"
+            rf"|\b(?P<day2>{_FULL_DAY}) week\b(?! (?:after|before|of|and)\b)"
+        ),
+        _week_after,
+    ),
     (re.compile(rf"\b(?:(?P<when>next|this)(?: coming)? )?(?P<day>{_FULL_DAY})\b"), _weekday),
     (
         re.compile(rf"\b(?:on|by|before|until|till|til|(?P<when>next|this)) (?P<day>{_DAY})\b"),
@@ -132,6 +159,10 @@ _ENGLISH_WORDS: list[Rule] = [
     (re.compile(r"\b(?P<day>thurs|thur|thu|tues|tue|fri)(?P<when>)\b"), _weekday),
     (re.compile(r"\b(?:end of|by the end of|later) next week\b|\bnext week\b"), friday_of(1)),
     (re.compile(r"\b(?:this week|end of (?:the |this )?week|week'?s end)\b"), friday_of(0)),
+    (
+        re.compile(r"\bnext weekend\b"),
+        lambda m, t, _l: this_week(t, SATURDAY) + timedelta(days=7),
+    ),
     (
         re.compile(r"\b(?:this )?weekend\b"),
         lambda m, t, _l: max(t, this_week(t, SATURDAY)),
@@ -144,9 +175,15 @@ _ENGLISH_WORDS: list[Rule] = [
         re.compile(r"\b(?:end of (?:the |this )?month|month end|month's end)\b"),
         lambda m, t, _l: month_end(t.year, t.month),
     ),
+    (
+        re.compile(r"\b(?:the )?(?P<d>\d{1,2})(?:st|nd|rd|th)? of next month\b"),
+        lambda m, t, _l: month_day(t, next_month(t)[1], int(m["d"]), next_month(t)[0]),
+    ),
     (re.compile(r"\bnext month\b"), lambda m, t, _l: month_end(*next_month(t))),
     (
-        re.compile(rf"\b(?:in|within)(?: the next)? (?P<n>{_COUNT}) (?P<unit>days?|weeks?)\b"),
+        re.compile(
+            rf"\b(?:in|within)(?: the next)? (?P<n>{_COUNT}) (?P<unit>days?|weeks?|fortnights?)\b"
+        ),
         _count,
     ),
     (

@@ -59,8 +59,14 @@ _CHINESE: list[Rule] = [
         lambda m, t, _l: month_day(t, next_month(t)[1], _zh(m["d"]), next_month(t)[0]),
     ),
     (re.compile(r"下个?月初"), lambda m, t, _l: date(*next_month(t), 1)),
+    # The middle of a month (月中): its 15th, next month's once this one's is past.
+    (
+        re.compile(r"下个?月中"),
+        lambda m, t, _l: month_day(t, next_month(t)[1], 15, next_month(t)[0]),
+    ),
     (re.compile(r"下个?月(?:底|末)?"), lambda m, t, _l: month_end(*next_month(t))),
     (re.compile(r"(?:这个?月|本月)?(?:月底|月末)"), lambda m, t, _l: month_end(t.year, t.month)),
+    (re.compile(r"(?:这个?月|本月)?月中(?![心间国])"), lambda m, t, _l: day_of_month(t, 15)),
     (re.compile(r"月初"), lambda m, t, _l: date(*next_month(t), 1)),
     (
         re.compile(rf"下下个?{_WEEK}(?P<wd>{_ZH_WD})"),

@@ -18,6 +18,9 @@ _ZERO_FOR_O = re.compile(r"(?<=[a-z])0(?=[a-z])")
 _NUMBER_SIGN = re.compile(r"#(?!\s*\d)")
 # Where a reply switches between Latin letters and Chinese characters without a space
 # ("tmr会transfer过去", "stop calling我"): a word boundary, so an English word is read as one.
+# An accent on a Latin letter ("Tomás", "Zoë", "Siobhán"): read without it, as the rules are
+# written ("tomas"), once the letter and its marks are taken apart (NFD).
+_LATIN_MARK = re.compile(r"(?<=[a-z])[\u0300-\u036f]+")
 _SCRIPT_SWITCH = re.compile(
     r"(?<=[a-z])(?=[\u3400-\u9fff\uf900-\ufaff])|(?<=[\u3400-\u9fff\uf900-\ufaff])(?=[a-z])"
 )
@@ -25,10 +28,13 @@ _SCRIPT_SWITCH = re.compile(
 
 def normalize(text: str) -> str:
     """NFKC (full-width letters and digits become ASCII), case-folded, Traditional Chinese
-    characters in their Simplified form (`hanzi`), one kind of apostrophe, a zero inside a word
-    read as an o, "#" written for "number", the stop sign emoji for "stop", a space where Latin
-    letters and Chinese characters meet, single spaces."""
+    characters in their Simplified form (`hanzi`), accents taken off Latin letters, one kind of
+    apostrophe, a zero inside a word read as an o, "#" written for "number", the stop sign emoji
+    for "stop", a space where Latin letters and Chinese characters meet, single spaces."""
     folded = simplified(unicodedata.normalize("NFKC", text).casefold().translate(_QUOTES))
+    if not folded.isascii():
+        folded = _LATIN_MARK.sub("", unicodedata.normalize("NFD", folded))
+        folded = unicodedata.normalize("NFC", folded)
     folded = _ZERO_FOR_O.sub("o", folded)
     folded = _NUMBER_SIGN.sub(" number ", folded)
     folded = _STOP_SIGN.sub(" stop ", folded)

@@ -57,6 +57,12 @@ def read(text: str, today: date = MONDAY, locale: str = "en") -> date | None:
         ("within two weeks", MONDAY, date(2026, 3, 23)),
         ("end of the month", DECEMBER, date(2026, 12, 31)),
         ("next month", DECEMBER, date(2027, 1, 31)),
+        ("in a fortnight", MONDAY, date(2026, 3, 23)),
+        ("Friday week", MONDAY, date(2026, 3, 20)),
+        ("a week on Friday", MONDAY, date(2026, 3, 20)),
+        ("next week Monday", MONDAY, date(2026, 3, 16)),
+        ("next weekend", MONDAY, date(2026, 3, 21)),
+        ("the 12th of next month", MONDAY, date(2026, 4, 12)),
         # Chinese
         ("今天", MONDAY, date(2026, 3, 9)),
         ("明天", MONDAY, date(2026, 3, 10)),
@@ -81,6 +87,8 @@ def read(text: str, today: date = MONDAY, locale: str = "en") -> date | None:
         ("3天后", MONDAY, date(2026, 3, 12)),
         ("过几天", MONDAY, date(2026, 3, 12)),
         ("两周内", MONDAY, date(2026, 3, 23)),
+        ("月中", MONDAY, date(2026, 3, 15)),
+        ("下个月中", MONDAY, date(2026, 4, 15)),
     ],
 )
 def test_dates(text: str, today: date, expected: date) -> None:
@@ -109,6 +117,12 @@ def test_numeric_dates_follow_the_locale() -> None:
     assert read("4/5", locale="en-US") == date(2026, 4, 5)
     assert read("4/5", locale="en-GB") == date(2026, 5, 4)
     assert read("4/5", locale="zh-CN") == date(2026, 4, 5)
+    # Dotted dates are read only where the day comes first, and never from an amount.
+    assert read("on 27.03", locale="en-GB") == date(2026, 3, 27)
+    assert read("by 1.4", locale="en-IN") == date(2026, 4, 1)
+    assert read("27.03", locale="en-US") is None
+    assert read("2.5k on Friday", locale="en-GB") == date(2026, 3, 13)
+    assert read("£12.50", locale="en-GB") is None
 
 
 def test_amounts_and_phone_numbers_are_not_dates() -> None:
