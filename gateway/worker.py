@@ -75,6 +75,25 @@ def install(loop: AsyncLoop | None) -> None:
 class GatewayWorker(SimpleWorker):
     """Runs jobs in this process; binds the job id for every log line of the job."""
 
+    def unsubscribe(self) -> None:
+        """Leave the command channel without waiting on its listener thread for long.
+
+        RQ calls the listener's `stop()` expecting it to return at once; redis-py 8 waits there,
+        unbounded, for the thread to end, and a thread that has already read the unsubscribe's
+        confirmation sleeps up to a minute waiting for a subscription: SIGTERM then took that
+        minute. The thread is a daemon and ends by itself once it wakes."""
+        thread = self.pubsub_thread
+        if thread is None:
+            return
+        self.pubsub.unsubscribe()
+        try:
+            thread.stop(timeout=1.0)
+        except TypeError:  # redis-py before 8: stop() only asks, it does not wait
+            thread.stop()
+            thread.join(timeout=1.0)
+        if not thread.is_alive():
+            self.pubsub.close()  # else the thread closes it when it wakes, off its socket
+
     def execute_job(self, job: Job, queue: Queue) -> Any:
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(job_id=job.id, queue=queue.name)
