@@ -1,9 +1,10 @@
 """The labelled reply corpus and how the classifier is scored on it: the training part ships with
 the package (gateway/replies/corpus/train.yaml, which the model is trained on), the blind part is
-tests/fixtures/replies/heldout-5.yaml (heldout-3, then heldout-4, were scored, then read, and
-joined train; heldout-5 is written blind, by someone who saw only compliance.md). Scored:
-recall per category, the STOP family and wrong party on their own, the promised dates, and the
-wrong-party replies read as nothing but a dispute (a stranger's number kept for debt messages).
+tests/fixtures/replies/heldout-6.yaml (heldout-3, heldout-4, then heldout-5, were scored, then
+read, and joined train; heldout-6 is written blind, by someone who saw only compliance.md). Scored:
+recall per category, the STOP family (a request to stop read as asked, or as a cease of all
+contact) and wrong party on their own, the promised dates, and the wrong-party replies read as
+nothing but a dispute (a stranger's number kept for debt messages).
 
 A category is found when the classifier names it among the reply's categories; UNKNOWN is found
 only when nothing else is. Recall is over labels: a reply carrying two counts twice.
@@ -54,6 +55,7 @@ class Score:
     wrong_dates: list[tuple[Reply, date | None]] = field(default_factory=list, repr=False)
     promises: int = 0
     wrong_party_as_dispute: list[Reply] = field(default_factory=list, repr=False)
+    stops_read_wider: int = 0  # a channel's opt-out read as a cease of all contact
 
     def recall(self, key: str) -> float:
         return self.found[key] / self.labelled[key] if self.labelled[key] else 1.0
@@ -72,6 +74,7 @@ class Score:
             if self.labelled[category.value]:
                 lines.append(self._row(category.value))
         lines.append(self._row("STOP family"))
+        lines.append(f"{'  of them read wider':<24}{self.stops_read_wider}")
         lines.append(f"{'overall':<24}{self.overall:7.1%}")
         lines.append(f"{'wrong party as dispute':<24}{len(self.wrong_party_as_dispute)}")
         lines.append(
@@ -96,7 +99,7 @@ class Score:
 
 
 def load(name: str) -> tuple[date, list[Reply]]:
-    """The corpus part `name` (train, heldout-5) and the day its replies were written (a reply
+    """The corpus part `name` (train, heldout-6) and the day its replies were written (a reply
     written on another day names its own `today`)."""
     path = TRAIN_PATH if name == "train" else CORPUS / f"{name}.yaml"
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -128,8 +131,12 @@ def score(name: str) -> Score:
             result.found[category.value] += hit
             missed |= not hit
         if reply.expect & STOP_FAMILY:
+            # A request to stop is honoured when it is read as wide as it was asked, or wider: a
+            # cease of all contact stops the channel too (it is counted apart, as read wider).
             result.labelled["STOP family"] += 1
-            result.found["STOP family"] += reply.expect & STOP_FAMILY <= found
+            as_asked = reply.expect & STOP_FAMILY <= found
+            result.found["STOP family"] += as_asked or C.CEASE_ALL in found
+            result.stops_read_wider += not as_asked and C.CEASE_ALL in found
         if C.WRONG_PARTY in reply.expect and C.WRONG_PARTY not in found and C.DISPUTE in found:
             result.wrong_party_as_dispute.append(reply)
         if missed:

@@ -139,7 +139,8 @@ _ENGLISH_WORDS: list[Rule] = [
         lambda m, t, _l: month_day(t, _MONTHS[m["mon"]], int(m["d"])),
     ),
     (re.compile(r"\b(?:the )?day after tomorrow\b"), fixed(2)),
-    (re.compile(r"\b(?:tomorrow|tomorow|tommorow|tommorrow|tmrw|tmr|tmw)\b"), fixed(1)),
+    (re.compile(r"\b(?:tomorrow|tomorow|tommorow|tommorrow|tmrw|tmr|tmw|ming ?tian)\b"), fixed(1)),
+    (re.compile(r"\bhou ?tian\b"), fixed(2)),  # pinyin: 明天, 后天
     (re.compile(r"\b(?:today|tonight|this (?:morning|afternoon|evening)|later on)\b"), fixed(0)),
     (re.compile(rf"\b(?P<day>{_FULL_DAY}) (?P<when>next) week\b"), _weekday),
     (re.compile(rf"\b(?P<when>next) week (?:on )?(?P<day>{_FULL_DAY})\b"), _weekday),
@@ -176,8 +177,12 @@ _ENGLISH_WORDS: list[Rule] = [
         lambda m, t, _l: month_end(t.year, t.month),
     ),
     (
-        re.compile(r"\b(?:the )?(?P<d>\d{1,2})(?:st|nd|rd|th)? of next month\b"),
-        lambda m, t, _l: month_day(t, next_month(t)[1], int(m["d"]), next_month(t)[0]),
+        # "the 5th of next month", "next month 5 tarikh" (the date, in Hindi and Urdu)
+        re.compile(
+            r"\b(?:the )?(?P<d>\d{1,2})(?:st|nd|rd|th)? of next month\b"
+            r"|\bnext month (?:on )?(?:the )?(?P<d2>\d{1,2})(?:st|nd|rd|th)?\b(?! (?:days?|weeks?|months?|[a-z]*pounds?|dollars?|quid|bucks|k|%)\b)"
+        ),
+        lambda m, t, _l: month_day(t, next_month(t)[1], int(m["d"] or m["d2"]), next_month(t)[0]),
     ),
     (re.compile(r"\bnext month\b"), lambda m, t, _l: month_end(*next_month(t))),
     (

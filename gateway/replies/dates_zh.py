@@ -64,8 +64,12 @@ _CHINESE: list[Rule] = [
         re.compile(r"下个?月中"),
         lambda m, t, _l: month_day(t, next_month(t)[1], 15, next_month(t)[0]),
     ),
-    (re.compile(r"下个?月(?:底|末)?"), lambda m, t, _l: month_end(*next_month(t))),
-    (re.compile(r"(?:这个?月|本月)?(?:月底|月末)"), lambda m, t, _l: month_end(t.year, t.month)),
+    (re.compile(r"下个?月(?:底|末|尾)?"), lambda m, t, _l: month_end(*next_month(t))),
+    # 月尾: Cantonese for 月底.
+    (
+        re.compile(r"(?:这个?月|本月)?(?:月底|月末|月尾)"),
+        lambda m, t, _l: month_end(t.year, t.month),
+    ),
     (re.compile(r"(?:这个?月|本月)?月中(?![心间国])"), lambda m, t, _l: day_of_month(t, 15)),
     (re.compile(r"月初"), lambda m, t, _l: date(*next_month(t), 1)),
     (

@@ -4,8 +4,9 @@ Chinese, typos, slang, names, mixed language, emoji).
 Two parts. `train` (gateway/replies/corpus/train.yaml, shipped with the package: the statistical
 model is trained on it) is what the rules are written from, and must be read in full by the rules
 and the model combined. It also holds the parts that used to be held out (`heldout`,
-`heldout-2`, `heldout-3`, then `heldout-4`): each was read once it had been scored, so none gives
-a blind figure any more, and they became training replies. `heldout-5` is the blind part:
+`heldout-2`, `heldout-3`, `heldout-4`, then `heldout-5`): each was read once it had been scored,
+so none gives a blind figure any more, and they became training replies. `heldout-6` is the
+blind part:
 written blind, by someone who saw only compliance.md (neither the rules nor the corpus), it is
 only ever scored, and a reply it misses may only be fixed by a general rule learnt from `train`,
 never by a rule written for that reply. Until it is there, its tests are skipped. The recall
@@ -20,7 +21,7 @@ from tests.reply_corpus import CORPUS, STOP_FAMILY, load, score
 
 C = Category
 TRAIN = "train"
-HELD_OUT = "heldout-5"
+HELD_OUT = "heldout-6"
 HELD_OUT_OVERALL = 0.92
 CORPUS_SIZE = 400
 
@@ -70,10 +71,14 @@ def test_training_replies_are_all_read(report: list[str]) -> None:
 # were taken out of train by text, unread) scored 92.3 % overall, STOP family 95.1 % (136/143),
 # wrong party 96.7 % (89/92) after train grew by train6 and heldout-4, then 93.3 %, 96.5 %
 # (138/143) and 95.7 % (88/92) after train7 (3 December 2026): two more requests to stop read,
-# one stranger fewer, no stranger read as only disputing either time. The floor is the second
-# score; wrong party is set one reply under the first, a loss taken knowingly for the STOP
-# family's two (each of the three is a reply of a family the targets hold at 100 %).
-HELD_OUT_FLOOR = {"overall": 0.93, "STOP family": 0.96, C.WRONG_PARTY.value: 0.95}
+# one stranger fewer, no stranger read as only disputing either time. heldout-5 was then read and
+# joined train (4 December 2026), with the STOP family counted as honoured when a channel's
+# opt-out is read as a cease of all contact (wider, never narrower: counted apart). heldout-6
+# (517 replies, written blind by someone who saw only compliance.md; the 80 training replies that
+# came out word for word as its replies were taken out of train by text, unread) then scored
+# 96.3 % overall, STOP family 97.4 % (150/154, 5 of them read wider), wrong party 97.3 %
+# (110/113), no stranger read as only disputing (4 December 2026). The floor is that score.
+HELD_OUT_FLOOR = {"overall": 0.96, "STOP family": 0.97, C.WRONG_PARTY.value: 0.97}
 
 
 @needs_held_out
@@ -92,8 +97,8 @@ def test_held_out_replies_are_scored_and_read_no_worse(report: list[str]) -> Non
 @needs_held_out
 @pytest.mark.xfail(
     strict=True,
-    reason="the hardening issue's targets on the blind part: on heldout-5 overall >= 92 % is "
-    "met (93.3 %), the STOP family (96.5 %) and wrong party (95.7 %) at 100 % are not; strict, "
+    reason="the hardening issue's targets on the blind part: on heldout-6 overall >= 92 % is "
+    "met (96.3 %), the STOP family (97.4 %) and wrong party (97.3 %) at 100 % are not; strict, "
     "so meeting them fails this mark and it goes",
 )
 def test_held_out_replies_are_read_as_people_write_them() -> None:
