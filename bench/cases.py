@@ -145,58 +145,23 @@ async def seed(
     import sqlalchemy as sa
 
     from gateway.schemas import CaseIn
-    from gateway.services.cases import _contacts, _fields
-    from gateway.store.cases import ACTIVE
+    from gateway.services.cases import case_contacts, case_fields
+    from gateway.store import new_cases
     from gateway.store.engine import create_engine
-    from gateway.store.tables import cases as C
-    from gateway.store.tables import contact_points as CP
 
     now = datetime.now(UTC)
     engine = create_engine(database_settings)
     try:
         async with engine.begin() as conn:
             for start in range(0, len(bodies), 2000):
-                part = bodies[start : start + 2000]
-                parsed = {ref: CaseIn.model_validate(body) for ref, body in part}
-                await conn.execute(
-                    sa.insert(C),
-                    [
-                        {
-                            "tenant": tenant,
-                            "case_ref": ref,
-                            "state": "active",
-                            "created_at": now,
-                            "updated_at": now,
-                            **_fields(body),
-                        }
-                        for ref, body in parsed.items()
-                    ],
-                )
-                ids = {
-                    r.case_ref: r.id
-                    for r in await conn.execute(
-                        sa.select(C.c.id, C.c.case_ref).where(
-                            C.c.tenant == tenant, C.c.case_ref.in_(list(parsed))
-                        )
-                    )
+                parsed = {
+                    ref: CaseIn.model_validate(body) for ref, body in bodies[start : start + 2000]
                 }
-                await conn.execute(
-                    sa.insert(CP),
-                    [
-                        {
-                            "case_id": ids[ref],
-                            "channel": c["channel"],
-                            "address": c["address"],
-                            "postal": c.get("postal"),
-                            "status": ACTIVE,
-                            "consent": {"source": "upstream"},
-                            "zones": c.get("zones"),
-                            "created_at": now,
-                            "updated_at": now,
-                        }
-                        for ref, body in parsed.items()
-                        for c in _contacts(body)
-                    ],
+                await new_cases.insert(
+                    conn,
+                    tenant,
+                    {ref: (case_fields(b), case_contacts(b)) for ref, b in parsed.items()},
+                    now,
                 )
         # Statistics as a running deployment's autovacuum keeps them: measured is the steady
         # state, not the first minute after an import (the queries that the first minute's

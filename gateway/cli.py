@@ -1,5 +1,5 @@
 """The `reminder-gateway` command: api, worker, scheduler, receiver, run, migrate, keys, demo,
-catcher, lint-templates."""
+catcher, lint-templates, import."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from gateway import logs
-from gateway.commands import admin, fail, serve
+from gateway.commands import admin, fail, imports, serve
 from gateway.preflight import StartupError
 from gateway.settings import Settings, SettingsError
 
@@ -96,6 +96,8 @@ def parser() -> argparse.ArgumentParser:
     )
     lint.add_argument("--preset", help="one preset (default: every preset)")
     lint.set_defaults(func=admin.cmd_lint_templates)
+
+    imports.add_parser(sub)
 
     sub.add_parser("receiver", help="run the SMTP receiver for bounces and replies").set_defaults(
         func=serve.cmd_receiver

@@ -16,7 +16,7 @@ from gateway.store.tables import messages as M
 from scheduler.zones import phone_record
 
 
-def _fields(body: CaseIn) -> dict[str, Any]:
+def case_fields(body: CaseIn) -> dict[str, Any]:
     debtor = body.debtor
     debt = body.debt
     digits = "".join(ch for ch in debt.account_number if ch.isalnum())
@@ -55,7 +55,7 @@ def restrictions_entry(body: CaseIn) -> dict[str, Any]:
     return {"restrictions": given or None}
 
 
-def _contacts(body: CaseIn) -> list[dict[str, Any]]:
+def case_contacts(body: CaseIn) -> list[dict[str, Any]]:
     contacts: list[dict[str, Any]] = [
         {"channel": c.channel, "address": c.address, "role": c.role}
         # A number's zones are read once, here, not for every message sent to it.
@@ -83,8 +83,8 @@ async def upsert(rt: Runtime, key: ApiKey, case_ref: str, body: CaseIn) -> tuple
             conn,
             tenant=key.tenant,
             case_ref=case_ref,
-            fields=_fields(body),
-            contacts=_contacts(body),
+            fields=case_fields(body),
+            contacts=case_contacts(body),
             now=now,
         )
         if "restrictions" in body.model_fields_set and not created:

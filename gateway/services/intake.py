@@ -16,6 +16,7 @@ from typing import Any, Literal
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.runtime import Runtime
 from gateway.schemas import ReminderIn, normalize_address
@@ -58,106 +59,114 @@ async def accept(rt: Runtime, key: ApiKey, items: list[ReminderIn]) -> list[Item
 
 
 async def _accept(rt: Runtime, key: ApiKey, items: list[ReminderIn]) -> list[ItemResult]:
+    async with rt.engine.begin() as conn:
+        results, due = await accept_in(conn, rt, key, items)
+    await outbound.enqueue(rt, due)
+    return results
+
+
+async def accept_in(
+    conn: AsyncConnection, rt: Runtime, key: ApiKey, items: list[ReminderIn]
+) -> tuple[list[ItemResult], list[tuple[str, str]]]:
+    """Accept reminders in the caller's transaction: one result per item, in order, and the
+    (id, channel) of each message to enqueue once the transaction has committed."""
     now = rt.clock()
     hashes = [request_hash(item) for item in items]
     results: list[ItemResult | None] = [None] * len(items)
     rows: list[dict[str, Any]] = []
     entries: list[dict[str, Any]] = []
 
-    async with rt.engine.begin() as conn:
-        existing = {
-            r.idempotency_key: r
-            for r in await conn.execute(
-                sa.select(M.c.id, M.c.idempotency_key, M.c.request_hash, M.c.state).where(
-                    M.c.api_key_id == key.id,
-                    M.c.idempotency_key.in_(sorted({i.idempotency_key for i in items})),
+    existing = {
+        r.idempotency_key: r
+        for r in await conn.execute(
+            sa.select(M.c.id, M.c.idempotency_key, M.c.request_hash, M.c.state).where(
+                M.c.api_key_id == key.id,
+                M.c.idempotency_key.in_(sorted({i.idempotency_key for i in items})),
+            )
+        )
+    }
+    case_map = await case_store.for_intake(conn, key.tenant, {i.case_ref for i in items})
+    published = await template_store.published(conn)
+    template_keys = {k for k, _, _ in published}
+    seen: dict[str, tuple[str, str]] = {}  # idempotency key → (hash, id) within this request
+
+    for index, (item, digest) in enumerate(zip(items, hashes, strict=True)):
+        prior = existing.get(item.idempotency_key)
+        if prior is not None or item.idempotency_key in seen:
+            prior_hash, prior_id, prior_state = (
+                (prior.request_hash, prior.id, prior.state)
+                if prior is not None
+                else (*seen[item.idempotency_key], State.ACCEPTED.value)
+            )
+            results[index] = (
+                ItemResult("duplicate", prior_id, prior_state, http_status=200)
+                if prior_hash == digest
+                else _reject(
+                    "idempotency_conflict",
+                    "this idempotency key was already used with a different request",
+                    409,
                 )
             )
-        }
-        case_map = await case_store.for_intake(conn, key.tenant, {i.case_ref for i in items})
-        published = await template_store.published(conn)
-        template_keys = {k for k, _, _ in published}
-        seen: dict[str, tuple[str, str]] = {}  # idempotency key → (hash, id) within this request
-
-        for index, (item, digest) in enumerate(zip(items, hashes, strict=True)):
-            prior = existing.get(item.idempotency_key)
-            if prior is not None or item.idempotency_key in seen:
-                prior_hash, prior_id, prior_state = (
-                    (prior.request_hash, prior.id, prior.state)
-                    if prior is not None
-                    else (*seen[item.idempotency_key], State.ACCEPTED.value)
+            continue
+        found = case_map.get(item.case_ref)
+        if found is None:
+            results[index] = _reject("unknown_case", f"no case {item.case_ref!r}", 404)
+            continue
+        case, contacts = found
+        template_id = template_store.pick(published, item.template, item.channel, case.locale)
+        if template_id is None:
+            if item.template not in template_keys:
+                results[index] = _reject(
+                    "unknown_template",
+                    unknown_template(item.template, item.channel, published),
+                    422,
                 )
-                results[index] = (
-                    ItemResult("duplicate", prior_id, prior_state, http_status=200)
-                    if prior_hash == digest
-                    else _reject(
-                        "idempotency_conflict",
-                        "this idempotency key was already used with a different request",
-                        409,
-                    )
+            else:
+                results[index] = _reject(
+                    "template_unavailable",
+                    f"template {item.template!r} has no published {item.channel} version",
+                    422,
                 )
-                continue
-            found = case_map.get(item.case_ref)
-            if found is None:
-                results[index] = _reject("unknown_case", f"no case {item.case_ref!r}", 404)
-                continue
-            case, contacts = found
-            template_id = template_store.pick(published, item.template, item.channel, case.locale)
-            if template_id is None:
-                if item.template not in template_keys:
-                    results[index] = _reject(
-                        "unknown_template",
-                        unknown_template(item.template, item.channel, published),
-                        422,
-                    )
-                else:
-                    results[index] = _reject(
-                        "template_unavailable",
-                        f"template {item.template!r} has no published {item.channel} version",
-                        422,
-                    )
-                continue
-            contact, problem = _pick_contact(item, contacts)
-            if contact is None:
-                results[index] = _reject("no_contact_point", problem, 422)
-                continue
-            if item.expires_at is not None and item.expires_at <= now:
-                results[index] = _reject("already_expired", "expires_at is in the past", 422)
-                continue
-            template = (await rt.templates({template_id}))[template_id]
-            refused = preview_problem(rt, item, case, contact, template, now)
-            if refused is not None:
-                results[index] = _reject(refused[0], refused[1], 422)
-                continue
+            continue
+        contact, problem = _pick_contact(item, contacts)
+        if contact is None:
+            results[index] = _reject("no_contact_point", problem, 422)
+            continue
+        if item.expires_at is not None and item.expires_at <= now:
+            results[index] = _reject("already_expired", "expires_at is in the past", 422)
+            continue
+        template = (await rt.templates({template_id}))[template_id]
+        refused = preview_problem(rt, item, case, contact, template, now)
+        if refused is not None:
+            results[index] = _reject(refused[0], refused[1], 422)
+            continue
 
-            row, entry = outbound.accepted(
-                outbound.NewMessage(
-                    tenant=key.tenant,
-                    case_id=case.id,
-                    contact_id=contact.id,
-                    channel=item.channel,
-                    template_id=template_id,
-                    template=item.template,
-                    purpose=template.meta.get("purpose", "reminder"),
-                    idempotency_key=item.idempotency_key,
-                    request_hash=digest,
-                    actor=f"key:{key.name}",
-                    api_key_id=key.id,
-                    not_before=item.not_before,
-                    expires_at=item.expires_at,
-                    data=item.data,
-                ),
-                now,
-            )
-            rows.append(row)
-            entries.append(entry)
-            seen[item.idempotency_key] = (digest, row["id"])
-            results[index] = ItemResult("accepted", row["id"], State.ACCEPTED.value)
+        row, entry = outbound.accepted(
+            outbound.NewMessage(
+                tenant=key.tenant,
+                case_id=case.id,
+                contact_id=contact.id,
+                channel=item.channel,
+                template_id=template_id,
+                template=item.template,
+                purpose=template.meta.get("purpose", "reminder"),
+                idempotency_key=item.idempotency_key,
+                request_hash=digest,
+                actor=f"key:{key.name}",
+                api_key_id=key.id,
+                not_before=item.not_before,
+                expires_at=item.expires_at,
+                data=item.data,
+            ),
+            now,
+        )
+        rows.append(row)
+        entries.append(entry)
+        seen[item.idempotency_key] = (digest, row["id"])
+        results[index] = ItemResult("accepted", row["id"], State.ACCEPTED.value)
 
-        await outbound.insert(conn, rows, entries)
-
-    await outbound.enqueue(rt, outbound.due(rows))
-    return [r for r in results if r is not None]
+    await outbound.insert(conn, rows, entries)
+    return [r for r in results if r is not None], outbound.due(rows)
 
 
 def _pick_contact(item: ReminderIn, contacts: list[Any]) -> tuple[Any | None, str]:

@@ -101,3 +101,19 @@ async def verify(conn: AsyncConnection, key: str) -> ApiKey | None:
     if row is None or not hmac.compare_digest(row.secret_hash, _hash(key)):
         return None
     return ApiKey(row.id, row.tenant, row.name, frozenset(row.scopes))
+
+
+async def for_import(conn: AsyncConnection, tenant: str, name: str, now: datetime) -> ApiKey:
+    """The tenant's key named `name` that imports accept reminders under, made on first use.
+
+    Its secret is thrown away: nobody can call the API with it, it only owns the idempotency keys
+    of imported reminders (unique per key), so that a file imported twice sends nothing twice."""
+    row = (
+        await conn.execute(
+            sa.select(K).where(K.c.tenant == tenant, K.c.name == name, K.c.revoked_at.is_(None))
+        )
+    ).first()
+    if row is not None:
+        return ApiKey(row.id, row.tenant, row.name, frozenset(row.scopes))
+    _, key = await create(conn, scopes=["reminders:write"], now=now, name=name, tenant=tenant)
+    return key
