@@ -140,12 +140,18 @@ class Cadence(Model):
             raise ValueError(
                 "steps[0]: the first step has no previous step; use dpd or after_start"
             )
-        offsets = [(i, _offset(s)) for i, s in enumerate(self.steps) if s.anchor != "previous"]
-        for (_, before), (index, offset) in zip(offsets, offsets[1:], strict=False):
-            if offset < before:
+        # Each step's nominal offset (an `after_previous` step adds to the one before) must not
+        # come before an earlier step's: the plan's due times rely on the order.
+        reached = timedelta.min
+        for index, step in enumerate(self.steps):
+            offset = (
+                reached + step.after_previous if step.after_previous is not None else _offset(step)
+            )
+            if offset < reached:
                 raise ValueError(
                     f"steps[{index}]: comes before an earlier step; keep them in order"
                 )
+            reached = offset
         return self
 
     @property

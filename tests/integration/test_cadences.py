@@ -164,6 +164,32 @@ async def test_a_redis_flush_then_a_pump_still_releases_the_due_step(
     assert await _messages_of(runtime, "CD-4") == 1
 
 
+async def test_a_step_released_twice_is_still_one_message(
+    api: ApiClient, runtime: Any, clock: Any
+) -> None:
+    import sqlalchemy as sa
+
+    from gateway.store.tables import cadence_steps
+
+    clock.set(DPD1)
+    await api.put("/v1/cases/CD-8", case_body())
+    await api.put("/v1/cases/CD-8/cadence", {"cadence": "first-party-card"})
+    await _tick(runtime)
+    first = _steps((await api.get("/v1/cases/CD-8/cadence")).body)["dpd1-sms"]["message_id"]
+    # As if the pump died after intake committed the message and before it marked the step.
+    async with runtime.engine.begin() as conn:
+        await conn.execute(
+            sa.update(cadence_steps)
+            .where(cadence_steps.c.message_id == first)
+            .values(state="pending", message_id=None, check_at=clock())
+        )
+    await _tick(runtime)
+    again = _steps((await api.get("/v1/cases/CD-8/cadence")).body)["dpd1-sms"]
+    assert again["message_id"] == first
+    assert await _messages_of(runtime, "CD-8") == 1
+    assert len((await api.get("/v1/sandbox/sms")).body["messages"]) == 1
+
+
 async def test_a_deferred_step_moves_the_next_one(
     api: ApiClient, runtime: Any, clock: Any, smtp_server: Any
 ) -> None:
