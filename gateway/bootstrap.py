@@ -24,7 +24,9 @@ from gateway.runtime import Runtime, utcnow
 from gateway.services.sink import DatabaseSink
 from gateway.settings import Settings
 from gateway.store.engine import create_engine
+from gateway.store.templates import pack_purposes
 from scheduler import us_states, windows
+from scheduler.cadence import load_cadences
 from scheduler.caps import lookback
 from scheduler.policy_config import cap_policy
 from scheduler.presets import load_presets
@@ -54,6 +56,7 @@ async def open_runtime(
         metrics=runtime.metrics,
     )
     runtime.presets = load_presets(settings.presets_dir)
+    runtime.cadences = load_cadences(settings.cadences_dir, templates=pack_purposes())
     runtime.cap_policies = {name: cap_policy(p) for name, p in runtime.presets.items()}
     runtime.cap_lookback = lookback(runtime.cap_policies.values())
     built = provider_registry.build_all(settings, runtime.aredis)

@@ -108,6 +108,20 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def _check_cadences(settings: Settings) -> None:
+    """Every cadence (built-in and CADENCES_DIR) is valid and names templates the pack has."""
+    from gateway.store.templates import pack_purposes
+    from scheduler.cadence import CadenceError, load_cadences
+
+    try:
+        load_cadences(settings.cadences_dir, templates=pack_purposes())
+    except CadenceError as exc:
+        where = "CADENCES_DIR" if settings.cadences_dir else "built-in cadence"
+        raise StartupError(
+            f"{where}: {exc}", "fix the cadence file, or unset CADENCES_DIR"
+        ) from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     from gateway import preflight
@@ -122,6 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise StartupError(
                 f"PRESETS_DIR: {exc}", "fix the preset file, or unset PRESETS_DIR"
             ) from None
+        _check_cadences(settings)
         preflight.check(settings, args.command)
         return int(args.func(args, settings) or 0)
     except (SettingsError, StartupError) as exc:

@@ -1,5 +1,5 @@
 """A process's long-lived resources: the settings, the database engine, the Redis clients, the
-providers, the presets and the clock. `gateway.bootstrap.open_runtime` builds one; services,
+providers, the presets, the cadences and the clock. `gateway.bootstrap.open_runtime` builds one; services,
 entry points and the scheduler's pump receive it.
 """
 
@@ -20,6 +20,7 @@ from gateway.redis_keys import Keys
 from gateway.settings import Settings
 from gateway.store import templates as template_store
 from gateway.store.templates import TemplateVersion
+from scheduler.cadence import Cadence
 from scheduler.caps import CapPolicy
 from scheduler.presets import Preset
 
@@ -41,6 +42,8 @@ class Runtime:
     clock: Callable[[], datetime] = utcnow
     breakers: dict[str, Any] = field(default_factory=dict)
     presets: dict[str, Preset] = field(default_factory=dict)
+    # The follow-up cadences by name: the built-ins and CADENCES_DIR's (`scheduler.cadence`).
+    cadences: dict[str, Cadence] = field(default_factory=dict)
     limiter: Any = None
     cap_policies: dict[str, CapPolicy] = field(default_factory=dict)
     # The longest window any preset's caps count over: how much history a decision reads.

@@ -41,6 +41,8 @@ class Settings:
 
     # Sender identity shown in templates.
     presets_dir: Path | None = field(default=None, metadata={"env": "PRESETS_DIR"})
+    # Operator cadence files (YAML); one whose name is a built-in's replaces it.
+    cadences_dir: Path | None = field(default=None, metadata={"env": "CADENCES_DIR"})
 
     collector_name: str = field(default="Acme Collections", metadata={"env": "COLLECTOR_NAME"})
     collector_phone: str = field(default="+1 800 555 0100", metadata={"env": "COLLECTOR_PHONE"})

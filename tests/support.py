@@ -139,6 +139,9 @@ class ApiClient:
     async def put(self, path: str, json: Any = None, **kw: Any) -> Response:
         return await self.call("PUT", path, json, **kw)
 
+    async def delete(self, path: str, **kw: Any) -> Response:
+        return await self.call("DELETE", path, **kw)
+
 
 def case_body(
     *,

@@ -58,6 +58,32 @@ OPERATIONS: list[tuple[str, str, str, str | None, type[BaseModel] | None, dict[i
         None,
         {200: s.TimelineOut},
     ),
+    ("get", "/v1/cadences", "The follow-up cadences", "cases:read", None, {200: s.CadenceListOut}),
+    ("get", "/v1/cadences/{cadence}", "One cadence", "cases:read", None, {200: s.CadenceOut}),
+    (
+        "put",
+        "/v1/cases/{case_ref}/cadence",
+        "Start a cadence on a case, or replace the one running (the same body again: no change)",
+        "cases:write",
+        s.CadenceRunIn,
+        {200: s.CadenceRunOut},
+    ),
+    (
+        "get",
+        "/v1/cases/{case_ref}/cadence",
+        "The case's cadence: each step's state and due time",
+        "cases:read",
+        None,
+        {200: s.CadenceRunOut},
+    ),
+    (
+        "delete",
+        "/v1/cases/{case_ref}/cadence",
+        "Stop the case's cadence (pending steps cancelled)",
+        "cases:write",
+        None,
+        {200: s.CadenceRunOut},
+    ),
     (
         "post",
         "/v1/reminders",
@@ -146,6 +172,7 @@ def _path_parameters() -> dict[str, dict[str, Any]]:
     document is not refused for its path (a case_ref with a space is a 422 before any lookup)."""
     return {
         "case_ref": TypeAdapter(s.Ref).json_schema(),
+        "cadence": {"type": "string", "minLength": 1, "maxLength": 64},
         "message_id": {"type": "string", "pattern": MESSAGE_ID},
         "provider": {"type": "string", "enum": sorted(REGISTRY)},
         "token": {"type": "string", "pattern": UNSUBSCRIBE_TOKEN},

@@ -11,6 +11,14 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from gateway.schemas.addresses import PostalAddress
+from gateway.schemas.cadences import (
+    CadenceListOut,
+    CadenceOut,
+    CadenceRunIn,
+    CadenceRunOut,
+    CadenceRunStepOut,
+    CadenceStepOut,
+)
 from gateway.schemas.cases import (
     CaseIn,
     CaseOut,
@@ -38,6 +46,12 @@ from gateway.schemas.types import (
 from scheduler.decisions import PURPOSES
 
 __all__ = [
+    "CadenceListOut",
+    "CadenceOut",
+    "CadenceRunIn",
+    "CadenceRunOut",
+    "CadenceRunStepOut",
+    "CadenceStepOut",
     "CaseEventIn",
     "CaseEventOut",
     "CaseIn",

@@ -9,6 +9,8 @@ time, while a long backlog still draining is not enqueued twice. The sweeper end
 `dispatching` was never handed to a provider and goes back to waiting; one in `sending` may or may
 not have reached the provider and becomes `unknown` — never sent again blindly.
 
+Each tick also releases the cadence steps that are due (`gateway.services.cadence_release`).
+
 `scheduler.pump.Scheduler` runs them each tick while it holds the leader lock.
 """
 
@@ -21,6 +23,7 @@ from rq import Queue
 
 from gateway.queue import enqueue_ids
 from gateway.runtime import Runtime
+from gateway.services.cadence_release import release_due
 from gateway.states import State
 from gateway.store import messages as message_store
 from gateway.store import timeline
@@ -126,7 +129,9 @@ class DueWork:
         return await sweep_once(self.rt)
 
     async def pump(self) -> int:
-        return await pump_once(self.rt)
+        # Cadence steps first: a step released now is enqueued by intake in the same tick.
+        released = await release_due(self.rt)
+        return released + await pump_once(self.rt)
 
 
 def scheduler(rt: Runtime) -> Scheduler:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -117,3 +118,9 @@ async def for_import(conn: AsyncConnection, tenant: str, name: str, now: datetim
         return ApiKey(row.id, row.tenant, row.name, frozenset(row.scopes))
     _, key = await create(conn, scopes=["reminders:write"], now=now, name=name, tenant=tenant)
     return key
+
+
+async def by_ids(conn: AsyncConnection, ids: Iterable[int]) -> dict[int, ApiKey]:
+    """Keys by id, revoked or not: work a key started (a cadence's steps) is still its own."""
+    rows = await conn.execute(sa.select(K).where(K.c.id.in_(sorted(ids))))
+    return {r.id: ApiKey(r.id, r.tenant, r.name, frozenset(r.scopes)) for r in rows}

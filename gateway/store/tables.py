@@ -236,3 +236,56 @@ timeline = sa.Table(
     sa.Column("data", JSON, nullable=False),
     sa.Index(None, "case_id", "id"),
 )
+
+# A follow-up cadence running on a case (migration 0009): at most one `active` run per case;
+# a replaced or stopped run stays as the record of what was planned.
+cadence_runs = sa.Table(
+    "cadence_runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("tenant", sa.String(64), nullable=False),
+    sa.Column("case_id", sa.Integer, sa.ForeignKey("cases.id"), nullable=False),
+    sa.Column("cadence", sa.String(64), nullable=False),
+    # `active`, `stopped` (by a stop condition, DELETE or a replacing PUT), `finished`.
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("start_at", TS, nullable=False),
+    # The PUT body as given ({"cadence", "start"}): the same body again changes nothing.
+    sa.Column("request", JSON, nullable=False),
+    # The key that started it: the steps' messages are created under it, each with an
+    # idempotency key of the run and step, so a step released twice is still one message.
+    sa.Column("api_key_id", sa.Integer, nullable=False),
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+    sa.Column("ended_at", TS),
+    sa.Column("end_reason", sa.String(256)),
+    sa.Index(None, "case_id", "id"),
+    sa.Index("uq_cadence_runs_active_case", "case_id", unique=True, **_WHERE("state = 'active'")),
+)
+
+# One row per step of a run, with its due time: the scheduler's pump finds due steps here, so
+# a Redis flush loses none.
+cadence_steps = sa.Table(
+    "cadence_steps",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "run_id", sa.Integer, sa.ForeignKey("cadence_runs.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("idx", sa.Integer, nullable=False),
+    sa.Column("name", sa.String(64), nullable=False),
+    sa.Column("channel", sa.String(8), nullable=False),
+    sa.Column("template", sa.String(64), nullable=False),
+    # pending · released (its message exists) · sent · skipped · cancelled
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("due_at", TS),
+    # When the pump looks at the run again for this step: a pending step's due time; for a
+    # released one, after its message's next attempt (did it go out?); NULL once it is done.
+    sa.Column("check_at", TS),
+    sa.Column("message_id", sa.String(32)),
+    sa.Column("reason", sa.String(256)),
+    sa.Column("sent_at", TS),
+    sa.Column("updated_at", TS, nullable=False),
+    sa.UniqueConstraint("run_id", "idx"),
+    sa.Index(None, "check_at", **_WHERE("check_at IS NOT NULL")),
+)

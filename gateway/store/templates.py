@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +93,16 @@ def load_pack(root: Path = PACK_ROOT) -> list[dict[str, Any]]:
                 f"template {key} ({channel}, {locale}) lacks part(s): {', '.join(missing)}"
             )
     return list(found.values())
+
+
+@lru_cache(maxsize=4)
+def pack_purposes(root: Path = PACK_ROOT) -> dict[tuple[str, str], str]:
+    """(channel, key) → purpose of every template in the pack: what a cadence's steps may name.
+    The pack is files shipped with the code, so a process reads it once."""
+    return {
+        (item["channel"], item["key"]): item["meta"].get("purpose", "reminder")
+        for item in load_pack(root)
+    }
 
 
 def _meta(path: Path) -> dict[str, Any]:

@@ -15,7 +15,17 @@ from tests.support import free_port
 
 pytestmark = pytest.mark.slow
 
-CLEARED = ("GATEWAY_", "DATABASE_", "REDIS_", "SMTP_", "SMS_", "PRESETS_", "LOG_", "DKIM_")
+CLEARED = (
+    "GATEWAY_",
+    "DATABASE_",
+    "REDIS_",
+    "SMTP_",
+    "SMS_",
+    "PRESETS_",
+    "CADENCES_",
+    "LOG_",
+    "DKIM_",
+)
 
 
 def gateway(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -125,6 +135,20 @@ def test_a_bad_setting_is_one_line_and_exit_2(
 def test_a_bad_presets_file_names_the_file(tmp_path: Path) -> None:
     result = gateway(tmp_path, "migrate", PRESETS_DIR=str(bad_presets(tmp_path)))
     assert_one_line_error(result, "acme.yaml", "NOWHERE")
+
+
+def test_a_bad_cadence_file_names_the_file_and_the_field(tmp_path: Path) -> None:
+    folder = tmp_path / "cadences"
+    folder.mkdir()
+    (folder / "acme.yaml").write_text(
+        "name: acme\nsteps:\n  - {name: a, dpd: 1, channel: sms, template: frist_notice}\n"
+    )
+    result = gateway(tmp_path, "migrate", CADENCES_DIR=str(folder))
+    line = assert_one_line_error(result, "CADENCES_DIR", "acme.yaml", "steps[0].template")
+    assert "frist_notice" in line and "first_notice" in line
+    assert not (tmp_path / "var" / "gateway.db").exists(), "a refused start writes nothing"
+    missing = gateway(tmp_path, "migrate", CADENCES_DIR=str(tmp_path / "nowhere"))
+    assert_one_line_error(missing, "CADENCES_DIR", "does not exist")
 
 
 def test_a_bad_port_option_is_one_line(tmp_path: Path) -> None:

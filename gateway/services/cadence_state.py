@@ -1,0 +1,89 @@
+"""Where a case's cadence run stands: its rows read back, what its steps' messages became, and
+the plan (`scheduler.cadence_plan`) over them. The API's view and the pump's release both start
+here, so what `GET …/cadence` shows is what the pump will do."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.store import cadence_runs as store
+from scheduler.cadence import Cadence
+from scheduler.cadence_plan import Facts, Plan, StepRecord, plan
+
+# A message in one of these states was handed to a provider: its step counts as sent.
+SENT = frozenset({"sent", "delivered", "undelivered", "bounced", "returned", "unknown"})
+# One in these will never be sent: its step is skipped, with the message's reason.
+NOT_SENT = frozenset({"suppressed", "failed", "expired", "cancelled"})
+
+
+@dataclass(slots=True)
+class RunState:
+    run: Any
+    case: Any
+    cadence: Cadence | None
+    steps: list[Any]
+    records: list[StepRecord]
+    # None for a run that ended, or whose cadence is no longer defined.
+    plan: Plan | None
+
+
+def record(row: Any, message: Mapping[str, Any] | None) -> StepRecord:
+    """One step's history: its row, and for a released step what its message became."""
+    delivered = message.get("delivered_at") if message else None
+    if row.state != "released":
+        return StepRecord(row.state, row.sent_at, delivered, None, row.reason)
+    if message is None:
+        return StepRecord("released")
+    if message["state"] in SENT:
+        sent = message["sent_at"] or message["attempted_at"]
+        return StepRecord("sent", sent, delivered)
+    if message["state"] in NOT_SENT:
+        why = f"message {message['state']}: {message['state_reason'] or 'no reason given'}"
+        return StepRecord("skipped", reason=why[:256])
+    return StepRecord("released", expected_at=message["next_attempt_at"])
+
+
+def facts(case: Any, replies: Sequence[datetime]) -> Facts:
+    return Facts(
+        state=case.state,
+        state_reason=case.state_reason,
+        due_date=date.fromisoformat(case.debt["due_date"]),
+        replies=tuple(replies),
+    )
+
+
+async def load(
+    conn: AsyncConnection, cadences: Mapping[str, Cadence], runs: Sequence[Any], now: datetime
+) -> list[RunState]:
+    """Every run's state and plan at `now` (a few queries for all of them, none per run)."""
+    if not runs:
+        return []
+    steps = await store.steps(conn, [r.id for r in runs])
+    messages = await store.messages(
+        conn, {s.message_id for rows in steps.values() for s in rows if s.message_id}
+    )
+    cases = await store.cases(conn, {r.case_id for r in runs})
+    replies = await store.replies_since(
+        conn, {r.case_id for r in runs}, min(r.start_at for r in runs)
+    )
+    out = []
+    for run in runs:
+        rows = steps.get(run.id, [])
+        records = [record(s, messages.get(s.message_id) if s.message_id else None) for s in rows]
+        cadence = cadences.get(run.cadence)
+        if cadence is not None and [s.name for s in cadence.steps] != [s.name for s in rows]:
+            # The cadence was redefined since the run started: its steps are no longer these.
+            cadence = None
+        case = cases[run.case_id]
+        planned = None
+        if run.state == store.ACTIVE and cadence is not None:
+            planned = plan(
+                cadence, facts(case, replies.get(case.id, ())), run.start_at, records, now
+            )
+        out.append(RunState(run, case, cadence, rows, records, planned))
+    return out
