@@ -3,8 +3,10 @@ of the change they tell of: a change that commits has its events, one that rolls
 and a process dying right after the commit loses nothing (the scheduler's delivery loop sends
 them from the database).
 
-Every writer collects its batch's events and calls `emit` once: a single indexed query finds the
-batch's tenants' webhooks (none: nothing more is done), and the rows go in with one bulk insert.
+Every writer collects its batch's events and calls `emit` once: the batch's tenants' webhooks
+come from the process's cache (`gateway.store.webhooks.subscribed`; at most one indexed query a
+batch, none while the cache is fresh), a tenant without one costs nothing more, and the rows go
+in with one bulk insert (COPY on PostgreSQL).
 Each event has its own id (`evt_…`), the same for every webhook and every attempt: the
 `webhook-id` a receiver de-duplicates on.
 

@@ -42,6 +42,7 @@ async def create(rt: Runtime, key: ApiKey, body: WebhookIn) -> WebhookCreated:
             event_types=list(body.events),
             now=rt.clock(),
         )
+    webhook_store.forget()
     return WebhookCreated(
         id=row["id"],
         url=row["url"],
@@ -62,6 +63,7 @@ async def delete(rt: Runtime, key: ApiKey, webhook_id: str) -> WebhookOut:
         row = await webhook_store.get(conn, key.id, webhook_id)
         if row is None or not await webhook_store.delete(conn, key.id, webhook_id, rt.clock()):
             raise _unknown(webhook_id)
+    webhook_store.forget()
     return _out(row)
 
 

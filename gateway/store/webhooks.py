@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import secrets
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -98,16 +99,46 @@ async def delete(conn: AsyncConnection, api_key_id: int, webhook_id: str, now: d
 async def subscribed(
     conn: AsyncConnection, tenants: Iterable[str]
 ) -> dict[str, list[Subscription]]:
-    """The live webhooks of `tenants`, by tenant: one indexed query for a whole batch."""
-    wanted = sorted(set(tenants))
+    """The live webhooks of `tenants`, by tenant, as this process last read them (at most
+    `CACHE_S` ago): a message's state change costs no query when its tenant has no webhook.
+    The process that registers or deletes a webhook forgets what it read (`forget`); the others
+    see the change within `CACHE_S`."""
+    wanted = set(tenants)
     if not wanted:
         return {}
-    rows = await conn.execute(
-        sa.select(W.c.id, W.c.tenant, W.c.event_types).where(
-            W.c.tenant.in_(wanted), W.c.deleted_at.is_(None)
+    database = str(conn.engine.url)
+    now = time.monotonic()
+    missing = sorted(t for t in wanted if not _fresh(_CACHE.get((database, t)), now))
+    if missing:
+        rows = await conn.execute(
+            sa.select(W.c.id, W.c.tenant, W.c.event_types).where(
+                W.c.tenant.in_(missing), W.c.deleted_at.is_(None)
+            )
         )
-    )
-    out: dict[str, list[Subscription]] = {}
-    for r in rows:
-        out.setdefault(r.tenant, []).append(Subscription(r.id, frozenset(r.event_types)))
+        found: dict[str, list[Subscription]] = {t: [] for t in missing}
+        for r in rows:
+            found[r.tenant].append(Subscription(r.id, frozenset(r.event_types)))
+        if len(_CACHE) > 10_000:
+            _CACHE.clear()
+        for tenant, hooks in found.items():
+            _CACHE[database, tenant] = (now + CACHE_S, hooks)
+    out = {}
+    for tenant in wanted:
+        hooks = _CACHE[database, tenant][1]
+        if hooks:
+            out[tenant] = hooks
     return out
+
+
+# How long a process trusts what it read of a tenant's webhooks.
+CACHE_S = 1.0
+_CACHE: dict[tuple[str, str], tuple[float, list[Subscription]]] = {}
+
+
+def _fresh(entry: tuple[float, list[Subscription]] | None, now: float) -> bool:
+    return entry is not None and entry[0] > now
+
+
+def forget() -> None:
+    """Drop what this process read of webhooks (after it committed a registration or deletion)."""
+    _CACHE.clear()

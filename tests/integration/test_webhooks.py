@@ -86,3 +86,35 @@ async def test_bad_paths_are_4xx(api: ApiClient) -> None:
     assert (await api.get(f"/v1/webhooks/{hook['id']}/deliveries?after=x")).status == 422
     missing = await api.post(f"/v1/webhooks/{hook['id']}/deliveries/7/redeliver")
     assert missing.status == 404
+
+
+async def test_no_query_per_message_without_webhooks_and_a_registration_is_seen_at_once(
+    api: ApiClient, runtime: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlalchemy as sa
+
+    from gateway.store import webhooks as webhook_store
+    from tests.support import case_body, drain, reminder
+
+    monkeypatch.setattr(webhook_store, "CACHE_S", 3600.0)  # no expiry during the test
+    webhook_store.forget()
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    sa.event.listen(runtime.engine.sync_engine, "before_cursor_execute", seen)
+    await api.put("/v1/cases/Q-1", case_body())
+    for n in range(5):
+        await api.post("/v1/reminders", reminder("Q-1", "sms", key=f"q{n}"))
+    assert await drain(runtime) == 5
+    reads = [s for s in statements if "FROM webhooks" in s]
+    assert len(reads) == 1, reads  # the first job's; the other four asked the cache
+    assert not [s for s in statements if "webhook_deliveries" in s]
+
+    await api.post("/v1/webhooks", {"url": HOOK, "events": ["message.state_changed"]})
+    await api.post("/v1/reminders", reminder("Q-1", "sms", key="after"))
+    assert await drain(runtime) == 1
+    assert len([s for s in statements if "FROM webhooks" in s]) == 2
+    assert [s for s in statements if "INSERT INTO webhook_deliveries" in s]
+    sa.event.remove(runtime.engine.sync_engine, "before_cursor_execute", seen)
