@@ -258,3 +258,39 @@ async def test_a_process_killed_after_commit_loses_no_event_and_the_scheduler_se
     assert "webhooks_delivered" in log
     assert receiver.secret is not None
     assert receiver.secret not in log and receiver.secret.removeprefix("whsec_") not in log
+
+
+async def test_a_cadence_step_is_told_by_the_function_the_cadence_engine_calls(
+    api: ApiClient, runtime: Any, receiver: Receiver
+) -> None:
+    import sqlalchemy as sa
+
+    from gateway.services.webhook_events import cadence_step
+    from gateway.store.tables import cases
+
+    await register(api, receiver, ["cadence.step"])
+    await api.put("/v1/cases/W-8", case_body())
+    async with runtime.engine.begin() as conn:
+        case_id = (
+            await conn.execute(sa.select(cases.c.id).where(cases.c.case_ref == "W-8"))
+        ).scalar_one()
+        written = await cadence_step(
+            conn, tenant="default", case_id=case_id, cadence="gentle", step=2, now=runtime.clock()
+        )
+    assert written == 1
+    # Rolled back with its transaction, the step is not told.
+    async with runtime.engine.connect() as conn:
+        async with conn.begin() as tx:
+            await cadence_step(
+                conn,
+                tenant="default",
+                case_id=case_id,
+                cadence="gentle",
+                step=3,
+                now=runtime.clock(),
+            )
+            await tx.rollback()
+    await rounds(runtime)
+    [told] = receiver.received
+    assert told["type"] == "cadence.step"
+    assert told["data"] == {"cadence": "gentle", "step": 2, "case_ref": "W-8"}
