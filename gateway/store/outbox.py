@@ -57,7 +57,8 @@ async def due(conn: AsyncConnection, now: datetime, limit: int) -> list[Any]:
             W.c.secret,
             C.c.case_ref,
         )
-        .join(W, W.c.id == D.c.webhook_id)
+        # A row written by a process that had not yet seen its webhook's deletion is not sent.
+        .join(W, sa.and_(W.c.id == D.c.webhook_id, W.c.deleted_at.is_(None)))
         .outerjoin(C, C.c.id == D.c.case_id)
         .where(D.c.state == PENDING, D.c.next_attempt_at <= now, ~blocked)
         .order_by(D.c.id)

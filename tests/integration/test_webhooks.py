@@ -14,7 +14,7 @@ HOOK = "http://127.0.0.1:9/hooks"
 
 
 async def test_registration_answers_the_secret_once_in_the_standard_format(
-    api: ApiClient,
+    api: ApiClient, capfd: pytest.CaptureFixture[str]
 ) -> None:
     resp = await api.post("/v1/webhooks", {"url": HOOK, "events": ["message.state_changed"]})
     assert resp.status == 201, resp.body
@@ -29,6 +29,9 @@ async def test_registration_answers_the_secret_once_in_the_standard_format(
     assert (await api.get("/v1/webhooks")).body["webhooks"] == []
     again = await api.call("DELETE", f"/v1/webhooks/{created['id']}")
     assert again.status == 404
+    logged = "".join(capfd.readouterr())
+    assert "route=/v1/webhooks" in logged or "/v1/webhooks" in logged
+    assert created["secret"] not in logged and created["secret"][6:] not in logged
 
 
 @pytest.mark.parametrize(

@@ -279,17 +279,16 @@ async def test_a_cadence_step_is_told_by_the_function_the_cadence_engine_calls(
         )
     assert written == 1
     # Rolled back with its transaction, the step is not told.
-    async with runtime.engine.connect() as conn:
-        async with conn.begin() as tx:
-            await cadence_step(
-                conn,
-                tenant="default",
-                case_id=case_id,
-                cadence="gentle",
-                step=3,
-                now=runtime.clock(),
-            )
-            await tx.rollback()
+    async with runtime.engine.connect() as conn, conn.begin() as tx:
+        await cadence_step(
+            conn,
+            tenant="default",
+            case_id=case_id,
+            cadence="gentle",
+            step=3,
+            now=runtime.clock(),
+        )
+        await tx.rollback()
     await rounds(runtime)
     [told] = receiver.received
     assert told["type"] == "cadence.step"
