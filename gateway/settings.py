@@ -168,6 +168,14 @@ class Settings:
     retry_cap_s: float = field(default=3600.0, metadata={"env": "RETRY_CAP_S"})
     queue_prefix: str = field(default="rg", metadata={"env": "QUEUE_PREFIX"})
 
+    # Outbound webhooks (gateway.services.webhook_delivery): the scheduler's delivery loop.
+    webhook_interval_s: float = field(default=1.0, metadata={"env": "WEBHOOK_INTERVAL_S"})
+    webhook_timeout_s: float = field(default=10.0, metadata={"env": "WEBHOOK_TIMEOUT_S"})
+    webhook_concurrency: int = field(default=32, metadata={"env": "WEBHOOK_CONCURRENCY"})
+    webhook_batch: int = field(default=500, metadata={"env": "WEBHOOK_BATCH"})
+    webhook_retry_base_s: float = field(default=10.0, metadata={"env": "WEBHOOK_RETRY_BASE_S"})
+    webhook_retry_cap_s: float = field(default=3600.0, metadata={"env": "WEBHOOK_RETRY_CAP_S"})
+
     # Provider rate limits (gateway.ratelimit): `provider=RATE[/s|m|h][:BURST],…`; 0 or absent is
     # unlimited. Per provider, and per sender identity of a provider.
     rate_limits: str = field(default="", metadata={"env": "RATE_LIMITS"})

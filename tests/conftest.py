@@ -150,7 +150,8 @@ async def _pg_reset(url: str) -> None:
     conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
     try:
         await conn.execute(
-            "TRUNCATE timeline, delivery_events, replies, messages, contact_points, cases, api_keys "
+            "TRUNCATE timeline, delivery_events, replies, messages, contact_points, cases, api_keys, "
+            "webhooks, webhook_deliveries "
             "RESTART IDENTITY CASCADE"
         )
         await conn.execute("DELETE FROM template_versions WHERE author <> 'builtin'")

@@ -15,11 +15,14 @@ from pydantic.json_schema import models_json_schema
 from gateway import __version__
 from gateway import schemas as s
 from gateway.providers import REGISTRY
+from gateway.schemas import webhooks as ws
 
 MESSAGE_ID = r"^[0-9a-f]{28}$"  # gateway.ids.new_id
 UNSUBSCRIBE_TOKEN = (
     r"^[0-9a-f]{28}\.[0-9a-f]{32}$"  # gateway.services.unsubscribe.unsubscribe_token
 )
+
+WEBHOOK_ID = r"^wh_[0-9a-f]{24}$"  # gateway.store.webhooks.create
 
 REF = "#/components/schemas/{model}"
 
@@ -132,6 +135,39 @@ OPERATIONS: list[tuple[str, str, str, str | None, type[BaseModel] | None, dict[i
         None,
         {200: "object"},
     ),
+    (
+        "post",
+        "/v1/webhooks",
+        "Register a webhook (its signing secret is in this answer only)",
+        "cases:write",
+        ws.WebhookIn,
+        {201: ws.WebhookCreated},
+    ),
+    ("get", "/v1/webhooks", "This API key's webhooks", "cases:read", None, {200: ws.WebhookList}),
+    (
+        "delete",
+        "/v1/webhooks/{webhook_id}",
+        "Delete a webhook; its undelivered events are not sent",
+        "cases:write",
+        None,
+        {200: ws.WebhookOut},
+    ),
+    (
+        "get",
+        "/v1/webhooks/{webhook_id}/deliveries",
+        "A webhook's deliveries, oldest first (paged by `after` and `limit`)",
+        "cases:read",
+        None,
+        {200: ws.DeliveryPage},
+    ),
+    (
+        "post",
+        "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver",
+        "Send a delivery again now",
+        "cases:write",
+        None,
+        {202: ws.DeliveryOut},
+    ),
     ("get", "/v1/sandbox/sms", "SMS held by the sandbox provider", "ops", None, {200: "object"}),
     (
         "get",
@@ -176,6 +212,8 @@ def _path_parameters() -> dict[str, dict[str, Any]]:
         "message_id": {"type": "string", "pattern": MESSAGE_ID},
         "provider": {"type": "string", "enum": sorted(REGISTRY)},
         "token": {"type": "string", "pattern": UNSUBSCRIBE_TOKEN},
+        "webhook_id": {"type": "string", "pattern": WEBHOOK_ID},
+        "delivery_id": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
     }
 
 

@@ -79,17 +79,30 @@ def cmd_scheduler(args: argparse.Namespace, settings: Settings) -> int:
     from gateway.bootstrap import open_runtime
     from gateway.exporter.server import MetricsUnavailable, start_endpoint
     from gateway.services.due_work import scheduler
+    from gateway.services.webhook_delivery import Deliverer
+    from scheduler.deliveries import run_deliveries
 
     async def main() -> None:
         rt = await open_runtime(settings)
         stop = _stop_on_signals()
+        deliver = Deliverer(rt)
         try:
             endpoint = await start_endpoint(rt, "scheduler")
             gc_tuning.settle()
             log.info("scheduler_started")
+            loop = scheduler(rt)
             try:
-                await scheduler(rt).run(stop)
+                await asyncio.gather(
+                    loop.run(stop),
+                    run_deliveries(
+                        deliver,
+                        lambda: loop.leader,
+                        stop,
+                        interval_s=settings.webhook_interval_s,
+                    ),
+                )
             finally:
+                await deliver.close()
                 if endpoint is not None:
                     await endpoint.stop()
         finally:

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gateway.errors import Conflict, NotFound
 from gateway.runtime import Runtime
 from gateway.schemas import CaseEventIn, CaseEventOut
-from gateway.services import outbound
+from gateway.services import outbound, webhook_events
 from gateway.states import CaseState
 from gateway.store import cases as case_store
 from gateway.store import messages as message_store
@@ -121,6 +121,9 @@ async def change_state(
     if change.type == "payment_received" and change.amount is not None and not change.full:
         debt["amount"] = str(max(Decimal(0), Decimal(debt["amount"]) - change.amount))
     await case_store.set_state(conn, case.id, state, reason=reason, until=until, now=now, debt=debt)
+    if (state, reason, until) != (case.state, case.state_reason, case.state_until):
+        told = webhook_events.case_state_changed(case, state, reason, until, cause=kind)
+        await webhook_events.emit(conn, [told], now)
     # Waiting messages become due now: their next attempt re-evaluates them against the
     # new state (suppress on hold/close/cease, defer to the end of a pause).
     due = await message_store.make_due(conn, M.c.case_id == case.id, now)

@@ -27,18 +27,18 @@ import structlog
 from channels.base import Outgoing
 from gateway.errors import ValidationFailed
 from gateway.runtime import Runtime
-from gateway.services import holding, outbound, receipts, reroute
+from gateway.services import holding, outbound, receipts, reroute, webhook_events
 from gateway.services.content import content_gate, render_message
 from gateway.services.outcome import Outcome
 from gateway.services.policy_facts import case_facts, contact_facts, message_facts
 from gateway.services.sending import send_all
 from gateway.services.verdicts import Verdicts
-from gateway.states import State
 from gateway.store import cases as case_store
 from gateway.store import history as history_store
 from gateway.store import messages as message_store
 from gateway.store import templates as template_store
 from gateway.store import timeline
+from gateway.store import webhooks as webhook_store
 from scheduler.decisions import Decision, Touch, Verdict
 from scheduler.policy import bounded, cap_purpose, pipeline, send_by
 
@@ -142,20 +142,21 @@ async def _decide(
             letters.append((more["rerouted_to"], "letter"))
     lease_until = now + timedelta(seconds=rt.settings.claim_lease_s)
     await decisions.write(conn, batch.token, lease_until=lease_until, row_locked=row_locked)
+    # The tenants' webhooks, read once for the job: its outcome's events go to the same ones.
+    batch.hooks = await webhook_store.subscribed(conn, {r.tenant for r in batch.rows})
+    told = webhook_events.message_states(batch.by_id(), decisions.moves())
+    await webhook_events.emit(conn, told, now, batch.hooks)
     return to_send, letters
 
 
-async def _record(rt: Runtime, conn: Any, outcome: Outcome, token: str) -> None:
+async def _record(rt: Runtime, conn: Any, outcome: Outcome, batch: holding.Batch) -> None:
     """What the providers answered, attached receipts that arrived first included."""
-    done = rt.clock()
-    for rows, state in (
-        (outcome.sent, State.SENT),
-        (outcome.retry, State.RETRY_WAIT),
-        (outcome.failed, State.FAILED),
-        (outcome.unknown, State.UNKNOWN),
-    ):
+    done, token = rt.clock(), batch.token
+    for rows, state in outcome.moves():
         await message_store.transition_each(conn, rows, state, now=done, held_by=token)
     await timeline.append(conn, outcome.entries)
+    told = webhook_events.message_states(batch.by_id(), outcome.moves())
+    await webhook_events.emit(conn, told, done, batch.hooks)
     await case_store.set_contact_statuses(conn, outcome.contacts, done)
     by_provider: dict[str, list[str]] = {}
     for sent in outcome.sent:
@@ -205,10 +206,10 @@ async def _send(
     outcome = await send_all(rt, to_send, screened.deadlines)
     if conn is not None:
         async with conn.begin():
-            await _record(rt, conn, outcome, batch.token)
+            await _record(rt, conn, outcome, batch)
     else:
         async with rt.engine.begin() as own:
-            await _record(rt, own, outcome, batch.token)
+            await _record(rt, own, outcome, batch)
     counts = {
         "claimed": len(batch.rows),
         "deferred": len(decisions.deferred),

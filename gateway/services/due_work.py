@@ -23,6 +23,7 @@ from rq import Queue
 
 from gateway.queue import enqueue_ids
 from gateway.runtime import Runtime
+from gateway.services import webhook_events
 from gateway.services.cadence_release import release_due
 from gateway.states import State
 from gateway.store import messages as message_store
@@ -99,6 +100,17 @@ async def sweep_once(rt: Runtime) -> dict[str, int]:
             state_reason="worker lost while sending; reconcile from receipts",
         )
         moved = set(back) | set(unknown)
+        await webhook_events.emit(
+            conn,
+            [
+                webhook_events.message_event(
+                    r, State.RETRY_WAIT if r.id in back else State.UNKNOWN, None
+                )
+                for r in stale
+                if r.id in moved
+            ],
+            now,
+        )
         await timeline.append(
             conn,
             [

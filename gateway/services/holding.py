@@ -9,7 +9,7 @@ then serialized (`serialize`) so the frequency caps hold under any number of wor
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -97,6 +97,11 @@ class Batch:
     rows: list[Any]
     debtors: dict[int, frozenset[str]]
     inbound: dict[int, Any]
+    # The batch's tenants' webhooks (`gateway.store.webhooks.subscribed`), read when deciding.
+    hooks: dict[str, list[Any]] = field(default_factory=dict)
+
+    def by_id(self) -> dict[str, Any]:
+        return {r.id: r for r in self.rows}
 
 
 async def hold(rt: Runtime, conn: Any, ids: list[str], *, row_locked: bool) -> Batch:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from gateway.states import State
 from gateway.store import timeline
 
 
@@ -30,6 +31,15 @@ class Outcome:
             "failed": len(self.failed),
             "unknown": len(self.unknown),
         }
+
+    def moves(self) -> list[tuple[list[dict[str, Any]], State]]:
+        """The row updates, with the state each list moves to."""
+        return [
+            (self.sent, State.SENT),
+            (self.retry, State.RETRY_WAIT),
+            (self.failed, State.FAILED),
+            (self.unknown, State.UNKNOWN),
+        ]
 
     def fail(self, row: Any, now: datetime, reason: str, **detail: Any) -> None:
         self.failed.append({"id": row.id, "state_reason": reason[:128], "lease_until": None})

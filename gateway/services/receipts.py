@@ -17,6 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from channels.events import DeliveryEvent, DeliveryEventType
+from gateway.services import webhook_events
 from gateway.states import EVENT_TO_STATE, HANDED_OVER, State, sources_of
 from gateway.store import cases as case_store
 from gateway.store import messages as message_store
@@ -66,11 +67,10 @@ async def record(
         .returning(DE.c.id, DE.c.message_id, DE.c.event_type, DE.c.provider, DE.c.reject_reason)
     )
     new = list(inserted)
-    case_of = {row.id: row.case_id for row in refs.values()}
     await _apply(
         conn,
         [(r.message_id, r.event_type, r.provider, r.reject_reason) for r in new if r.message_id],
-        case_of,
+        {row.id: row for row in refs.values()},
         now,
     )
     return {"new": len(new), "duplicate": len(events) - len(new)}
@@ -105,17 +105,18 @@ async def reconcile(
             continue
         await conn.execute(sa.update(DE).where(DE.c.id == w.id).values(message_id=message.id))
         applied.append((message.id, w.event_type, provider, w.reject_reason))
-    await _apply(conn, applied, {m.id: m.case_id for m in messages.values()}, now)
+    await _apply(conn, applied, {m.id: m for m in messages.values()}, now)
     return len(applied)
 
 
 async def _apply(
     conn: AsyncConnection,
     events: list[tuple[str, str, str, str | None]],
-    case_of: dict[str, int],
+    of: dict[str, Any],
     now: datetime,
 ) -> None:
-    entries = []
+    """Move each event's message forward; `of` gives each message's row (case, tenant)."""
+    entries, told = [], []
     for message_id, event_type, provider, reject_reason in events:
         target = EVENT_TO_STATE.get(event_type)  # type: ignore[call-overload]
         moved = []
@@ -128,9 +129,11 @@ async def _apply(
                 from_=_forward_sources(target),
                 state_reason=reject_reason,
             )
+        if moved:
+            told.append(webhook_events.message_event(of[message_id], target, reject_reason))
         entries.append(
             timeline.entry(
-                case_of[message_id],
+                of[message_id].case_id,
                 event_type,
                 now,
                 message_id=message_id,
@@ -140,6 +143,7 @@ async def _apply(
             )
         )
     await timeline.append(conn, entries)
+    await webhook_events.emit(conn, told, now)
     await _email_contact_effects(conn, events, now)
     await _invalidate_returned(
         conn, [e[0] for e in events if e[1] == DeliveryEventType.RETURNED], now

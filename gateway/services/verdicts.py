@@ -107,6 +107,16 @@ class Verdicts:
             }
         )
 
+    def moves(self) -> list[tuple[list[dict[str, Any]], State]]:
+        """The batch's row updates, with the state each list moves to."""
+        return [
+            (self.expired, State.EXPIRED),
+            (self.deferred, State.DEFERRED),
+            (self.suppressed, State.SUPPRESSED),
+            (self.unrenderable, State.FAILED),
+            (self.sending, State.SENDING),
+        ]
+
     async def write(
         self, conn: Any, token: str, *, lease_until: datetime, row_locked: bool
     ) -> None:
@@ -118,13 +128,7 @@ class Verdicts:
         held_by = None if row_locked else token
         for row in self.sending:
             row["claim_token"], row["lease_until"] = token, lease_until
-        for rows, state in (
-            (self.expired, State.EXPIRED),
-            (self.deferred, State.DEFERRED),
-            (self.suppressed, State.SUPPRESSED),
-            (self.unrenderable, State.FAILED),
-            (self.sending, State.SENDING),
-        ):
+        for rows, state in self.moves():
             await message_store.transition_each(
                 conn, rows, state, now=now, from_=from_, held_by=held_by
             )

@@ -210,7 +210,7 @@ async def mark_enqueued(conn: AsyncConnection, ids: Sequence[str], now: datetime
 
 async def expired_claims(conn: AsyncConnection, now: datetime, limit: int = 1000) -> list[Any]:
     rows = await conn.execute(
-        sa.select(M.c.id, M.c.case_id, M.c.state)
+        sa.select(M.c.id, M.c.case_id, M.c.state, M.c.tenant, M.c.channel)
         .where(M.c.state.in_([State.DISPATCHING.value, State.SENDING.value]), M.c.lease_until < now)
         .limit(limit)
     )
@@ -228,9 +228,15 @@ async def by_provider_refs(
     if not refs:
         return {}
     rows = await conn.execute(
-        sa.select(M.c.id, M.c.case_id, M.c.state, M.c.provider_ref, M.c.contact_id).where(
-            M.c.provider == provider, M.c.provider_ref.in_(list(set(refs)))
-        )
+        sa.select(
+            M.c.id,
+            M.c.case_id,
+            M.c.state,
+            M.c.provider_ref,
+            M.c.contact_id,
+            M.c.tenant,
+            M.c.channel,
+        ).where(M.c.provider == provider, M.c.provider_ref.in_(list(set(refs))))
     )
     return {r.provider_ref: r for r in rows}
 

@@ -289,3 +289,45 @@ cadence_steps = sa.Table(
     sa.UniqueConstraint("run_id", "idx"),
     sa.Index(None, "check_at", **_WHERE("check_at IS NOT NULL")),
 )
+
+# Outbound webhooks (migration 0010). A webhook belongs to the API key that registered it; its
+# secret is kept as given to the caller, since every delivery is signed with it.
+webhooks = sa.Table(
+    "webhooks",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("tenant", sa.String(64), nullable=False),
+    sa.Column("api_key_id", sa.Integer, nullable=False),
+    sa.Column("url", sa.String(2048), nullable=False),
+    sa.Column("event_types", JSON, nullable=False),
+    sa.Column("secret", sa.String(128), nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("deleted_at", TS),
+    sa.Index(None, "tenant", **_WHERE("deleted_at IS NULL")),
+)
+
+# The outbox: one row per event and webhook, written in the transaction of the change it tells
+# of. `chain` is the case (0 for none): a chain's rows are delivered in id order, one at a time.
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("webhook_id", sa.String(32), nullable=False),
+    sa.Column("event_id", sa.String(40), nullable=False),
+    sa.Column("event_type", sa.String(32), nullable=False),
+    sa.Column("case_id", sa.Integer),
+    sa.Column("chain", sa.Integer, nullable=False),
+    sa.Column("data", JSON, nullable=False),
+    sa.Column("occurred_at", TS, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False, default="pending"),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("next_attempt_at", TS),
+    sa.Column("give_up_at", TS, nullable=False),
+    sa.Column("last_status", sa.Integer),
+    sa.Column("last_error", sa.String(256)),
+    sa.Column("delivered_at", TS),
+    # The delivery loop's two questions: what is due, and what comes first in a chain.
+    sa.Index(None, "next_attempt_at", **_WHERE("state = 'pending'")),
+    sa.Index(None, "webhook_id", "chain", "id", **_WHERE("state = 'pending'")),
+    sa.Index(None, "webhook_id", "id"),
+)

@@ -32,7 +32,7 @@ from channels.events import InboundMessage
 from gateway.replies import Classification, classify
 from gateway.runtime import Runtime
 from gateway.schemas import normalize_address
-from gateway.services import outbound
+from gateway.services import outbound, webhook_events
 from gateway.services.replies import effects as reply_effects
 from gateway.store import cases as case_store
 from gateway.store import timeline
@@ -152,6 +152,15 @@ async def record(
                 )
             ],
         )
+        told = webhook_events.reply_received(
+            case,
+            reply_id,
+            msg.channel,
+            category,
+            categories=stored["categories"],
+            facts=result.facts.as_dict() if result else None,
+        )
+        await webhook_events.emit(conn, [told], now)
         if result is None or match is None:
             continue
         contact = await _contact(conn, match.id)
