@@ -9,7 +9,7 @@ from datetime import datetime
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from gateway.api import cases, ops, policy, providers, reminders, templates
+from gateway.api import cases, evidence, ops, policy, providers, reminders, templates
 from gateway.api.base import KEY_CACHE, RUNTIME
 from gateway.api.middleware import errors, request_context
 from gateway.bootstrap import Runtime, open_runtime, warm_up_replies
@@ -45,6 +45,6 @@ def create_app(
             await rt.close()
 
     app.cleanup_ctx.append(resources)
-    for module in (cases, reminders, policy, templates, providers, ops):
+    for module in (cases, evidence, reminders, policy, templates, providers, ops):
         app.router.add_routes(module.routes)
     return app

@@ -15,7 +15,7 @@ from gateway.store import timeline
 routes = web.RouteTableDef()
 
 
-def _case_ref(request: web.Request) -> str:
+def case_ref_of(request: web.Request) -> str:
     from pydantic import TypeAdapter, ValidationError
 
     value = request.match_info["case_ref"]
@@ -31,7 +31,7 @@ def _case_ref(request: web.Request) -> str:
 @routes.put("/v1/cases/{case_ref}")
 @requires("cases:write")
 async def put_case(request: web.Request) -> web.Response:
-    case_ref = _case_ref(request)
+    case_ref = case_ref_of(request)
     body = await parse(request, CaseIn)
     created, out = await case_service.upsert(runtime(request), api_key(request), case_ref, body)
     return json_response(out, status=201 if created else 200)
@@ -40,7 +40,7 @@ async def put_case(request: web.Request) -> web.Response:
 @routes.get("/v1/cases/{case_ref}")
 @requires("cases:read")
 async def get_case(request: web.Request) -> web.Response:
-    case_ref = _case_ref(request)
+    case_ref = case_ref_of(request)
     return json_response(
         await case_service.read(runtime(request), api_key(request).tenant, case_ref)
     )
@@ -49,7 +49,7 @@ async def get_case(request: web.Request) -> web.Response:
 @routes.post("/v1/cases/{case_ref}/events")
 @requires("cases:write")
 async def post_event(request: web.Request) -> web.Response:
-    case_ref = _case_ref(request)
+    case_ref = case_ref_of(request)
     event = await parse(request, CaseEventIn)
     return json_response(
         await case_events.apply(runtime(request), api_key(request), case_ref, event)
@@ -59,7 +59,7 @@ async def post_event(request: web.Request) -> web.Response:
 @routes.get("/v1/cases/{case_ref}/timeline")
 @requires("cases:read")
 async def get_timeline(request: web.Request) -> web.Response:
-    case_ref = _case_ref(request)
+    case_ref = case_ref_of(request)
     try:
         after = int(request.query.get("after", "0"))
         limit = int(request.query.get("limit", "500"))

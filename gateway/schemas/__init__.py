@@ -24,6 +24,7 @@ from gateway.schemas.cases import (
     normalize_address,
 )
 from gateway.schemas.events import CaseEventIn, CaseEventOut, HoldKind
+from gateway.schemas.evidence import EvidenceLine
 from gateway.schemas.types import (
     Channel,
     CollectorRole,
@@ -40,6 +41,7 @@ from scheduler.decisions import PURPOSES
 __all__ = [
     "CaseEventIn",
     "CaseEventOut",
+    "EvidenceLine",
     "CaseIn",
     "CaseOut",
     "Channel",

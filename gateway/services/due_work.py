@@ -9,7 +9,8 @@ time, while a long backlog still draining is not enqueued twice. The sweeper end
 `dispatching` was never handed to a provider and goes back to waiting; one in `sending` may or may
 not have reached the provider and becomes `unknown` — never sent again blindly.
 
-`scheduler.pump.Scheduler` runs them each tick while it holds the leader lock.
+`scheduler.pump.Scheduler` runs them each tick while it holds the leader lock, and then the
+timeline sealer (`gateway.services.chain`): the leader is the one sealer the chains need.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from rq import Queue
 
 from gateway.queue import enqueue_ids
 from gateway.runtime import Runtime
+from gateway.services.chain import seal_pending
 from gateway.states import State
 from gateway.store import messages as message_store
 from gateway.store import timeline
@@ -127,6 +129,9 @@ class DueWork:
 
     async def pump(self) -> int:
         return await pump_once(self.rt)
+
+    async def seal(self) -> int:
+        return await seal_pending(self.rt.engine)
 
 
 def scheduler(rt: Runtime) -> Scheduler:
