@@ -23,16 +23,22 @@ from gateway.store.tables import cases as C
 from gateway.store.tables import timeline as T
 
 
-async def seal_pending(engine: AsyncEngine, *, case_id: int | None = None) -> int:
-    """Seal every unsealed entry (of one case, or all), a batch per transaction; how many."""
-    total = 0
-    while True:
+async def seal_pending(
+    engine: AsyncEngine, *, case_id: int | None = None, batches: int | None = None
+) -> int:
+    """Seal the unsealed entries (of one case, or all), a batch per transaction; how many.
+    `batches` bounds the work: the scheduler's tick seals one batch, so during a burst the
+    sealer falls behind (an export or a verification still seals what it reads) instead of
+    taking a core from the workers, and catches up when the burst is over."""
+    total, passes = 0, 0
+    while batches is None or passes < batches:
         async with engine.begin() as conn:
             await chain.lock(conn)
             sealed = await chain.seal(conn, case_id=case_id)
-        total += sealed
+        total, passes = total + sealed, passes + 1
         if sealed < chain.SEAL_BATCH:
-            return total
+            break
+    return total
 
 
 @dataclass(frozen=True)

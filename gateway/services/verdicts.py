@@ -96,7 +96,7 @@ class Verdicts:
             )
         )
 
-    def send(self, row: Any, rendered: dict[str, Any], preset: Any | None) -> None:
+    def send(self, row: Any, rendered: dict[str, Any], preset: Any | None = None) -> None:
         """Record an ALLOW. The decision that let the message go is kept with its content (the
         evidence export reads it there): every rule passed, so it names no rule, only the
         preset and its version — one JSON key more in an update already made, not a row."""

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.store.tables import cases as C
@@ -113,12 +114,7 @@ async def seal(
         sealed = digest(row, head.digest)
         links.append({"_id": row.id, "_prev": head.digest, "_digest": sealed})
         known[row.case_id] = Head(sealed, row.id, head.count + 1)
-    await conn.execute(
-        sa.update(T)
-        .where(T.c.id == sa.bindparam("_id"))
-        .values(prev_digest=sa.bindparam("_prev"), digest=sa.bindparam("_digest")),
-        links,
-    )
+    await _link(conn, links)
     await conn.execute(
         sa.update(C)
         .where(C.c.id == sa.bindparam("_id"))
@@ -133,3 +129,31 @@ async def seal(
         ],
     )
     return len(rows)
+
+
+async def _link(conn: AsyncConnection, links: list[dict[str, Any]]) -> None:
+    """Store the links: on PostgreSQL one statement joining the values as arrays (a pass seals
+    thousands of entries; one execution each would cost the database several times more)."""
+    if conn.dialect.name != "postgresql":
+        await conn.execute(
+            sa.update(T)
+            .where(T.c.id == sa.bindparam("_id"))
+            .values(prev_digest=sa.bindparam("_prev"), digest=sa.bindparam("_digest")),
+            links,
+        )
+        return
+    columns = (("_id", sa.Integer()), ("_prev", sa.String()), ("_digest", sa.String()))
+    arrays = [
+        sa.bindparam(name, [link[name] for link in links], type_=postgresql.ARRAY(kind))
+        for name, kind in columns
+    ]
+    values = (
+        sa.func.unnest(*arrays)
+        .table_valued(*(sa.column(name, kind) for name, kind in columns))
+        .render_derived(name="v")
+    )
+    await conn.execute(
+        sa.update(T)
+        .where(T.c.id == values.c._id)
+        .values(prev_digest=values.c._prev, digest=values.c._digest)
+    )
