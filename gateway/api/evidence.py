@@ -26,7 +26,7 @@ async def export_case(request: web.Request) -> web.StreamResponse:
         raise NotFound(f"no case {case_ref!r}", code="unknown_case")
     response = web.StreamResponse(headers={"Content-Type": NDJSON})
     await response.prepare(request)
-    async for line in evidence.export(rt.engine, Scope(tenant, case_id=case_id), rt.clock()):
+    async for line in evidence.export(rt.engine, Scope(tenant, case_id=case_id), rt.clock):
         await response.write(line)
     await response.write_eof()
     return response

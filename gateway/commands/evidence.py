@@ -48,7 +48,7 @@ async def _export(settings: Settings, args: argparse.Namespace, out: BinaryIO) -
         else:
             scope = Scope(args.tenant, since=args.since)
         lines = 0
-        async for line in evidence.export(engine, scope, datetime.now(UTC)):
+        async for line in evidence.export(engine, scope, lambda: datetime.now(UTC)):
             out.write(line)
             lines += 1
         out.flush()

@@ -35,8 +35,9 @@ async def seal_pending(
         async with engine.begin() as conn:
             await chain.lock(conn)
             sealed = await chain.seal(conn, case_id=case_id)
+            full = sealed == chain.batch_size(conn)
         total, passes = total + sealed, passes + 1
-        if sealed < chain.SEAL_BATCH:
+        if not full:
             break
     return total
 

@@ -131,8 +131,8 @@ class DueWork:
         return await pump_once(self.rt)
 
     async def seal(self) -> int:
-        # One batch a tick (`SEAL_BATCH` entries a second at the default interval): a bounded
-        # share of the database, whatever the load.
+        # One batch a tick (`chain.SEAL_BATCH` entries a second at the default interval on
+        # PostgreSQL): a bounded share of the database, whatever the load.
         return await seal_pending(self.rt.engine, batches=1)
 
 

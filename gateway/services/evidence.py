@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import heapq
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Any
 
@@ -192,8 +192,11 @@ async def find_case(engine: AsyncEngine, tenant: str, case_ref: str) -> int | No
     return found.id if found is not None else None
 
 
-async def export(engine: AsyncEngine, scope: Scope, now: datetime) -> AsyncIterator[bytes]:
-    """The export's lines. Seal first: every entry exported carries its digest."""
+async def export(
+    engine: AsyncEngine, scope: Scope, clock: Callable[[], datetime]
+) -> AsyncIterator[bytes]:
+    """The export's lines. Seal first: every entry exported carries its digest. The `chain`
+    lines are stamped when they are written, after every record they close."""
     await chain_service.seal_pending(engine, case_id=scope.case_id)
     async with engine.connect() as conn:
         if conn.dialect.name == "postgresql":
@@ -210,6 +213,7 @@ async def export(engine: AsyncEngine, scope: Scope, now: datetime) -> AsyncItera
                     seen.setdefault(row.id, (row.case_ref, record["at"]))
                 yield encode(record)
             heads = await chain.heads(conn, seen)
+    now = clock()
     for case_id, head in sorted(heads.items()):
         line: dict[str, Any] = {
             "type": "chain",

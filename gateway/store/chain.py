@@ -21,6 +21,12 @@ What the digest covers (`canonical`): the entry's id, case, time, kind, message,
 and the digest it links to, as JSON with sorted keys and no spaces (UTF-8), so anyone holding an
 export can recompute it. The id makes moving entries visible; the link makes removing or
 reordering them visible; the case's head and count make removing the last one visible.
+What it costs the hot path: the writers' rows are unchanged; only the partial index of unsealed
+entries is new (measured on PostgreSQL, COPY of 1,000-entry batches: 33–41 µs an entry without
+it, 45 with it, on a shared, noisy 2-core machine). The sealing itself (about 55 µs an entry,
+reading, hashing and linking) is off the hot path and bounded: the scheduler's tick seals one
+batch, so a burst leaves a backlog sealed afterwards rather than slower sends.
+
 The head itself is in the same database: an attacker who rewrites every digest and the head
 escapes it. Publishing heads elsewhere (the export's `chain` line) closes that.
 """
@@ -44,6 +50,14 @@ GENESIS = ""  # what a case's first entry links to
 # The sealing lock, beyond the 32-bit range of the debtor locks (`services.holding`).
 SEAL_LOCK = 0x7267_5345_414C
 SEAL_BATCH = 5000
+# SQLite's sealer holds the one write lock while it reads, hashes and writes: smaller batches
+# keep the writers' wait for it to a few tens of milliseconds.
+SQLITE_SEAL_BATCH = 500
+
+
+def batch_size(conn: AsyncConnection) -> int:
+    return SEAL_BATCH if conn.dialect.name == "postgresql" else SQLITE_SEAL_BATCH
+
 
 ENTRY_COLUMNS = (T.c.id, T.c.case_id, T.c.at, T.c.kind, T.c.message_id, T.c.actor, T.c.data)
 
@@ -96,11 +110,10 @@ async def heads(conn: AsyncConnection, case_ids: Iterable[int]) -> dict[int, Hea
     return {r.id: Head(r.chain_digest or GENESIS, r.chain_entry, r.chain_count) for r in rows}
 
 
-async def seal(
-    conn: AsyncConnection, *, case_id: int | None = None, limit: int = SEAL_BATCH
-) -> int:
-    """Seal up to `limit` unsealed entries (of one case, or of all) in the caller's transaction;
-    return how many. Call `lock` first in the same transaction."""
+async def seal(conn: AsyncConnection, *, case_id: int | None = None) -> int:
+    """Seal up to a batch of unsealed entries (of one case, or of all) in the caller's
+    transaction; return how many. Call `lock` first in the same transaction."""
+    limit = batch_size(conn)
     query = sa.select(*ENTRY_COLUMNS).where(T.c.digest.is_(None)).order_by(T.c.id).limit(limit)
     if case_id is not None:
         query = query.where(T.c.case_id == case_id)
