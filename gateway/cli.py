@@ -1,5 +1,5 @@
 """The `reminder-gateway` command: api, worker, scheduler, receiver, run, migrate, keys, demo,
-catcher, lint-templates, import."""
+catcher, lint-templates, import, export, verify-timeline."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from gateway import logs
-from gateway.commands import admin, fail, imports, serve
+from gateway.commands import admin, evidence, fail, imports, serve
 from gateway.preflight import StartupError
 from gateway.settings import Settings, SettingsError
 
@@ -105,6 +105,7 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("catcher", help="run the local SMTP catcher").set_defaults(
         func=serve.cmd_catcher
     )
+    evidence.add_parsers(sub)
     return p
 
 

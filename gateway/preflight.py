@@ -19,7 +19,7 @@ from gateway.store import keys
 # Commands that serve (and sign links, verify callbacks) with the deployment's secrets.
 SERVING = frozenset({"api", "worker", "scheduler", "receiver"})
 # Commands that need the database at the schema's head, and those that only need to reach it.
-MIGRATED = SERVING | {"keys"}
+MIGRATED = SERVING | {"keys", "export", "verify-timeline"}
 REACHES_DATABASE = MIGRATED | {"migrate", "run"}
 REACHES_REDIS = frozenset({"api", "worker", "scheduler"})
 PROBE_TIMEOUT_S = 5.0

@@ -1,8 +1,9 @@
 """The scheduler's loop: one active scheduler at a time, each tick sweeping and pumping due work.
 
 A Redis lock with a TTL elects the leader; a second scheduler stands by and takes over within the
-TTL when the first one dies. What a tick does — end expired claims, enqueue due messages — is the
-`Work` the caller hands in (`gateway.services.due_work`): this loop knows nothing of the database.
+TTL when the first one dies. What a tick does — end expired claims, enqueue due messages, seal
+the case timelines' hash chains (one sealer at a time: the leader) — is the `Work` the caller
+hands in (`gateway.services.due_work`): this loop knows nothing of the database.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ class Work(Protocol):
     async def sweep(self) -> dict[str, int]: ...
 
     async def pump(self) -> int: ...
+
+    async def seal(self) -> int: ...
 
 
 class TickMetrics(Protocol):
@@ -81,6 +84,8 @@ class Scheduler:
             enqueued = await self.work.pump()
             if enqueued:
                 log.info("pumped", messages=enqueued)
+            # After the pump: sealing never delays due work.
+            await self.work.seal()
         self.metrics.ticked(
             time.perf_counter() - started, leader=leader, pumped=enqueued, swept=swept
         )

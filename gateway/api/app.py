@@ -9,7 +9,17 @@ from datetime import datetime
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from gateway.api import cadences, cases, ops, policy, providers, reminders, templates, webhooks
+from gateway.api import (
+    cadences,
+    cases,
+    evidence,
+    ops,
+    policy,
+    providers,
+    reminders,
+    templates,
+    webhooks,
+)
 from gateway.api.base import KEY_CACHE, RUNTIME
 from gateway.api.middleware import errors, request_context
 from gateway.bootstrap import Runtime, open_runtime, warm_up_replies
@@ -45,6 +55,16 @@ def create_app(
             await rt.close()
 
     app.cleanup_ctx.append(resources)
-    for module in (cases, cadences, reminders, policy, templates, providers, ops, webhooks):
+    for module in (
+        cases,
+        cadences,
+        evidence,
+        reminders,
+        policy,
+        templates,
+        providers,
+        ops,
+        webhooks,
+    ):
         app.router.add_routes(module.routes)
     return app

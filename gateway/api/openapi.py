@@ -88,6 +88,15 @@ OPERATIONS: list[tuple[str, str, str, str | None, type[BaseModel] | None, dict[i
         {200: s.CadenceRunOut},
     ),
     (
+        "get",
+        "/v1/cases/{case_ref}/export",
+        "Evidence export of a case: every message, decision, receipt, reply and timeline entry, "
+        "one JSON line per record in time order (application/x-ndjson, streamed)",
+        "cases:read",
+        None,
+        {200: "ndjson"},
+    ),
+    (
         "post",
         "/v1/reminders",
         "Enqueue one reminder",
@@ -220,6 +229,10 @@ def _path_parameters() -> dict[str, dict[str, Any]]:
 def _content(model: Any) -> dict[str, Any]:
     if model == "html":
         return {"text/html": {"schema": {"type": "string"}}}
+    if model == "ndjson":
+        # One JSON object a line (`gateway.services.evidence` lists the record types).
+        line = {"$ref": REF.format(model=s.EvidenceLine.__name__)}
+        return {"application/x-ndjson": {"schema": line}}
     if model == "text":
         return {"text/plain": {"schema": {"type": "string"}}}
     if model == "object" or model is None:
@@ -229,7 +242,12 @@ def _content(model: Any) -> dict[str, Any]:
 
 @lru_cache(maxsize=1)
 def spec() -> dict[str, Any]:
-    models: set[type[BaseModel]] = {s.ErrorOut, s.SandboxReceiptIn, s.SandboxInboundIn}
+    models: set[type[BaseModel]] = {
+        s.ErrorOut,
+        s.SandboxReceiptIn,
+        s.SandboxInboundIn,
+        s.EvidenceLine,
+    }
     for _, _, _, _, request, responses in OPERATIONS:
         if request is not None:
             models.add(request)

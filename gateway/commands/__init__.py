@@ -2,8 +2,9 @@
 
 `serve`: the long-running processes (api, worker, scheduler, receiver, catcher, and run, which
 supervises them). `admin`: one-shot commands that prepare or inspect a deployment (migrate, keys,
-demo, lint-templates). A command takes the parsed arguments and the `Settings` and returns the
-exit status; heavy imports stay inside it, so `reminder-gateway --help` starts fast.
+demo, lint-templates). `evidence`: export and verify-timeline. A command takes the parsed
+arguments and the `Settings` and returns the exit status; heavy imports stay inside it, so
+`reminder-gateway --help` starts fast.
 """
 
 from __future__ import annotations

@@ -32,6 +32,7 @@ from gateway.schemas.cases import (
     normalize_address,
 )
 from gateway.schemas.events import CaseEventIn, CaseEventOut, HoldKind
+from gateway.schemas.evidence import EvidenceLine
 from gateway.schemas.types import (
     Channel,
     CollectorRole,
@@ -54,6 +55,7 @@ __all__ = [
     "CadenceStepOut",
     "CaseEventIn",
     "CaseEventOut",
+    "EvidenceLine",
     "CaseIn",
     "CaseOut",
     "Channel",

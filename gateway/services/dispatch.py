@@ -129,7 +129,7 @@ async def _decide(
             if decided.verdict is not Verdict.ALLOW:
                 decisions.apply(row, bounded(decided, message, facts, preset))
                 continue
-            decisions.send(row, rendered)
+            decisions.send(row, rendered, preset)
             added.setdefault(identity, []).append(Touch(row.channel, now, purpose))
             to_send.append((row, outgoing))
     letters: list[tuple[str, str]] = []

@@ -11,7 +11,8 @@ not have reached the provider and becomes `unknown` — never sent again blindly
 
 Each tick also releases the cadence steps that are due (`gateway.services.cadence_release`).
 
-`scheduler.pump.Scheduler` runs them each tick while it holds the leader lock.
+`scheduler.pump.Scheduler` runs them each tick while it holds the leader lock, and then the
+timeline sealer (`gateway.services.chain`): the leader is the one sealer the chains need.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from gateway.queue import enqueue_ids
 from gateway.runtime import Runtime
 from gateway.services import webhook_events
 from gateway.services.cadence_release import release_due
+from gateway.services.chain import seal_pending
 from gateway.states import State
 from gateway.store import messages as message_store
 from gateway.store import timeline
@@ -144,6 +146,11 @@ class DueWork:
         # Cadence steps first: a step released now is enqueued by intake in the same tick.
         released = await release_due(self.rt)
         return released + await pump_once(self.rt)
+
+    async def seal(self) -> int:
+        # One batch a tick (`chain.SEAL_BATCH` entries a second at the default interval on
+        # PostgreSQL): a bounded share of the database, whatever the load.
+        return await seal_pending(self.rt.engine, batches=1)
 
 
 def scheduler(rt: Runtime) -> Scheduler:

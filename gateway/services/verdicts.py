@@ -96,12 +96,22 @@ class Verdicts:
             )
         )
 
-    def send(self, row: Any, rendered: dict[str, Any]) -> None:
+    def send(self, row: Any, rendered: dict[str, Any], preset: Any | None = None) -> None:
+        """Record an ALLOW. The decision that let the message go is kept with its content (the
+        evidence export reads it there): every rule passed, so it names no rule, only the
+        preset and its version — one JSON key more in an update already made, not a row."""
         self.tally[Verdict.ALLOW.value, NO_RULE] += 1
+        decision = {
+            "verdict": Verdict.ALLOW.value,
+            "rule": None,
+            "preset": preset.name if preset is not None else None,
+            "preset_version": preset.version if preset is not None else None,
+            "at": self.now.isoformat(),
+        }
         self.sending.append(
             {
                 "id": row.id,
-                "rendered": rendered,
+                "rendered": {**rendered, "decision": decision},
                 "attempts": row.attempts + 1,
                 "attempted_at": self.now,
             }

@@ -82,6 +82,12 @@ cases = sa.Table(
     sa.Column("restrictions", JSON),
     sa.Column("created_at", TS, nullable=False),
     sa.Column("updated_at", TS, nullable=False),
+    # The head of the case's sealed timeline chain (`gateway.store.chain`, migration 0011): the
+    # last sealed entry's digest and id, and how many are sealed, so that removing the last
+    # entry is seen too. Written only by the sealer.
+    sa.Column("chain_digest", sa.String(64)),
+    sa.Column("chain_entry", sa.Integer),
+    sa.Column("chain_count", sa.Integer, nullable=False, server_default="0"),
     sa.UniqueConstraint("tenant", "case_ref"),
 )
 
@@ -234,7 +240,14 @@ timeline = sa.Table(
     sa.Column("message_id", sa.String(32)),
     sa.Column("actor", sa.String(128), nullable=False),
     sa.Column("data", JSON, nullable=False),
+    # The hash chain (`gateway.store.chain`, migration 0011): left empty by the writers on the
+    # hot path, filled in by the sealer: the digest of the case's entry before this one on the
+    # chain, and this entry's own digest over its columns and that link.
+    sa.Column("prev_digest", sa.String(64)),
+    sa.Column("digest", sa.String(64)),
     sa.Index(None, "case_id", "id"),
+    # The sealer's work: only entries not sealed yet, so the index stays small.
+    sa.Index(None, "id", **_WHERE("digest IS NULL")),
 )
 
 # A follow-up cadence running on a case (migration 0009): at most one `active` run per case;
