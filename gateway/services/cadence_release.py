@@ -20,7 +20,7 @@ import structlog
 
 from gateway.runtime import Runtime
 from gateway.schemas import ReminderIn
-from gateway.services import intake
+from gateway.services import cadence_events, intake
 from gateway.services.cadence_state import RunState, load
 from gateway.store import cadence_runs as store
 from gateway.store import keys as key_store
@@ -62,7 +62,8 @@ async def advance(rt: Runtime, run_ids: list[int], now: datetime) -> int:
             release = await _apply(conn, state, now, entries)
             if release is not None:
                 releases.append((state, release))
-        await timeline.append(conn, entries)
+        tenants = {s.case.id: s.run.tenant for s in states}
+        await cadence_events.record(conn, tenants, entries, now)
     if not releases:
         return 0
     return await _release(rt, releases, now)
@@ -176,7 +177,8 @@ async def _release(rt: Runtime, releases: list[tuple[RunState, int]], now: datet
                         message_id=result.id,
                     )
                 )
-        await timeline.append(conn, entries)
+        tenants = {s.case.id: s.run.tenant for s, _, _ in outcomes}
+        await cadence_events.record(conn, tenants, entries, now)
     if released:
         log.info("cadence_steps_released", steps=released)
     return released

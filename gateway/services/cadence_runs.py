@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from gateway.errors import NotFound
 from gateway.runtime import Runtime
 from gateway.schemas import CadenceRunIn, CadenceRunOut, CadenceRunStepOut
+from gateway.services import cadence_events
 from gateway.services import cadences as cadence_service
 from gateway.services.cadence_state import RunState, facts, load
 from gateway.store import cadence_runs as store
@@ -102,7 +103,7 @@ async def _start(rt: Runtime, key: ApiKey, case_ref: str, body: CadenceRunIn) ->
                 first_due=planned.steps[0].due.isoformat() if planned.steps[0].due else None,
             )
         )
-        await timeline.append(conn, entries)
+        await cadence_events.record(conn, {case.id: key.tenant}, entries, now)
         [state] = await load(conn, rt.cadences, await store.runs(conn, [run_id]), now)
     return view(case_ref, state)
 
@@ -135,7 +136,8 @@ async def stop(rt: Runtime, key: ApiKey, case_ref: str) -> CadenceRunOut:
             raise NotFound(f"no cadence is running on case {case_ref!r}", code="no_cadence")
         reason = f"stopped by {actor}"
         cancelled = await store.end(conn, running.id, "stopped", reason, now)
-        await timeline.append(conn, [_stopped(case.id, running, reason, cancelled, now, actor)])
+        stopped = [_stopped(case.id, running, reason, cancelled, now, actor)]
+        await cadence_events.record(conn, {case.id: key.tenant}, stopped, now)
         [state] = await load(conn, rt.cadences, await store.runs(conn, [running.id]), now)
     return view(case_ref, state)
 
