@@ -2,52 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
-
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.types import TypeDecorator
 
-metadata = sa.MetaData(
-    naming_convention={
-        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-        "pk": "pk_%(table_name)s",
-    }
+from gateway.store.schema_base import _WHERE, JSON, TS, UTCDateTime, metadata
+
+# Re-exported, so that every table is imported from here.
+from gateway.store.tables_followups import (  # noqa: F401
+    cadence_runs,
+    cadence_steps,
+    webhook_deliveries,
+    webhooks,
 )
 
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Aware UTC datetimes in, aware UTC datetimes out, on SQLite and PostgreSQL alike."""
-
-    impl = sa.DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to the database")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-TS = UTCDateTime
-
-
-def _WHERE(condition: str) -> dict[str, Any]:  # noqa: N802 — reads as a clause in Index(...)
-    """A partial index's condition, on both databases."""
-    return {"postgresql_where": sa.text(condition), "sqlite_where": sa.text(condition)}
-
-
-JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+__all__ = ["JSON", "TS", "UTCDateTime", "metadata"]
 
 api_keys = sa.Table(
     "api_keys",
@@ -248,99 +215,4 @@ timeline = sa.Table(
     sa.Index(None, "case_id", "id"),
     # The sealer's work: only entries not sealed yet, so the index stays small.
     sa.Index(None, "id", **_WHERE("digest IS NULL")),
-)
-
-# A follow-up cadence running on a case (migration 0009): at most one `active` run per case;
-# a replaced or stopped run stays as the record of what was planned.
-cadence_runs = sa.Table(
-    "cadence_runs",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("tenant", sa.String(64), nullable=False),
-    sa.Column("case_id", sa.Integer, sa.ForeignKey("cases.id"), nullable=False),
-    sa.Column("cadence", sa.String(64), nullable=False),
-    # `active`, `stopped` (by a stop condition, DELETE or a replacing PUT), `finished`.
-    sa.Column("state", sa.String(16), nullable=False),
-    sa.Column("start_at", TS, nullable=False),
-    # The PUT body as given ({"cadence", "start"}): the same body again changes nothing.
-    sa.Column("request", JSON, nullable=False),
-    # The key that started it: the steps' messages are created under it, each with an
-    # idempotency key of the run and step, so a step released twice is still one message.
-    sa.Column("api_key_id", sa.Integer, nullable=False),
-    sa.Column("actor", sa.String(128), nullable=False),
-    sa.Column("created_at", TS, nullable=False),
-    sa.Column("updated_at", TS, nullable=False),
-    sa.Column("ended_at", TS),
-    sa.Column("end_reason", sa.String(256)),
-    sa.Index(None, "case_id", "id"),
-    sa.Index("uq_cadence_runs_active_case", "case_id", unique=True, **_WHERE("state = 'active'")),
-)
-
-# One row per step of a run, with its due time: the scheduler's pump finds due steps here, so
-# a Redis flush loses none.
-cadence_steps = sa.Table(
-    "cadence_steps",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column(
-        "run_id", sa.Integer, sa.ForeignKey("cadence_runs.id", ondelete="CASCADE"), nullable=False
-    ),
-    sa.Column("idx", sa.Integer, nullable=False),
-    sa.Column("name", sa.String(64), nullable=False),
-    sa.Column("channel", sa.String(8), nullable=False),
-    sa.Column("template", sa.String(64), nullable=False),
-    # pending · released (its message exists) · sent · skipped · cancelled
-    sa.Column("state", sa.String(16), nullable=False),
-    sa.Column("due_at", TS),
-    # When the pump looks at the run again for this step: a pending step's due time; for a
-    # released one, after its message's next attempt (did it go out?); NULL once it is done.
-    sa.Column("check_at", TS),
-    sa.Column("message_id", sa.String(32)),
-    sa.Column("reason", sa.String(256)),
-    sa.Column("sent_at", TS),
-    sa.Column("updated_at", TS, nullable=False),
-    sa.UniqueConstraint("run_id", "idx"),
-    sa.Index(None, "check_at", **_WHERE("check_at IS NOT NULL")),
-)
-
-# Outbound webhooks (migration 0010). A webhook belongs to the API key that registered it; its
-# secret is kept as given to the caller, since every delivery is signed with it.
-webhooks = sa.Table(
-    "webhooks",
-    metadata,
-    sa.Column("id", sa.String(32), primary_key=True),
-    sa.Column("tenant", sa.String(64), nullable=False),
-    sa.Column("api_key_id", sa.Integer, nullable=False),
-    sa.Column("url", sa.String(2048), nullable=False),
-    sa.Column("event_types", JSON, nullable=False),
-    sa.Column("secret", sa.String(128), nullable=False),
-    sa.Column("created_at", TS, nullable=False),
-    sa.Column("deleted_at", TS),
-    sa.Index(None, "tenant", **_WHERE("deleted_at IS NULL")),
-)
-
-# The outbox: one row per event and webhook, written in the transaction of the change it tells
-# of. `chain` is the case (0 for none): a chain's rows are delivered in id order, one at a time.
-webhook_deliveries = sa.Table(
-    "webhook_deliveries",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("webhook_id", sa.String(32), nullable=False),
-    sa.Column("event_id", sa.String(40), nullable=False),
-    sa.Column("event_type", sa.String(32), nullable=False),
-    sa.Column("case_id", sa.Integer),
-    sa.Column("chain", sa.Integer, nullable=False),
-    sa.Column("data", JSON, nullable=False),
-    sa.Column("occurred_at", TS, nullable=False),
-    sa.Column("state", sa.String(16), nullable=False, default="pending"),
-    sa.Column("attempts", sa.Integer, nullable=False, default=0),
-    sa.Column("next_attempt_at", TS),
-    sa.Column("give_up_at", TS, nullable=False),
-    sa.Column("last_status", sa.Integer),
-    sa.Column("last_error", sa.String(256)),
-    sa.Column("delivered_at", TS),
-    # The delivery loop's two questions: what is due, and what comes first in a chain.
-    sa.Index(None, "next_attempt_at", **_WHERE("state = 'pending'")),
-    sa.Index(None, "webhook_id", "chain", "id", **_WHERE("state = 'pending'")),
-    sa.Index(None, "webhook_id", "id"),
 )
