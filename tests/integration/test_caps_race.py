@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 from typing import Any
 
 import pytest
+from rq import Queue, Worker
 
 from gateway.settings import Settings
 from tests.support import ApiClient, case_body, reminder, start_worker, states, wait_for
@@ -29,11 +31,21 @@ async def test_four_workers_racing_send_one_sms_a_day_to_one_debtor(
             f"/v1/cases/{ref}", case_body(preset="TEST-CAPS", phone="+14155550123", email=None)
         )
     items = [reminder(ref, "sms", key=f"{ref}-{i}") for ref in ("R-1", "R-2") for i in range(10)]
-    ids = [
-        r["id"] for r in (await api.post("/v1/reminders/batch", {"items": items})).body["results"]
-    ]
     workers = [start_worker(runtime.settings) for _ in range(4)]
     try:
+        # Every worker waits on the queue before the jobs arrive: Redis then hands them out in
+        # turn, instead of the first worker up taking all twenty while the others still start.
+        queue = Queue(runtime.keys.dispatch_queue, connection=runtime.redis)
+
+        async def all_waiting() -> bool:
+            found = await asyncio.to_thread(Worker.all, queue=queue)
+            return sum(w.get_state() == "idle" for w in found) == len(workers)
+
+        await wait_for(all_waiting, timeout=60, interval=0.1)
+        ids = [
+            r["id"]
+            for r in (await api.post("/v1/reminders/batch", {"items": items})).body["results"]
+        ]
 
         async def settled() -> dict[str, str] | None:
             got = await states(runtime, ids)
