@@ -17,11 +17,12 @@ import re
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from scheduler import field_errors
 from scheduler.decisions import PURPOSES
 from scheduler.preset_types import Model
 
@@ -200,7 +201,9 @@ def _load(file: Path, templates: Mapping[tuple[str, str], str] | None) -> dict[s
         cadence = Cadence.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        raise CadenceError(file.name, _path(first["loc"]), _problem(first)) from None
+        raise CadenceError(
+            file.name, field_errors.path(first["loc"]), field_errors.problem(first)
+        ) from None
     if templates is not None:
         _check_templates(file.name, cadence, templates)
     return {cadence.name: cadence}
@@ -233,19 +236,3 @@ def _unknown(step: Step, templates: Mapping[tuple[str, str], str]) -> str:
         f"no {step.channel} template {step.template!r} in the template pack; "
         f"known: {', '.join(known) or 'none'}"
     )
-
-
-def _path(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        if part in ("function-after[_one_offset()]", "function-after[_ordered()]"):
-            continue
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def _problem(error: Mapping[str, Any]) -> str:
-    if error["type"] == "literal_error":
-        expected = str(error["ctx"]["expected"]).replace("'", "").replace(" or ", ", ")
-        return f"must be one of {expected}"
-    return str(error["msg"]).removeprefix("Value error, ")

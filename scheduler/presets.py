@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from scheduler import field_errors
 from scheduler.preset_content import Content
 from scheduler.preset_types import Model, Tag, Value, known_purposes
 
@@ -268,21 +269,9 @@ def _validate(file: Path, data: Mapping[str, Any]) -> Preset:
         return Preset.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        raise PresetError(file.name, _path(first["loc"]), _problem(first)) from None
-
-
-def _path(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def _problem(error: Mapping[str, Any]) -> str:
-    if error["type"] == "literal_error":
-        expected = str(error["ctx"]["expected"]).replace("'", "").replace(" or ", ", ")
-        return f"must be one of {expected}"
-    return str(error["msg"]).removeprefix("Value error, ")
+        raise PresetError(
+            file.name, field_errors.path(first["loc"]), field_errors.problem(first)
+        ) from None
 
 
 def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
