@@ -41,3 +41,26 @@ async def record(
         ],
         now,
     )
+
+
+def ended(
+    case_id: int,
+    kind: str,
+    now: datetime,
+    run: Any,
+    reason: str,
+    cancelled: Sequence[Any],
+    actor: str = timeline.SYSTEM,
+) -> dict[str, Any]:
+    """The timeline entry of a run that ended (`cadence_stopped` or `cadence_finished`): why,
+    who, and the names of the steps it cancelled."""
+    return timeline.entry(
+        case_id,
+        kind,
+        now,
+        actor=actor,
+        cadence=run.cadence,
+        run=run.id,
+        reason=reason,
+        cancelled=[s.name for s in cancelled],
+    )

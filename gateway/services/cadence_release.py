@@ -92,11 +92,15 @@ async def _apply(
     if planned is None:
         reason = f"cadence {run.cadence!r} is no longer defined as it was when the run started"
         cancelled = await store.end(conn, run.id, "stopped", reason, now)
-        entries.append(_ended(case.id, "cadence_stopped", now, run, reason, cancelled))
+        entries.append(
+            cadence_events.ended(case.id, "cadence_stopped", now, run, reason, cancelled)
+        )
         return None
     if planned.stop is not None:
         cancelled = await store.end(conn, run.id, "stopped", planned.stop, now)
-        entries.append(_ended(case.id, "cadence_stopped", now, run, planned.stop, cancelled))
+        entries.append(
+            cadence_events.ended(case.id, "cadence_stopped", now, run, planned.stop, cancelled)
+        )
         return None
     skipped = dict(planned.skip)
     for row, record, view in zip(state.steps, state.records, planned.steps, strict=True):
@@ -120,7 +124,9 @@ async def _apply(
             await store.update_step(conn, row.id, due_at=due, check_at=check, updated_at=now)
     if planned.finished:
         await store.end(conn, run.id, "finished", "every step is done", now)
-        entries.append(_ended(case.id, "cadence_finished", now, run, "every step is done", []))
+        entries.append(
+            cadence_events.ended(case.id, "cadence_finished", now, run, "every step is done", [])
+        )
     return planned.release
 
 
@@ -215,18 +221,4 @@ def _entry(
         channel=row.channel,
         template=row.template,
         reason=reason,
-    )
-
-
-def _ended(
-    case_id: int, kind: str, now: datetime, run: Any, reason: str, cancelled: list[Any]
-) -> dict[str, Any]:
-    return timeline.entry(
-        case_id,
-        kind,
-        now,
-        cadence=run.cadence,
-        run=run.id,
-        reason=reason,
-        cancelled=[s.name for s in cancelled],
     )

@@ -7,9 +7,6 @@ timeline entry with the reason. The same PUT body again changes nothing and answ
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
-
 from sqlalchemy.exc import IntegrityError
 
 from gateway.errors import NotFound
@@ -53,7 +50,11 @@ async def _start(rt: Runtime, key: ApiKey, case_ref: str, body: CadenceRunIn) ->
         if running is not None:
             reason = f"replaced by cadence {cadence.name!r} ({actor})"
             cancelled = await store.end(conn, running.id, "stopped", reason, now)
-            entries.append(_stopped(case.id, running, reason, cancelled, now, actor))
+            entries.append(
+                cadence_events.ended(
+                    case.id, "cadence_stopped", now, running, reason, cancelled, actor
+                )
+            )
         start_at = body.start or now
         planned = plan_of(
             cadence,
@@ -108,21 +109,6 @@ async def _start(rt: Runtime, key: ApiKey, case_ref: str, body: CadenceRunIn) ->
     return view(case_ref, state)
 
 
-def _stopped(
-    case_id: int, run: Any, reason: str, cancelled: list[Any], now: datetime, actor: str
-) -> dict[str, Any]:
-    return timeline.entry(
-        case_id,
-        "cadence_stopped",
-        now,
-        actor=actor,
-        cadence=run.cadence,
-        run=run.id,
-        reason=reason,
-        cancelled=[s.name for s in cancelled],
-    )
-
-
 async def stop(rt: Runtime, key: ApiKey, case_ref: str) -> CadenceRunOut:
     """Stop the case's running cadence: its pending steps are cancelled, with why."""
     now = rt.clock()
@@ -136,7 +122,9 @@ async def stop(rt: Runtime, key: ApiKey, case_ref: str) -> CadenceRunOut:
             raise NotFound(f"no cadence is running on case {case_ref!r}", code="no_cadence")
         reason = f"stopped by {actor}"
         cancelled = await store.end(conn, running.id, "stopped", reason, now)
-        stopped = [_stopped(case.id, running, reason, cancelled, now, actor)]
+        stopped = [
+            cadence_events.ended(case.id, "cadence_stopped", now, running, reason, cancelled, actor)
+        ]
         await cadence_events.record(conn, {case.id: key.tenant}, stopped, now)
         [state] = await load(conn, rt.cadences, await store.runs(conn, [running.id]), now)
     return view(case_ref, state)
