@@ -48,17 +48,20 @@ async def _outbox(gw: Gateway, url: str, n: int) -> str:
     """Register a webhook for the bench tenant and write `n` events for it; its secret."""
     from gateway.bootstrap import open_runtime
     from gateway.services.webhook_events import MESSAGE_STATE_CHANGED, Event, emit
+    from gateway.services.webhooks import sealer
     from gateway.store import webhooks as webhook_store
 
     rt = await open_runtime(gw.settings)
+    secret = webhook_store.new_secret()
     try:
         async with rt.engine.begin() as conn:
-            hook = await webhook_store.create(
+            await webhook_store.create(
                 conn,
                 tenant=TENANT,
                 api_key_id=0,
                 url=url,
                 event_types=[MESSAGE_STATE_CHANGED],
+                sealed_secret=sealer(rt.settings.secret).seal(secret),
                 now=rt.clock(),
             )
         for start in range(0, n, 5000):
@@ -73,7 +76,7 @@ async def _outbox(gw: Gateway, url: str, n: int) -> str:
             ]
             async with rt.engine.begin() as conn:
                 await emit(conn, events, rt.clock())
-        return str(hook["secret"])
+        return secret
     finally:
         await rt.close()
 

@@ -175,6 +175,11 @@ class Settings:
     webhook_batch: int = field(default=500, metadata={"env": "WEBHOOK_BATCH"})
     webhook_retry_base_s: float = field(default=10.0, metadata={"env": "WEBHOOK_RETRY_BASE_S"})
     webhook_retry_cap_s: float = field(default=3600.0, metadata={"env": "WEBHOOK_RETRY_CAP_S"})
+    # Whether a webhook may point at this machine or a private network (server-side request
+    # forgery otherwise); unset: only in development (gateway.services.webhook_targets).
+    webhook_allow_private: bool | None = field(
+        default=None, metadata={"env": "WEBHOOK_ALLOW_PRIVATE"}
+    )
 
     # Provider rate limits (gateway.ratelimit): `provider=RATE[/s|m|h][:BURST],…`; 0 or absent is
     # unlimited. Per provider, and per sender identity of a provider.
@@ -226,6 +231,12 @@ class Settings:
     @property
     def is_development(self) -> bool:
         return self.environment == "development"
+
+    @property
+    def webhooks_may_reach_private(self) -> bool:
+        if self.webhook_allow_private is None:
+            return self.is_development
+        return self.webhook_allow_private
 
     def check_secrets(self) -> None:
         """Outside development, refuse the documented default secrets and short ones."""

@@ -9,7 +9,9 @@ they are sent again (at least once; receivers de-duplicate on `webhook-id`).
 
 The `webhook-timestamp` is the wall clock of the attempt, not the gateway's injectable clock:
 the receiver checks it against its own clock (five minutes either way in the reference library).
-Neither the secret nor the URL (which may carry a token) is logged.
+Neither the secret nor the URL (which may carry a token) is logged. The secret is kept sealed
+(gateway.sealed) and opened for each attempt; outside development an attempt never connects to a
+non-public address (gateway.services.webhook_targets).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import orjson
@@ -24,7 +27,10 @@ import structlog
 from standardwebhooks.webhooks import Webhook
 
 from gateway.runtime import Runtime
+from gateway.sealed import Unsealable
 from gateway.services.sending import backoff
+from gateway.services.webhook_targets import NotPublic, connector_args, refused_host
+from gateway.services.webhooks import sealer
 from gateway.store import outbox
 
 log = structlog.get_logger()
@@ -64,8 +70,12 @@ class Deliverer:
     async def __call__(self) -> int:
         """One round; the number of rows attempted (0: nothing was due)."""
         if self.session is None:
+            settings = self.rt.settings
             self.session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=self.rt.settings.webhook_timeout_s)
+                timeout=aiohttp.ClientTimeout(total=settings.webhook_timeout_s),
+                connector=aiohttp.TCPConnector(
+                    **connector_args(settings.webhooks_may_reach_private)
+                ),
             )
         return await deliver_once(self.rt, self.session)
 
@@ -99,16 +109,7 @@ async def deliver_once(rt: Runtime, session: aiohttp.ClientSession) -> int:
 
 
 async def _attempt(rt: Runtime, session: aiohttp.ClientSession, row: Any) -> dict[str, Any]:
-    body = body_of(row)
-    headers = signed_headers(row.secret, row.event_id, body, datetime.now(UTC))
-    status: int | None = None
-    error: str | None = None
-    try:
-        async with session.post(row.url, data=body, headers=headers, allow_redirects=False) as resp:
-            status = resp.status
-            await resp.read()
-    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-        error = type(exc).__name__
+    status, error = await _post(rt, session, row)
     attempts = row.attempts + 1
     now = rt.clock()
     if status is not None and 200 <= status < 300:
@@ -121,6 +122,32 @@ async def _attempt(rt: Runtime, session: aiohttp.ClientSession, row: Any) -> dic
     delay = backoff(attempts, settings.webhook_retry_base_s, settings.webhook_retry_cap_s)
     retry_at = min(now + timedelta(seconds=delay), row.give_up_at)
     return _result(row, outbox.PENDING, attempts, retry_at, status, error)
+
+
+async def _post(
+    rt: Runtime, session: aiohttp.ClientSession, row: Any
+) -> tuple[int | None, str | None]:
+    """One POST of the row: the receiver's status, or why there was none."""
+    settings = rt.settings
+    if not settings.webhooks_may_reach_private:
+        why = refused_host(urlsplit(row.url).hostname or "")
+        if why is not None:
+            return None, f"refused: {why}"
+    try:
+        secret = sealer(settings.secret).open(row.secret)
+    except Unsealable as exc:
+        return None, f"signing secret unreadable: {exc}"
+    body = body_of(row)
+    headers = signed_headers(secret, row.event_id, body, datetime.now(UTC))
+    try:
+        async with session.post(row.url, data=body, headers=headers, allow_redirects=False) as resp:
+            await resp.read()
+            return resp.status, None
+    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+        cause = getattr(exc, "os_error", None)
+        if isinstance(cause, NotPublic):  # the name resolved inside: say so, not just the type
+            return None, f"refused: {cause}"
+        return None, type(exc).__name__
 
 
 def _result(

@@ -6,9 +6,11 @@ someone else's exists.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
+from urllib.parse import urlsplit
 
-from gateway.errors import NotFound
+from gateway.errors import NotFound, ValidationFailed
 from gateway.runtime import Runtime
 from gateway.schemas.webhooks import (
     DeliveryOut,
@@ -18,7 +20,9 @@ from gateway.schemas.webhooks import (
     WebhookList,
     WebhookOut,
 )
+from gateway.sealed import Sealer
 from gateway.services.webhook_events import GIVE_UP
+from gateway.services.webhook_targets import refused_host
 from gateway.store import outbox
 from gateway.store import webhooks as webhook_store
 from gateway.store.keys import ApiKey
@@ -32,7 +36,22 @@ def _unknown(webhook_id: str) -> NotFound:
     return NotFound(f"no webhook {webhook_id!r} for this API key", code="unknown_webhook")
 
 
+@lru_cache(maxsize=4)
+def sealer(gateway_secret: str) -> Sealer:
+    """What keeps the webhooks' signing secrets sealed in the database (gateway.sealed)."""
+    return Sealer(gateway_secret, "webhook-secrets")
+
+
 async def create(rt: Runtime, key: ApiKey, body: WebhookIn) -> WebhookCreated:
+    host = urlsplit(body.url).hostname or ""
+    why = None if rt.settings.webhooks_may_reach_private else refused_host(host)
+    if why is not None:
+        raise ValidationFailed(
+            f"url: webhooks are delivered to public addresses only: {why} "
+            "(WEBHOOK_ALLOW_PRIVATE=true allows this machine and private networks)",
+            code="webhook_url_not_public",
+        )
+    secret = webhook_store.new_secret()
     async with rt.engine.begin() as conn:
         row = await webhook_store.create(
             conn,
@@ -40,6 +59,7 @@ async def create(rt: Runtime, key: ApiKey, body: WebhookIn) -> WebhookCreated:
             api_key_id=key.id,
             url=body.url,
             event_types=list(body.events),
+            sealed_secret=sealer(rt.settings.secret).seal(secret),
             now=rt.clock(),
         )
     webhook_store.forget()
@@ -48,7 +68,7 @@ async def create(rt: Runtime, key: ApiKey, body: WebhookIn) -> WebhookCreated:
         url=row["url"],
         events=row["event_types"],
         created_at=row["created_at"],
-        secret=row["secret"],
+        secret=secret,
     )
 
 

@@ -41,6 +41,7 @@ async def create(
     api_key_id: int,
     url: str,
     event_types: list[str],
+    sealed_secret: str,
     now: datetime,
 ) -> dict[str, Any]:
     row = {
@@ -49,7 +50,7 @@ async def create(
         "api_key_id": api_key_id,
         "url": url,
         "event_types": sorted(set(event_types)),
-        "secret": new_secret(),
+        "secret": sealed_secret,
         "created_at": now,
     }
     await conn.execute(sa.insert(W).values(**row))
