@@ -296,6 +296,22 @@ async def wait_for(predicate: Any, timeout: float, interval: float = 0.1) -> Any
         await asyncio.sleep(interval)
 
 
+async def workers_waiting(rt: Any, count: int, timeout: float = 90) -> None:
+    """Return once `count` workers wait on the dispatch queue. Jobs posted then are handed out in
+    turn, instead of the first worker up taking all of them while the others still start."""
+    import asyncio
+
+    from rq import Queue, Worker
+
+    queue = Queue(rt.keys.dispatch_queue, connection=rt.redis)
+
+    async def all_waiting() -> bool:
+        found = await asyncio.to_thread(Worker.all, queue=queue)
+        return sum(w.get_state() == "idle" for w in found) == count
+
+    await wait_for(all_waiting, timeout=timeout, interval=0.1)
+
+
 async def states(rt: Any, ids: list[str]) -> dict[str, str]:
     import sqlalchemy as sa
 

@@ -7,10 +7,17 @@ import signal
 from typing import Any
 
 import pytest
-from rq import Queue, Worker
 
 from gateway.settings import Settings
-from tests.support import ApiClient, case_body, reminder, start_worker, states, wait_for
+from tests.support import (
+    ApiClient,
+    case_body,
+    reminder,
+    start_worker,
+    states,
+    wait_for,
+    workers_waiting,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -35,13 +42,7 @@ async def test_four_workers_racing_send_one_sms_a_day_to_one_debtor(
     try:
         # Every worker waits on the queue before the jobs arrive: Redis then hands them out in
         # turn, instead of the first worker up taking all twenty while the others still start.
-        queue = Queue(runtime.keys.dispatch_queue, connection=runtime.redis)
-
-        async def all_waiting() -> bool:
-            found = await asyncio.to_thread(Worker.all, queue=queue)
-            return sum(w.get_state() == "idle" for w in found) == len(workers)
-
-        await wait_for(all_waiting, timeout=60, interval=0.1)
+        await workers_waiting(runtime, len(workers))
         ids = [
             r["id"]
             for r in (await api.post("/v1/reminders/batch", {"items": items})).body["results"]
@@ -79,7 +80,6 @@ async def test_deciding_for_a_debtor_waits_for_the_other_transaction(
 ) -> None:
     """The mechanism itself: while one transaction decides for a debtor, a second one deciding for
     the same debtor cannot read the history until the first has committed its touch."""
-    import asyncio
 
     from gateway.services.holding import serialize
     from gateway.store.engine import create_engine

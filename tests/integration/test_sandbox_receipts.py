@@ -44,6 +44,7 @@ class Unreliable:
         self.refused: set[str] = set()
         self.dropped: set[str] = set()
         self.stalled: set[str] = set()
+        self.answers: Counter[int] = Counter()  # the gateway's own answers, by status
         self.session: aiohttp.ClientSession | None = None
         self.unstall = asyncio.Event()
 
@@ -70,6 +71,7 @@ class Unreliable:
         assert self.session is not None
         headers = {h: request.headers[h] for h in ("Content-Type", "X-Sandbox-Signature")}
         async with self.session.post(self.target, data=body, headers=headers) as resp:
+            self.answers[resp.status] += 1
             return web.Response(status=resp.status, body=await resp.read())
 
 
@@ -142,9 +144,12 @@ async def test_a_burst_of_sends_loses_no_receipt_when_callbacks_are_refused_or_d
 
     assert len(set(refs)) == BURST
     assert unreliable.refused and unreliable.dropped, "nothing failed; the test proved nothing"
-    # Every refused or dropped receipt was tried again, and none was given up.
-    assert all(unreliable.tries[e] == 2 for e in unreliable.refused | unreliable.dropped)
-    assert [e for e in logs if e["event"].startswith("sandbox_receipt")] == []
+    # Every refused or dropped receipt was tried again, and none was given up. (A try may also
+    # fail for want of time on a loaded machine and be tried once more: that is the retry working,
+    # so the count is at least two, not exactly two; what the gateway answered says why.)
+    retried = unreliable.refused | unreliable.dropped
+    assert all(unreliable.tries[e] >= 2 for e in retried), unreliable.answers
+    assert [e for e in logs if e["event"].startswith("sandbox_receipt")] == [], unreliable.answers
     undelivered = BURST // 10
     assert await events_by_type(runtime) == {
         "sent": BURST,

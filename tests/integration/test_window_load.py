@@ -38,15 +38,16 @@ from tests.support import (
     reminder,
     settings_env,
     start_worker,
+    workers_waiting,
 )
 
 pytestmark = pytest.mark.slow
 
 SID, TOKEN = "AC" + "2" * 32, "window-load-token"
 RATE, BURST = 20, 10  # the provider's rate limit: tokens a second, bucket size
-# A worker sleeps until its token is due and may wake late on a busy machine, so sends that were
-# due apart can reach the provider closer together: the rate is checked with this much slack.
-JITTER_S = 0.5
+# Token times are Redis server time, arrivals the test's clock: the same machine's, read a moment
+# apart.
+CLOCKS = timedelta(milliseconds=50)
 MARGIN = timedelta(minutes=1)  # the presets' safety margin
 # A send that started just before the cutoff may reach the provider a moment after it.
 ON_THE_WIRE = timedelta(seconds=1)
@@ -100,11 +101,12 @@ def midday_zone(instant: datetime) -> str:
 
 @pytest.fixture
 def windows(tmp_path: Path) -> dict[str, Window]:
-    """Two operator presets: LOAD-CLOSE stops sending at a minute ≥ 40 s ahead (no caps);
-    LOAD-OPEN opens at a minute ≥ 25 s ahead (US-RegF's caps)."""
-    cutoff = minute_ahead(40)
+    """Two operator presets: LOAD-CLOSE stops sending at a minute ≥ 55 s ahead (no caps);
+    LOAD-OPEN opens at a minute ≥ 40 s ahead (US-RegF's caps). The lead covers starting the
+    gateway's processes and the test's set-up on a loaded machine."""
+    cutoff = minute_ahead(55)
     closing = Window("LOAD-CLOSE", midday_zone(cutoff), cutoff + MARGIN - SPAN, cutoff + MARGIN)
-    opening_at = minute_ahead(25)
+    opening_at = minute_ahead(40)
     opening = Window("LOAD-OPEN", midday_zone(opening_at), opening_at, opening_at + SPAN)
     folder = tmp_path / "presets"
     folder.mkdir()
@@ -167,6 +169,11 @@ def start_scheduler(settings: Settings) -> Any:
     )
     log.close()
     return process
+
+
+def start_gateway(settings: Settings) -> list[Any]:
+    """Four workers and a scheduler, as `reminder-gateway run` would start them."""
+    return [start_worker(settings) for _ in range(4)] + [start_scheduler(settings)]
 
 
 def stop(processes: list[Any]) -> None:
@@ -259,12 +266,13 @@ async def test_nothing_leaves_after_the_window_closes_under_load_with_four_worke
     api: ApiClient, runtime: Any, twilio: RecordingTwilio, windows: dict[str, Window]
 ) -> None:
     window = windows["close"]
-    # 3,000 SMS over 300 debtors, ten each, at 20/s: far more than fits before the close.
-    refs = await add_debtors(api, window, 300, first=1000)
-    items = [reminder(ref, "sms", key=f"{ref}-{n}") for ref in refs for n in range(10)]
-    settings = runtime.settings
-    processes = [start_worker(settings) for _ in range(4)] + [start_scheduler(settings)]
+    # The processes start while the debtors are added (both take a while on a loaded machine).
+    processes = start_gateway(runtime.settings)
     try:
+        # 3,000 SMS over 300 debtors, ten each, at 20/s: far more than fits before the close.
+        refs = await add_debtors(api, window, 300, first=1000)
+        items = [reminder(ref, "sms", key=f"{ref}-{n}") for ref in refs for n in range(10)]
+        await workers_waiting(runtime, len(processes) - 1)  # the last is the scheduler
         ids = await submit(api, items)
         ahead = (window.cutoff - datetime.now(UTC)).total_seconds()
         assert ahead > 15, "set-up took too long"
@@ -331,23 +339,24 @@ async def test_a_backlog_released_at_the_opening_flows_at_the_rate_within_caps(
     api: ApiClient, runtime: Any, twilio: RecordingTwilio, windows: dict[str, Window]
 ) -> None:
     window = windows["open"]
-    # 200 debtors: half have one reminder waiting, half have four. US-RegF allows each one SMS a
-    # day, so exactly 200 may leave, at 20/s: about ten seconds of flow.
-    refs = await add_debtors(api, window, 200, first=3000)
-    items = [
-        reminder(ref, "sms", key=f"{ref}-{n}")
-        for i, ref in enumerate(refs)
-        for n in range(1 if i % 2 else 4)
-    ]
-    settings = runtime.settings
-    processes = [start_worker(settings) for _ in range(4)] + [start_scheduler(settings)]
+    processes = start_gateway(runtime.settings)
     try:
+        # 200 debtors: half have one reminder waiting, half have four. US-RegF allows each one
+        # SMS a day, so exactly 200 may leave, at 20/s: about ten seconds of flow.
+        refs = await add_debtors(api, window, 200, first=3000)
+        items = [
+            reminder(ref, "sms", key=f"{ref}-{n}")
+            for i, ref in enumerate(refs)
+            for n in range(1 if i % 2 else 4)
+        ]
+        await workers_waiting(runtime, len(processes) - 1)  # the last is the scheduler
         ids = await submit(api, items)
 
         before = await until_rows(
             runtime,
             lambda got: all(r.state == "deferred" for r in got),
-            timeout=30,
+            # Until just before the opening: after it, they would rightly not be deferred.
+            timeout=max(1.0, (window.start - datetime.now(UTC)).total_seconds() - 0.5),
             what="every message deferred",
         )
         ahead = (window.start - datetime.now(UTC)).total_seconds()
@@ -375,14 +384,22 @@ async def test_a_backlog_released_at_the_opening_flows_at_the_rate_within_caps(
     arrivals = twilio.arrivals()
     first = (arrivals[0] - window.start).total_seconds()
     assert 0 <= first <= 5, f"first send {first:.2f}s after the opening"
-    # At the provider's rate: in any one-second span, at most a bucketful plus a second's tokens.
+    # At the provider's rate: no send reaches it before its token was due. The bucket is full
+    # at the opening, so the n-th send (counting from 1) can leave no earlier than (n - BURST) /
+    # RATE seconds after it. A worker that wakes late only sends later than its token, so this
+    # holds however loaded the machine is (late wake-ups can bunch sends together, which the
+    # busiest second printed below shows, but never bring one forward).
+    early = [
+        (n, (at - window.start).total_seconds())
+        for n, at in enumerate(arrivals, start=1)
+        if at < window.start + timedelta(seconds=max(0, n - BURST) / RATE) - CLOCKS
+    ]
+    assert not early, f"sends ahead of the rate (n, seconds after the opening): {early[:5]}"
     busiest = max(
         sum(1 for t in arrivals[i:] if t < start + timedelta(seconds=1))
         for i, start in enumerate(arrivals)
     )
-    assert busiest <= BURST + RATE * (1 + JITTER_S), f"{busiest} sends within one second"
     span = (arrivals[-1] - arrivals[0]).total_seconds()
-    assert len(arrivals) <= BURST + RATE * (span + JITTER_S)
     # Caps still hold: every debtor got exactly one SMS; the rest wait for the cap.
     per_phone = Counter(to for _, to in twilio.received.values())
     assert len(per_phone) == len(refs) and set(per_phone.values()) == {1}
