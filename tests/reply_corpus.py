@@ -1,7 +1,7 @@
 """The labelled reply corpus and how the classifier is scored on it: the training part ships with
 the package (gateway/replies/corpus/train.yaml, which the model is trained on), the blind part is
-tests/fixtures/replies/heldout-7.yaml (heldout-3 to heldout-6 were scored, then read, and joined
-train; heldout-7 is written blind, by someone who saw only compliance.md). Scored:
+tests/fixtures/replies/heldout-8.yaml (heldout-3 to heldout-7 were scored, then read, and joined
+train; heldout-8 is written blind, by someone who saw only compliance.md). Scored:
 recall per category, the STOP family (a request to stop read as asked, or as a cease of all
 contact) and wrong party on their own, the promised dates, and the wrong-party replies read as
 nothing but a dispute (a stranger's number kept for debt messages).
@@ -99,7 +99,7 @@ class Score:
 
 
 def load(name: str) -> tuple[date, list[Reply]]:
-    """The corpus part `name` (train, heldout-7) and the day its replies were written (a reply
+    """The corpus part `name` (train, heldout-8) and the day its replies were written (a reply
     written on another day names its own `today`)."""
     path = TRAIN_PATH if name == "train" else CORPUS / f"{name}.yaml"
     data = yaml.safe_load(path.read_text(encoding="utf-8"))

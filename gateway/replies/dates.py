@@ -158,7 +158,13 @@ _ENGLISH_WORDS: list[Rule] = [
     (re.compile(r"\b(?:the )?day after tomorrow\b"), fixed(2)),
     (re.compile(r"\b(?:tomorrow|tomorow|tommorow|tommorrow|tmrw|tmr|tmw|ming ?tian)\b"), fixed(1)),
     (re.compile(r"\bhou ?tian\b"), fixed(2)),  # pinyin: 明天, 后天
-    (re.compile(r"\b(?:today|tonight|this (?:morning|afternoon|evening)|later on)\b"), fixed(0)),
+    (
+        re.compile(
+            r"\b(?:today|tonight|this (?:morning|afternoon|evening)|later on|later today"
+            r"|when i get (?:home|back)(?: later| tonight)?)\b"
+        ),
+        fixed(0),
+    ),
     (re.compile(rf"\b(?P<day>{_FULL_DAY}) (?P<when>next) week\b"), _weekday),
     (re.compile(rf"\b(?P<when>next) week (?:on )?(?P<day>{_FULL_DAY})\b"), _weekday),
     (

@@ -58,6 +58,10 @@ _CHINESE: list[Rule] = [
         re.compile(rf"下个?月(?P<d>{_ZH_NUM})[日号]"),
         lambda m, t, _l: month_day(t, next_month(t)[1], _zh(m["d"]), next_month(t)[0]),
     ),
+    # Days of the year named: 元旦 (New Year's Day), 平安夜, 圣诞(节).
+    (re.compile(r"元旦"), lambda m, t, _l: month_day(t, 1, 1)),
+    (re.compile(r"平安夜"), lambda m, t, _l: month_day(t, 12, 24)),
+    (re.compile(r"圣诞"), lambda m, t, _l: month_day(t, 12, 25)),
     (re.compile(r"下个?月初"), lambda m, t, _l: date(*next_month(t), 1)),
     # The middle of a month (月中): its 15th, next month's once this one's is past.
     (

@@ -4,9 +4,9 @@ Chinese, typos, slang, names, mixed language, emoji).
 Two parts. `train` (gateway/replies/corpus/train.yaml, shipped with the package: the statistical
 model is trained on it) is what the rules are written from, and must be read in full by the rules
 and the model combined. It also holds the parts that used to be held out (`heldout`,
-`heldout-2`, `heldout-3`, `heldout-4`, `heldout-5`, then `heldout-6`): each was read once it had
-been scored, so none gives a blind figure any more, and they became training replies. `heldout-7`
-is the blind part: written blind, by someone who saw only compliance.md (neither the rules nor the corpus), it is
+`heldout-2` … `heldout-6`, then `heldout-7`): each was read once it had been scored, so none
+gives a blind figure any more, and they became training replies. `heldout-8` is the blind part:
+written blind, by someone who saw only compliance.md (neither the rules nor the corpus), it is
 only ever scored, and a reply it misses may only be fixed by a general rule learnt from `train`,
 never by a rule written for that reply. Until it is there, its tests are skipped. The recall
 tables are printed at the end of the run."""
@@ -20,7 +20,7 @@ from tests.reply_corpus import CORPUS, STOP_FAMILY, load, score
 
 C = Category
 TRAIN = "train"
-HELD_OUT = "heldout-7"
+HELD_OUT = "heldout-8"
 HELD_OUT_OVERALL = 0.92
 CORPUS_SIZE = 400
 
@@ -82,8 +82,13 @@ def test_training_replies_are_all_read(report: list[str]) -> None:
 # someone who saw only compliance.md; the 114 training replies that came out word for word as its
 # replies were taken out of train by text, unread) scored 92.3 % overall, STOP family 96.2 %
 # (177/184, 1 read wider), wrong party 98.5 % (128/130), no stranger read as only disputing,
-# promised dates 62/68 (7 December 2026). The floor is that score.
-HELD_OUT_FLOOR = {"overall": 0.92, "STOP family": 0.96, C.WRONG_PARTY.value: 0.98}
+# promised dates 62/68 (7 December 2026). heldout-7 was then read and joined train (7 December
+# 2026). heldout-8 (544 replies, 31 % Chinese or mixed, written blind the same way; the 106
+# training replies that came out word for word as its replies were taken out of train by text,
+# unread) scored 94.7 % overall, STOP family 100 % (121/121, none read wider), wrong party 99.0 %
+# (97/98), no stranger read as only disputing, promised dates 47/53 (7 December 2026). The floor
+# is that score.
+HELD_OUT_FLOOR = {"overall": 0.94, "STOP family": 1.0, C.WRONG_PARTY.value: 0.98}
 
 
 @needs_held_out
@@ -102,9 +107,9 @@ def test_held_out_replies_are_scored_and_read_no_worse(report: list[str]) -> Non
 @needs_held_out
 @pytest.mark.xfail(
     strict=True,
-    reason="the hardening issue's targets on the blind part: on heldout-7 overall >= 92 % is "
-    "met (92.3 %), the STOP family (96.2 %) and wrong party (98.5 %) at 100 % are not; strict, "
-    "so meeting them fails this mark and it goes",
+    reason="the hardening issue's targets on the blind part: on heldout-8 overall >= 92 % "
+    "(94.7 %) and the STOP family at 100 % (121/121) are met, wrong party (98.97 %, 97/98) at "
+    "100 % is not; strict, so meeting it fails this mark and it goes",
 )
 def test_held_out_replies_are_read_as_people_write_them() -> None:
     result = score(HELD_OUT)
