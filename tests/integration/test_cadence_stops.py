@@ -315,7 +315,7 @@ async def test_delete_cancels_a_waiting_message_and_refuses_a_sent_one(
     await _tick(runtime)
     assert (await api.get("/v1/sandbox/sms")).body["messages"] == []
 
-    missing = await api.delete("/v1/messages/msg_doesnotexist")
+    missing = await api.delete("/v1/messages/" + "0" * 28)
     assert missing.status == 404 and missing.body["error"]["code"] == "unknown_message"
     sent = await api.post("/v1/reminders", reminder("ST-9", "sms", key="s"))
     await drain(runtime)
