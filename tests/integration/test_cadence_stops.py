@@ -257,6 +257,19 @@ async def test_a_dispute_hold_cessation_or_closure_stops_the_run_at_once(
     assert len(stopped[0]["data"]["cancelled"]) == len(steps) - 1
 
 
+async def test_a_reply_disputing_the_debt_stops_the_run_at_once(
+    api: ApiClient, runtime: Any, clock: Any
+) -> None:
+    await _started(api, runtime, clock, "ST-11")
+    await sms_reply(api, "This is not my debt")
+    run = await _cadence(api, "ST-11")
+    assert (run["state"], run["end_reason"]) == (
+        "stopped",
+        "stop_on.hold: the case is hold (dispute)",
+    )
+    assert {s["state"] for s in run["steps"][1:]} == {"cancelled"}
+
+
 async def test_an_sms_opt_out_skips_the_sms_steps_and_sends_the_fallback(
     api: ApiClient, runtime: Any, clock: Any, smtp_server: Any
 ) -> None:
