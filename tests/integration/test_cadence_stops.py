@@ -355,3 +355,62 @@ async def test_delete_of_a_step_s_message_skips_the_step_with_why(
     await _tick(runtime)
     skipped = [e for e in await _entries(api, "ST-10") if e["kind"] == "cadence_step_skipped"]
     assert [e["data"]["step"] for e in skipped] == ["dpd1-sms"]
+
+
+async def test_delete_says_why_a_message_that_is_not_waiting_stays(
+    api: ApiClient, runtime: Any, clock: Any
+) -> None:
+    from gateway.store.tables import messages
+
+    clock.set(DPD1)
+    await api.put("/v1/cases/ST-12", case_body())
+    ids = []
+    for key in ("claimed", "suppressed"):
+        later = (DPD1 + timedelta(days=1)).isoformat()
+        ids.append(
+            (await api.post("/v1/reminders", reminder("ST-12", key=key, not_before=later))).body[
+                "id"
+            ]
+        )
+    async with runtime.engine.begin() as conn:
+        for message_id, state in zip(ids, ("dispatching", "suppressed"), strict=True):
+            await conn.execute(
+                sa.update(messages).where(messages.c.id == message_id).values(state=state)
+            )
+    for message_id, code in zip(ids, ("message_in_flight", "message_final"), strict=True):
+        refused = await api.delete(f"/v1/messages/{message_id}")
+        assert refused.status == 409 and refused.body["error"]["code"] == code
+
+
+async def test_the_tick_ends_every_pause_that_is_over_in_chunks(
+    api: ApiClient, runtime: Any, clock: Any, monkeypatch: Any
+) -> None:
+    from gateway.services import pause_ends
+
+    monkeypatch.setattr(pause_ends, "CHUNK", 2)
+    clock.set(SATURDAY)
+    refs = ["ST-20", "ST-21", "ST-22"]
+    for ref in refs:
+        await api.put(f"/v1/cases/{ref}", case_body(phone=None))
+        await api.post(
+            f"/v1/cases/{ref}/events", {"type": "promise_to_pay", "promised_date": PROMISED}
+        )
+    # A pause that is not a promise (a hardship, for thirty days) ends without breaking one.
+    await api.put("/v1/cases/ST-23", case_body(phone="+14155550177"))
+    await sms_reply(api, "I lost my job", phone="+14155550177")
+    assert (await api.get("/v1/cases/ST-23")).body["state_reason"] == "hardship"
+    # One still paused: a later promise.
+    await api.put("/v1/cases/ST-24", case_body(phone=None))
+    await api.post(
+        "/v1/cases/ST-24/events", {"type": "promise_to_pay", "promised_date": "2026-12-01"}
+    )
+
+    clock.set(SATURDAY + timedelta(days=31))
+    await _tick(runtime)
+    for ref in refs:
+        assert (await api.get(f"/v1/cases/{ref}")).body["state"] == "active"
+        assert "promise_broken" in [e["kind"] for e in await _entries(api, ref)]
+    kinds = [e["kind"] for e in await _entries(api, "ST-23")]
+    assert "pause_ended" in kinds and "promise_broken" not in kinds
+    assert (await api.get("/v1/cases/ST-23")).body["state"] == "active"
+    assert (await api.get("/v1/cases/ST-24")).body["state"] == "paused"
