@@ -10,6 +10,10 @@ went out. A step the contact policy deferred by a day moves every later step by 
 the later ones bunching up behind it — the cadence never "catches up" (compliance §6.7: the rule
 engine can only delay, drop or reroute). A step is never due before the previous one was sent,
 and is not considered at all while the previous one's message is still on its way.
+
+A paused case (a promise to pay, until the promised date and its grace) holds the run where it
+is: no step is due before the pause ends, and the later steps move with the one it holds. A step
+on a channel the debtor opted out of is skipped, or goes by its fallback when it has one.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 
-from scheduler.cadence import Cadence, Step, format_duration
+from scheduler.cadence import Cadence, Fallback, Step, format_duration
 
 StepState = Literal["pending", "released", "sent", "skipped", "cancelled"]
 DONE = frozenset({"sent", "skipped", "cancelled"})
@@ -27,13 +31,16 @@ DONE = frozenset({"sent", "skipped", "cancelled"})
 
 @dataclass(frozen=True, slots=True)
 class Facts:
-    """What the plan needs of the case: its state, the debt's due date (day 0 of DPD marks) and
-    when the debtor last wrote to us."""
+    """What the plan needs of the case: its state, the debt's due date (day 0 of DPD marks),
+    when the debtor last wrote to us, until when the case is paused, and the channels the debtor
+    opted out of (none of the case's points on it can be written to)."""
 
     state: str
     state_reason: str | None = None
     due_date: date | None = None
     replies: tuple[datetime, ...] = ()
+    paused_until: datetime | None = None
+    opted_out: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +71,9 @@ class Plan:
     # What to do now: steps to skip (with why), then at most one to release.
     skip: tuple[tuple[int, str], ...] = ()
     release: int | None = None
+    # The released step goes by its fallback instead (its own channel is opted out), and why.
+    via: Fallback | None = None
+    via_reason: str | None = None
     # A stop condition the case meets: every pending step is cancelled with this reason.
     stop: str | None = None
     finished: bool = False
@@ -117,12 +127,16 @@ def plan(
     views: list[StepView] = []
     skip: list[tuple[int, str]] = []
     release: int | None = None
+    via: tuple[Fallback, str] | None = None
     # The last step that went out: (its nominal time, when it was actually sent).
     ref: tuple[datetime, datetime] | None = None
     # Past a step still waiting (pending or on its way), later steps are only projections.
     blocked = False
     for index, (step, record) in enumerate(zip(cadence.steps, records, strict=True)):
         due = _due(step, marks[index], ref, records[index - 1] if index else None)
+        if record.state == "pending" and facts.paused_until is not None:
+            # Held by the pause: nothing goes before it ends, the later steps move with this one.
+            due = max(due, facts.paused_until)
         if record.state in DONE:
             views.append(StepView(index, step.name, record.state, due, record.reason))
             if record.state == "sent" and record.sent_at is not None:
@@ -142,12 +156,15 @@ def plan(
             ref, blocked = (marks[index], due), True
             continue
         why = _skip_reason(step, index, facts, start, marks[index], ref, records, now)
-        if why is not None:
+        fallback = None
+        if why is None and step.channel in facts.opted_out:
+            fallback, why = opted_out(step, facts)
+        if why is not None and fallback is None:
             skip.append((index, why))
             views.append(StepView(index, step.name, "skipped", due, why))
             continue
-        release = index
-        views.append(StepView(index, step.name, "pending", due, None))
+        release, via = index, fallback
+        views.append(StepView(index, step.name, "pending", due, why))
         ref, blocked = (marks[index], now), True
     pending = [v for v in views if v.state == "pending"]
     waiting = [v for v in pending if v.index != release]
@@ -155,10 +172,25 @@ def plan(
         steps=tuple(views),
         skip=tuple(skip),
         release=release,
+        via=via[0] if via is not None else None,
+        via_reason=via[1] if via is not None else None,
         stop=stop if pending else None,
         finished=not pending and not any(v.state == "released" for v in views),
         next_due=waiting[0].due if waiting and stop is None else None,
     )
+
+
+def opted_out(step: Step, facts: Facts) -> tuple[tuple[Fallback, str] | None, str]:
+    """A due step on an opted-out channel: ((its fallback, why), why) when it has a fallback
+    the debtor can still be written to on, else (None, why the step is skipped)."""
+    why = f"opted_out: the debtor opted out of {step.channel}"
+    fallback = step.fallback
+    if fallback is None:
+        return None, why
+    if fallback.channel in facts.opted_out:
+        return None, f"{why}, and of {fallback.channel}, its fallback's channel"
+    instead = f"{why}; its fallback goes instead ({fallback.channel}, {fallback.template})"
+    return (fallback, instead), instead
 
 
 def _due(

@@ -106,6 +106,14 @@ OPERATIONS: list[tuple[str, str, str, str | None, type[BaseModel] | None, dict[i
         {200: s.MessageOut},
     ),
     (
+        "delete",
+        "/v1/messages/{message_id}",
+        "Cancel a message still waiting (409 once it was handed to a provider; again: no change)",
+        "reminders:write",
+        None,
+        {200: s.MessageOut},
+    ),
+    (
         "post",
         "/v1/templates/lint",
         "Check a template against a preset's content rules, rendered with sample case data",

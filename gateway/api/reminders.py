@@ -1,4 +1,4 @@
-"""Reminders: enqueue one or a batch; read a message back."""
+"""Reminders: enqueue one or a batch; read a message back; cancel one still waiting."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from gateway.schemas import (
     TimelineEntryOut,
     WaitingOut,
 )
-from gateway.services import intake
+from gateway.services import intake, message_cancel
 from gateway.store import messages as message_store
 from gateway.store import timeline
 from gateway.store.tables import cases as C
@@ -104,6 +104,20 @@ def _waiting(row: Any, history: list[dict[str, Any]]) -> WaitingOut | None:
 @routes.get("/v1/messages/{message_id}")
 @requires("cases:read")
 async def get_message(request: web.Request) -> web.Response:
+    return json_response(await _message(request))
+
+
+@routes.delete("/v1/messages/{message_id}")
+@requires("reminders:write")
+async def delete_message(request: web.Request) -> web.Response:
+    """Cancel a waiting message (again: no change); answers with the message as it now is."""
+    await message_cancel.cancel_one(
+        runtime(request), api_key(request), request.match_info["message_id"]
+    )
+    return json_response(await _message(request))
+
+
+async def _message(request: web.Request) -> MessageOut:
     message_id = request.match_info["message_id"]
     rt = runtime(request)
     async with rt.engine.connect() as conn:
@@ -124,38 +138,36 @@ async def get_message(request: web.Request) -> web.Response:
             )
         )
         history = await timeline.for_message(conn, row.case_id, row.id)
-    return json_response(
-        MessageOut(
-            id=row.id,
-            case_ref=case_ref,
-            channel=row.channel,
-            template=template.key,
-            template_version=template.version,
-            locale=template.locale,
-            state=row.state,
-            state_reason=row.state_reason,
-            attempts=row.attempts,
-            provider=row.provider,
-            provider_ref=row.provider_ref,
-            not_before=row.not_before,
-            expires_at=row.expires_at,
-            next_attempt_at=row.next_attempt_at
-            if row.state in ("accepted", "deferred", "retry_wait")
-            else None,
-            created_at=row.created_at,
-            sent_at=row.sent_at,
-            rendered=row.rendered,
-            history=[TimelineEntryOut.model_validate(h) for h in history],
-            waiting=_waiting(row, history),
-            events=[
-                DeliveryEventOut(
-                    type=e.event_type,
-                    provider=e.provider,
-                    occurred_at=e.occurred_at,
-                    reject_reason=e.reject_reason,
-                    description=e.description,
-                )
-                for e in events
-            ],
-        )
+    return MessageOut(
+        id=row.id,
+        case_ref=case_ref,
+        channel=row.channel,
+        template=template.key,
+        template_version=template.version,
+        locale=template.locale,
+        state=row.state,
+        state_reason=row.state_reason,
+        attempts=row.attempts,
+        provider=row.provider,
+        provider_ref=row.provider_ref,
+        not_before=row.not_before,
+        expires_at=row.expires_at,
+        next_attempt_at=row.next_attempt_at
+        if row.state in ("accepted", "deferred", "retry_wait")
+        else None,
+        created_at=row.created_at,
+        sent_at=row.sent_at,
+        rendered=row.rendered,
+        history=[TimelineEntryOut.model_validate(h) for h in history],
+        waiting=_waiting(row, history),
+        events=[
+            DeliveryEventOut(
+                type=e.event_type,
+                provider=e.provider,
+                occurred_at=e.occurred_at,
+                reject_reason=e.reject_reason,
+                description=e.description,
+            )
+            for e in events
+        ],
     )

@@ -25,6 +25,7 @@ from gateway.services.cadence_state import RunState, load
 from gateway.store import cadence_runs as store
 from gateway.store import keys as key_store
 from gateway.store import timeline
+from scheduler.cadence import Channel
 
 log = structlog.get_logger()
 
@@ -59,7 +60,7 @@ async def advance(rt: Runtime, run_ids: list[int], now: datetime) -> int:
         for state in states:
             if state.run.state != store.ACTIVE:
                 continue
-            release = await _apply(conn, state, now, entries)
+            release = await apply_plan(conn, state, now, entries)
             if release is not None:
                 releases.append((state, release))
         tenants = {s.case.id: s.run.tenant for s in states}
@@ -69,10 +70,11 @@ async def advance(rt: Runtime, run_ids: list[int], now: datetime) -> int:
     return await _release(rt, releases, now)
 
 
-async def _apply(
+async def apply_plan(
     conn: Any, state: RunState, now: datetime, entries: list[dict[str, Any]]
 ) -> int | None:
-    """Write what the plan says of one run; return the index of the step to release, if any."""
+    """Write what the plan says of one run; return the index of the step to release, if any.
+    Also what a case change does to its run at once (`gateway.services.cadence_react`)."""
     run, case = state.run, state.case
     for row, record in zip(state.steps, state.records, strict=True):
         if row.state == "released" and record.state in ("sent", "skipped"):
@@ -162,6 +164,7 @@ async def _release(rt: Runtime, releases: list[tuple[RunState, int]], now: datet
                         _entry(state.case.id, "cadence_step_skipped", now, run, row, why)
                     )
                 continue
+            via = _via(state, index)
             if await store.update_step(
                 conn,
                 row.id,
@@ -170,6 +173,7 @@ async def _release(rt: Runtime, releases: list[tuple[RunState, int]], now: datet
                 message_id=result.id,
                 check_at=now + RECHECK,
                 updated_at=now,
+                **({"reason": via[2][:256]} if via else {}),
             ):
                 released += 1
                 entries.append(
@@ -179,8 +183,9 @@ async def _release(rt: Runtime, releases: list[tuple[RunState, int]], now: datet
                         now,
                         run,
                         row,
-                        "due",
+                        via[2] if via else "due",
                         message_id=result.id,
+                        **({"channel": via[0], "template": via[1]} if via else {}),
                     )
                 )
         tenants = {s.case.id: s.run.tenant for s, _, _ in outcomes}
@@ -190,12 +195,21 @@ async def _release(rt: Runtime, releases: list[tuple[RunState, int]], now: datet
     return released
 
 
+def _via(state: RunState, index: int) -> tuple[Channel, str, str] | None:
+    """(channel, template, why) of the fallback the released step goes by, if it does."""
+    planned = state.plan
+    if planned is None or planned.release != index or planned.via is None:
+        return None
+    return planned.via.channel, planned.via.template, planned.via_reason or "fallback"
+
+
 def _reminder(state: RunState, index: int) -> ReminderIn:
     row = state.steps[index]
+    channel, template, _ = _via(state, index) or (row.channel, row.template, None)
     return ReminderIn(
         case_ref=state.case.case_ref,
-        template=row.template,
-        channel=row.channel,
+        template=template,
+        channel=channel,
         idempotency_key=f"cadence:{state.run.id}:{index}",
         data={"cadence": state.run.cadence, "step": row.name},
     )
@@ -209,16 +223,17 @@ def _entry(
     row: Any,
     reason: str | None,
     message_id: str | None = None,
+    **detail: Any,
 ) -> dict[str, Any]:
-    return timeline.entry(
-        case_id,
-        kind,
-        now,
-        message_id=message_id,
-        cadence=run.cadence,
-        run=run.id,
-        step=row.name,
-        channel=row.channel,
-        template=row.template,
-        reason=reason,
-    )
+    """A step's entry; `detail` adds to (or, for a fallback's channel and template, replaces)
+    the step's own fields."""
+    data = {
+        "cadence": run.cadence,
+        "run": run.id,
+        "step": row.name,
+        "channel": row.channel,
+        "template": row.template,
+        "reason": reason,
+        **detail,
+    }
+    return timeline.entry(case_id, kind, now, message_id=message_id, **data)

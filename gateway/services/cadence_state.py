@@ -4,7 +4,7 @@ here, so what `GET …/cadence` shows is what the pump will do."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -41,19 +41,22 @@ def record(row: Any, message: Mapping[str, Any] | None) -> StepRecord:
         return StepRecord("released")
     if message["state"] in SENT:
         sent = message["sent_at"] or message["attempted_at"]
-        return StepRecord("sent", sent, delivered)
+        # A step that went by its fallback keeps why (`row.reason`).
+        return StepRecord("sent", sent, delivered, reason=row.reason)
     if message["state"] in NOT_SENT:
         why = f"message {message['state']}: {message['state_reason'] or 'no reason given'}"
         return StepRecord("skipped", reason=why[:256])
-    return StepRecord("released", expected_at=message["next_attempt_at"])
+    return StepRecord("released", expected_at=message["next_attempt_at"], reason=row.reason)
 
 
-def facts(case: Any, replies: Sequence[datetime]) -> Facts:
+def facts(case: Any, replies: Sequence[datetime], opted_out: Iterable[str] = ()) -> Facts:
     return Facts(
         state=case.state,
         state_reason=case.state_reason,
         due_date=date.fromisoformat(case.debt["due_date"]),
         replies=tuple(replies),
+        paused_until=case.state_until if case.state == "paused" else None,
+        opted_out=frozenset(opted_out),
     )
 
 
@@ -71,6 +74,7 @@ async def load(
     replies = await store.replies_since(
         conn, {r.case_id for r in runs}, min(r.start_at for r in runs)
     )
+    opted_out = await store.opted_out(conn, {r.case_id for r in runs})
     out = []
     for run in runs:
         rows = steps.get(run.id, [])
@@ -82,8 +86,7 @@ async def load(
         case = cases[run.case_id]
         planned = None
         if run.state == store.ACTIVE and cadence is not None:
-            planned = plan(
-                cadence, facts(case, replies.get(case.id, ())), run.start_at, records, now
-            )
+            known = facts(case, replies.get(case.id, ()), opted_out.get(case.id, ()))
+            planned = plan(cadence, known, run.start_at, records, now)
         out.append(RunState(run, case, cadence, rows, records, planned))
     return out

@@ -7,11 +7,14 @@ They come from upstream (`POST /v1/cases/{ref}/events`) or from the debtor's own
 Holds, cessation and closure stop contact; a promise to pay pauses it until two days after the
 promised date (compliance §6.6, #12). The waiting messages of the case are made due at once, so
 the policy sees the new state before their next attempt and suppresses (or defers) them with the
-reason on the timeline, instead of lingering as `deferred` until their old time comes.
+reason on the timeline, instead of lingering as `deferred` until their old time comes; those of
+a case that closed (paid in full, or closed) are cancelled: nothing more goes to it. The case's
+running cadence reacts in the same transaction (`cadence_react`): stopped, paused or resumed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -22,13 +25,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gateway.errors import Conflict, NotFound
 from gateway.runtime import Runtime
 from gateway.schemas import CaseEventIn, CaseEventOut
-from gateway.services import outbound, webhook_events
+from gateway.services import cadence_react, message_cancel, outbound, webhook_events
 from gateway.states import CaseState
 from gateway.store import cases as case_store
 from gateway.store import messages as message_store
 from gateway.store import timeline
 from gateway.store.keys import ApiKey
 from gateway.store.tables import messages as M
+from scheduler.cadence import Cadence
 
 PROMISE_GRACE = timedelta(days=2)
 
@@ -66,6 +70,8 @@ class Changed:
     previous_state: str
     # The case's waiting messages, made due: the caller enqueues them after commit.
     due: list[tuple[str, str]]
+    # Those cancelled instead (the case closed).
+    cancelled: list[str]
 
 
 def promise_until(promised: date) -> datetime:
@@ -111,11 +117,13 @@ async def change_state(
     now: datetime,
     actor: str,
     kind: str,
+    cadences: Mapping[str, Cadence],
     **detail: Any,
 ) -> Changed:
-    """Apply `change` to `case` (a cases row): its state, the debt after a partial payment, and
-    every waiting message made due now; one timeline entry `kind` with `detail`. Raises Conflict
-    on a closed case (only `release` applies to it)."""
+    """Apply `change` to `case` (a cases row): its state, the debt after a partial payment,
+    every waiting message made due now (cancelled, on a case that closed), and its running
+    cadence (`cadences`: the runtime's); one timeline entry `kind` with `detail`. Raises
+    Conflict on a closed case (only `release` applies to it)."""
     state, reason, until = next_state(change, case)
     debt = dict(case.debt)
     if change.type == "payment_received" and change.amount is not None and not change.full:
@@ -124,9 +132,6 @@ async def change_state(
     if (state, reason, until) != (case.state, case.state_reason, case.state_until):
         told = webhook_events.case_state_changed(case, state, reason, until, cause=kind)
         await webhook_events.emit(conn, [told], now)
-    # Waiting messages become due now: their next attempt re-evaluates them against the
-    # new state (suppress on hold/close/cease, defer to the end of a pause).
-    due = await message_store.make_due(conn, M.c.case_id == case.id, now)
     await timeline.append(
         conn,
         [
@@ -143,7 +148,19 @@ async def change_state(
             )
         ],
     )
-    return Changed(state, reason, until, case.state, due)
+    due: list[tuple[str, str]] = []
+    cancelled: list[str] = []
+    if state == CaseState.CLOSED:
+        why = f"case closed ({reason})" if reason else "case closed"
+        cancelled = await message_cancel.cancel_case(
+            conn, case.id, reason=why, actor=actor, now=now
+        )
+    else:
+        # Waiting messages become due now: their next attempt re-evaluates them against the
+        # new state (suppress on hold/cease, defer to the end of a pause).
+        due = await message_store.make_due(conn, M.c.case_id == case.id, now)
+    await cadence_react.react(conn, cadences, case.id, now)
+    return Changed(state, reason, until, case.state, due, cancelled)
 
 
 async def apply(rt: Runtime, key: ApiKey, case_ref: str, event: CaseEventIn) -> CaseEventOut:
@@ -160,6 +177,7 @@ async def apply(rt: Runtime, key: ApiKey, case_ref: str, event: CaseEventIn) -> 
             now=now,
             actor=f"key:{key.name}",
             kind=f"event_{event.type}",
+            cadences=rt.cadences,
             **event.model_dump(mode="json", exclude_none=True, exclude={"type"}),
         )
     await outbound.enqueue(rt, changed.due)
@@ -168,5 +186,5 @@ async def apply(rt: Runtime, key: ApiKey, case_ref: str, event: CaseEventIn) -> 
         state=changed.state,
         state_reason=changed.state_reason,
         state_until=changed.state_until,
-        pending_reevaluated=len(changed.due),
+        pending_reevaluated=len(changed.due) + len(changed.cancelled),
     )

@@ -9,7 +9,9 @@ time, while a long backlog still draining is not enqueued twice. The sweeper end
 `dispatching` was never handed to a provider and goes back to waiting; one in `sending` may or may
 not have reached the provider and becomes `unknown` — never sent again blindly.
 
-Each tick also releases the cadence steps that are due (`gateway.services.cadence_release`).
+Each tick also ends the pauses that are over (`gateway.services.pause_ends`: a promise to pay
+that passed is broken, and the case's cadence resumes), then releases the cadence steps that are
+due (`gateway.services.cadence_release`).
 
 `scheduler.pump.Scheduler` runs them each tick while it holds the leader lock, and then the
 timeline sealer (`gateway.services.chain`): the leader is the one sealer the chains need.
@@ -24,7 +26,7 @@ from rq import Queue
 
 from gateway.queue import enqueue_ids
 from gateway.runtime import Runtime
-from gateway.services import webhook_events
+from gateway.services import pause_ends, webhook_events
 from gateway.services.cadence_release import release_due
 from gateway.services.chain import seal_pending
 from gateway.states import State
@@ -143,7 +145,9 @@ class DueWork:
         return await sweep_once(self.rt)
 
     async def pump(self) -> int:
-        # Cadence steps first: a step released now is enqueued by intake in the same tick.
+        # Pauses that are over first: a cadence they held resumes in the same tick. Then cadence
+        # steps: a step released now is enqueued by intake in the same tick.
+        await pause_ends.end_due(self.rt)
         released = await release_due(self.rt)
         return released + await pump_once(self.rt)
 

@@ -10,10 +10,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gateway.states import ContactStatus
 from gateway.store import bulk
 from gateway.store.tables import cadence_runs as R
 from gateway.store.tables import cadence_steps as CS
 from gateway.store.tables import cases as C
+from gateway.store.tables import contact_points as CP
 from gateway.store.tables import delivery_events as DE
 from gateway.store.tables import messages as M
 from gateway.store.tables import replies as RP
@@ -158,8 +160,39 @@ async def replies_since(
 async def cases(conn: AsyncConnection, ids: Iterable[int]) -> dict[int, Any]:
     """The runs' cases: state and debt facts, what the plan reads."""
     rows = await conn.execute(
-        sa.select(C.c.id, C.c.case_ref, C.c.state, C.c.state_reason, C.c.debt).where(
-            C.c.id.in_(sorted(ids))
-        )
+        sa.select(
+            C.c.id, C.c.case_ref, C.c.state, C.c.state_reason, C.c.state_until, C.c.debt
+        ).where(C.c.id.in_(sorted(ids)))
     )
     return {r.id: r for r in rows}
+
+
+async def opted_out(conn: AsyncConnection, case_ids: Iterable[int]) -> dict[int, set[str]]:
+    """The channels each case's debtor opted out of: the case has points on the channel (a
+    third party's aside), one of them opted out, and none it may still be written to on."""
+    statuses: dict[tuple[int, str], set[str]] = {}
+    rows = await conn.execute(
+        sa.select(CP.c.case_id, CP.c.channel, CP.c.status, CP.c.role).where(
+            CP.c.case_id.in_(sorted(case_ids))
+        )
+    )
+    for r in rows:
+        if r.role != "third_party" or r.channel == "letter":
+            statuses.setdefault((r.case_id, r.channel), set()).add(r.status)
+    out: dict[int, set[str]] = {}
+    for (case_id, channel), seen in statuses.items():
+        if ContactStatus.OPTED_OUT in seen and ContactStatus.ACTIVE not in seen:
+            out.setdefault(case_id, set()).add(channel)
+    return out
+
+
+async def look_again(conn: AsyncConnection, message_ids: Iterable[str], now: datetime) -> None:
+    """The pump looks at the released steps of these messages at once (their message changed:
+    the step is done, and the next one need not wait for the old check time)."""
+    ids = sorted(message_ids)
+    if ids:
+        await conn.execute(
+            sa.update(CS)
+            .where(CS.c.message_id.in_(ids), CS.c.state == "released")
+            .values(check_at=now)
+        )

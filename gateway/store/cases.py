@@ -239,3 +239,17 @@ async def by_contact_address(
             .order_by(C.c.updated_at.desc(), CP.c.id.desc())
         )
     )
+
+
+async def pauses_ended(conn: AsyncConnection, now: datetime, limit: int) -> list[sa.Row[Any]]:
+    """Paused cases whose pause is over by `now`, earliest first, held for this transaction on
+    PostgreSQL (rows another transaction holds are skipped: that one is changing them)."""
+    query = (
+        sa.select(C)
+        .where(C.c.state == CaseState.PAUSED.value, C.c.state_until <= now)
+        .order_by(C.c.state_until, C.c.id)
+        .limit(limit)
+    )
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return list(await conn.execute(query))

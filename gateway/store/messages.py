@@ -254,3 +254,13 @@ async def make_due(
         .returning(M.c.id, M.c.channel)
     )
     return [(r.id, r.channel) for r in rows]
+
+
+async def waiting(conn: AsyncConnection, where: sa.ColumnElement[bool]) -> list[Any]:
+    """The waiting messages matching `where` (not claimed, not handed to a provider)."""
+    rows = await conn.execute(
+        sa.select(M.c.id, M.c.case_id, M.c.tenant, M.c.channel, M.c.state).where(
+            M.c.state.in_([s.value for s in WAITING]), where
+        )
+    )
+    return list(rows)

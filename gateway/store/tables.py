@@ -56,6 +56,8 @@ cases = sa.Table(
     sa.Column("chain_entry", sa.Integer),
     sa.Column("chain_count", sa.Integer, nullable=False, server_default="0"),
     sa.UniqueConstraint("tenant", "case_ref"),
+    # The scheduler's look for pauses that are over (`gateway.services.pause_ends`, 0012).
+    sa.Index(None, "state_until", **_WHERE("state = 'paused'")),
 )
 
 contact_points = sa.Table(

@@ -194,33 +194,34 @@ async def test_a_deferred_step_moves_the_next_one(
     api: ApiClient, runtime: Any, clock: Any, smtp_server: Any
 ) -> None:
     clock.set(DPD1)
-    await api.put("/v1/cases/CD-5", case_body())
-    # A promise to pay today pauses proactive reminders until two days after it (DPD 3, 00:00).
-    await api.post(
-        "/v1/cases/CD-5/events", {"type": "promise_to_pay", "promised_date": "2026-10-02"}
-    )
+    # The debtor asked to be written to only in the evening: the policy defers the SMS of DPD 1,
+    # 15:00 UTC, to the evening of the debtor's zones.
+    evenings = {"hours": {"start": "17:00", "end": "20:00"}}
+    await api.put("/v1/cases/CD-5", {**case_body(), "restrictions": evenings})
     await api.put("/v1/cases/CD-5/cadence", {"cadence": "first-party-card"})
     await _tick(runtime)
     shown = _steps((await api.get("/v1/cases/CD-5/cadence")).body)
-    assert shown["dpd1-sms"]["state"] == "released"
+    assert shown["dpd1-sms"]["state"] == "released", shown["dpd1-sms"]["reason"]
     message = (await api.get(f"/v1/messages/{shown['dpd1-sms']['message_id']}")).body
     assert message["state"] == "deferred"
+    evening = at(message["next_attempt_at"])
+    assert DPD1 + timedelta(hours=1) < evening < DPD1 + timedelta(hours=12)
     # The pump looks again after the message's next attempt was due, and moves the email.
     clock.advance(minutes=2)
     await _tick(runtime)
     shown = _steps((await api.get("/v1/cases/CD-5/cadence")).body)
-    # The email waits two days after the SMS actually goes, not on its DPD 3 mark.
-    assert shown["dpd3-email"]["due_at"].startswith("2026-10-06T00:00")
+    # The email waits two days after the SMS actually goes, not two days after 15:00.
+    assert at(shown["dpd3-email"]["due_at"]) == evening + timedelta(days=2)
 
-    clock.set(at("2026-10-04T00:00:00+00:00"))
+    clock.set(evening)
     await pump_once(runtime)
     await _tick(runtime)
     shown = _steps((await api.get("/v1/cases/CD-5/cadence")).body)
     assert shown["dpd1-sms"]["state"] == "sent"
     assert shown["dpd3-email"]["state"] == "pending"
-    assert shown["dpd3-email"]["due_at"].startswith("2026-10-06T00:00")
+    assert at(shown["dpd3-email"]["due_at"]) == evening + timedelta(days=2)
     assert (await api.get("/v1/sandbox/email")).body["messages"] == []
-    clock.set(at("2026-10-06T00:00:00+00:00") + timedelta(minutes=1))
+    clock.set(evening + timedelta(days=2, minutes=1))
     await _tick(runtime)
     assert _steps((await api.get("/v1/cases/CD-5/cadence")).body)["dpd3-email"]["state"] == "sent"
 

@@ -117,6 +117,75 @@ def test_stop_conditions_stop_the_run() -> None:
     assert plan(only_paid, Facts(state="hold", due_date=DUE), T0, [], T0).stop is None
 
 
+def test_a_pause_holds_the_due_steps_until_it_ends_and_moves_the_later_ones() -> None:
+    sent = [StepRecord("sent", sent_at=T0)]
+    until = datetime(2026, 10, 11, tzinfo=UTC)
+    paused = Facts(state="paused", state_reason="promise_to_pay", due_date=DUE, paused_until=until)
+    during = plan(DPD, paused, T0, sent, T0 + timedelta(days=3))
+    assert during.release is None and not during.skip and during.stop is None
+    # d3 was due two days after d1 went; it waits for the pause, and d7 keeps its four days.
+    assert during.steps[1].due == until and during.steps[2].due == until + timedelta(days=4)
+    assert during.next_due == until
+    # Once the case is active again, the run resumes at the step it was on.
+    after = plan(DPD, ACTIVE, T0, sent, until + timedelta(minutes=1))
+    assert after.release == 1
+    # A step due after the pause anyway is not moved.
+    short = Facts(state="paused", due_date=DUE, paused_until=T0 + timedelta(days=1))
+    assert plan(DPD, short, T0, sent, T0).steps[1].due == T0 + timedelta(days=2)
+
+
+def test_a_pause_holds_even_the_first_step() -> None:
+    until = T0 + timedelta(days=2)
+    paused = Facts(state="paused", due_date=DUE, paused_until=until)
+    got = plan(DPD, paused, T0, [], T0)
+    assert got.release is None and got.steps[0].due == until
+    assert plan(DPD, paused, T0, [], until).release == 0
+
+
+def _with_fallback() -> Cadence:
+    return cadence(
+        {**sms("a", after_start="0d"), "fallback": {"channel": "email", "template": "x"}},
+        sms("b", after_start="1d"),
+        {"name": "c", "after_start": "2d", "channel": "email", "template": "x"},
+    )
+
+
+def test_an_opted_out_channel_sends_the_fallback_or_skips_the_step() -> None:
+    c = _with_fallback()
+    no_sms = Facts(state="active", due_date=DUE, opted_out=frozenset({"sms"}))
+    got = plan(c, no_sms, T0, [], T0)
+    assert got.release == 0 and got.via is not None
+    assert (got.via.channel, got.via.template) == ("email", "x")
+    assert got.via_reason == (
+        "opted_out: the debtor opted out of sms; its fallback goes instead (email, x)"
+    )
+    assert got.steps[0].reason == got.via_reason
+    sent = [StepRecord("sent", sent_at=T0)]
+    later = plan(c, no_sms, T0, sent, T0 + timedelta(days=1))
+    assert later.skip == ((1, "opted_out: the debtor opted out of sms"),)
+    assert later.release is None and later.via is None
+    # The email step is not the opted-out channel's: it goes.
+    skipped = [*sent, StepRecord("skipped", reason="opted_out")]
+    assert plan(c, no_sms, T0, skipped, T0 + timedelta(days=2)).release == 2
+
+
+def test_a_fallback_on_an_opted_out_channel_too_is_no_way_out() -> None:
+    neither = Facts(state="active", due_date=DUE, opted_out=frozenset({"sms", "email"}))
+    got = plan(_with_fallback(), neither, T0, [], T0)
+    assert got.release is None and got.via is None
+    assert got.skip == (
+        (0, "opted_out: the debtor opted out of sms, and of email, its fallback's channel"),
+    )
+
+
+def test_the_step_s_own_conditions_come_before_the_opt_out() -> None:
+    c = cadence(sms("a", after_start="0d", states=["active"]), stop_on=["paid"])
+    facts = Facts(state="hold", due_date=DUE, opted_out=frozenset({"sms"}))
+    got = plan(c, facts, T0, [], T0)
+    assert got.skip and got.skip[0][1].startswith("states: the case is hold")
+    assert plan(c, ACTIVE, T0, [], T0).via is None
+
+
 # --- Properties --------------------------------------------------------------------------------
 
 offsets = st.lists(st.integers(0, 20), min_size=1, max_size=6)

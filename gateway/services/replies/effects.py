@@ -15,6 +15,7 @@ version, the rules that matched and the basis; the list is also kept on the repl
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,6 +36,7 @@ from gateway.store import messages as message_store
 from gateway.store.tables import contact_points as CP
 from gateway.store.tables import messages as M
 from gateway.store.tables import replies as R
+from scheduler.cadence import Cadence
 from scheduler.presets import Preset
 
 G = Category
@@ -47,9 +49,12 @@ async def apply(
     result: Classification,
     preset: Preset | None,
     now: datetime,
+    *,
+    cadences: Mapping[str, Cadence],
 ) -> Outcome:
-    """Apply every effect of a classified reply on its matched case (see the module docstring)."""
-    run = Run(conn, reply, result, now)
+    """Apply every effect of a classified reply on its matched case (see the module docstring);
+    `cadences`: the runtime's, for the case's running cadence."""
+    run = Run(conn, reply, result, now, cadences)
     if reply.contact is not None:
         # Replies from one contact point are acted on one at a time (a row lock on PostgreSQL;
         # SQLite has one writer), so two STOPs racing still make one confirmation.

@@ -170,6 +170,7 @@ async def record(
             result,
             preset,
             now,
+            cadences=rt.cadences,
         )
         await conn.execute(
             sa.update(R)

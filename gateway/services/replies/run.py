@@ -6,6 +6,7 @@ Shared by every effect module (`contacts`, `state`, `restrictions`) and the orch
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -16,6 +17,7 @@ from gateway.replies import Category, Classification
 from gateway.replies.effects import BASIS, rules_of
 from gateway.services.replies.answers import ACTOR
 from gateway.store import timeline
+from scheduler.cadence import Cadence
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +50,8 @@ class Run:
     reply: Reply
     result: Classification
     now: datetime
+    # The runtime's cadences: a state change reacts on the case's running cadence.
+    cadences: Mapping[str, Cadence]
     outcome: Outcome = field(default_factory=Outcome)
     entries: list[dict[str, Any]] = field(default_factory=list)
     changed_contacts: set[int] = field(default_factory=set)

@@ -114,6 +114,7 @@ async def apply(run: Run, jurisdiction: str) -> None:
             best,
             now=now,
             kind="reply_effect",
+            cadences=run.cadences,
             effect="case_state",
             promised_date=best.promised_date.isoformat() if best.promised_date else None,
             **run.about(best_category),
