@@ -90,7 +90,7 @@ def decide(
     if latest.channel == "sms":
         return Decision(
             fallback=link,
-            why=f"sms not delivered within {format_duration(watch)}: no delivery receipt",
+            why=f"sms not delivered within {_span(watch)}: no delivery receipt",
         )
     return Decision()
 
@@ -124,3 +124,9 @@ def reached_at(fallbacks: Sequence[Attempt], now: datetime) -> datetime | None:
         if attempt.state in WAITING:
             return max(attempt.expected_at or now, now)
     return None
+
+
+def _span(delta: timedelta) -> str:
+    """A watch as people say it: "24h", "2h", "3d", "90m"."""
+    hours, rest = divmod(int(delta.total_seconds()), 3600)
+    return f"{hours}h" if not rest and hours <= 48 else format_duration(delta)
