@@ -29,7 +29,6 @@ from gateway.schemas import ReminderIn
 from gateway.services import cadence_events, intake
 from gateway.services.cadence_state import RunState
 from gateway.store import cadence_fallbacks as store
-from gateway.store import cadence_runs as run_store
 from gateway.store import keys as key_store
 from gateway.store import timeline
 from scheduler.cadence import Fallback
@@ -75,7 +74,8 @@ def watch(state: RunState, now: datetime, recheck: timedelta) -> Watch:
                 out.due.append(
                     Due(state, index, len(tried), decision.fallback, decision.why, replaces)
                 )
-                # Looked at again on the next tick, whatever happens to the making.
+                # Looked at again on the next tick (its fallback is then the one watched), and
+                # made then if this tick dies before it is.
                 out.checks[index] = now
             elif decision.check_at is not None:
                 out.checks[index] = decision.check_at
@@ -105,9 +105,6 @@ async def make(rt: Runtime, due: list[Due], now: datetime) -> int:
             for (d, _), row in zip(outcomes, rows, strict=True)
             if (row["step_id"], row["attempt"]) in written
         ]
-        for d, _ in outcomes:
-            # The step is looked at on the next tick: its fallback is now the one watched.
-            await run_store.update_step(conn, d.state.steps[d.index].id, check_at=now)
         tenants = {d.state.case.id: d.state.run.tenant for d, _ in outcomes}
         await cadence_events.record(conn, tenants, entries, now)
     if entries:

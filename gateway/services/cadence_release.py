@@ -7,7 +7,8 @@ the run; a due step is skipped (why) or released. Releasing creates the step's m
 intake, under the key that started the run and an idempotency key of the run and step, so a step
 released twice (a crash between intake's commit and ours) is still one message. The message then
 meets the contact policy in dispatch like any reminder. Later steps' due times are stored again
-from the plan: a step the policy deferred moves the ones after it.
+from the plan: a step the policy deferred moves the ones after it. Steps already sent whose
+message failed on its channel fall back (`gateway.services.cadence_fallback`) in the same pass.
 """
 
 from __future__ import annotations

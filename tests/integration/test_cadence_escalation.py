@@ -18,12 +18,14 @@ import sqlalchemy as sa
 
 from gateway.services.due_work import DueWork
 from gateway.services.unsubscribe import unsubscribe_token
+from gateway.services.webhook_delivery import Deliverer
 from gateway.settings import Settings
 from gateway.store.tables import cadence_fallbacks, cadence_steps, messages
 from tests.conftest import at
 from tests.integration.test_email_returns import deliver, fixture
 from tests.lob import KEY, SECRET, FakeLob, post_event
 from tests.support import ApiClient, case_body, drain, release_receipts, reminder
+from tests.webhook_receiver import Receiver
 
 T0 = at("2026-10-02T15:00:00+00:00")
 UNREACHABLE = "+14155550000"  # the sandbox reports numbers ending in 0000 undelivered
@@ -92,6 +94,30 @@ async def _count(runtime: Any, table: Any) -> int:
 async def test_an_undelivered_sms_falls_back_to_email_linked_and_on_the_timeline(
     api: ApiClient, runtime: Any, clock: Any, smtp_server: Path
 ) -> None:
+    receiver = Receiver()
+    await receiver.start()
+    try:
+        hook = await api.post("/v1/webhooks", {"url": receiver.url, "events": ["cadence.step"]})
+        receiver.secret = hook.body["secret"]
+        fallback = await _undelivered_sms_falls_back(api, runtime, clock)
+        deliverer = Deliverer(runtime)
+        try:
+            while await deliverer():
+                pass
+        finally:
+            await deliverer.close()
+    finally:
+        await receiver.stop()
+    # Upstream is told, signed, with why and the new message.
+    assert receiver.refused == []
+    [told] = [
+        e["data"] for e in receiver.of_type("cadence.step") if "fallback" in e["data"]["kind"]
+    ]
+    assert told["kind"] == "step_fallback" and told["reason"] == "sms undelivered: unreachable"
+    assert told["message_id"] == fallback["message_id"] and told["step"] == "first-sms"
+
+
+async def _undelivered_sms_falls_back(api: ApiClient, runtime: Any, clock: Any) -> dict[str, Any]:
     clock.set(T0)
     sms = await _start(api, runtime, "CE-1", phone=UNREACHABLE)
     await release_receipts(runtime)  # the carrier says: undelivered
@@ -134,6 +160,7 @@ async def test_an_undelivered_sms_falls_back_to_email_linked_and_on_the_timeline
     await _tick(runtime)
     later = await _step(api, "CE-1", "later-sms")
     assert later["state"] == "pending" and later["due_at"].startswith("2026-10-05T15:00:05")
+    return dict(fallback)
 
 
 async def test_an_sms_with_no_receipt_within_its_watch_falls_back_then(
