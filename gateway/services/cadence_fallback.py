@@ -32,7 +32,7 @@ from gateway.store import cadence_fallbacks as store
 from gateway.store import keys as key_store
 from gateway.store import timeline
 from scheduler.cadence import Fallback
-from scheduler.cadence_fallback import decide
+from scheduler.cadence_fallback import HANDED_OVER, WAITING, decide
 
 log = structlog.get_logger()
 
@@ -58,7 +58,8 @@ class Watch:
 
 def watch(state: RunState, now: datetime, recheck: timedelta) -> Watch:
     """What escalation asks of a run at `now`: the steps to look at again (when), and the
-    fallbacks to make. A step is watched only until a later one has gone out."""
+    fallbacks to make. A step is watched only until a later one has gone out (or is on its way:
+    released, not suppressed)."""
     out = Watch({}, [])
     if state.cadence is None or state.plan is None or state.plan.stop is not None:
         return out  # a run that stops, or whose cadence changed, escalates nothing
@@ -79,7 +80,8 @@ def watch(state: RunState, now: datetime, recheck: timedelta) -> Watch:
                 out.checks[index] = now
             elif decision.check_at is not None:
                 out.checks[index] = decision.check_at
-        superseded = superseded or row.message_id is not None
+        # A later step's message that went out, or is on its way, ends the earlier ones' watch.
+        superseded = superseded or bool(tried and tried[0].state in HANDED_OVER | WAITING)
     return out
 
 
