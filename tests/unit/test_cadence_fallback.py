@@ -5,11 +5,12 @@ plan counting later steps from a fallback."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
-from scheduler.cadence import Cadence, Step, chain
+from scheduler.cadence import Cadence, CadenceError, Step, chain, load_cadences
 from scheduler.cadence_fallback import Attempt, decide, reached_at
 from scheduler.cadence_plan import Facts, StepRecord, plan
 
@@ -176,8 +177,6 @@ def test_a_bad_fallback_chain_is_refused(fallback: dict[str, object], problem: s
 
 
 def test_the_built_in_cadences_state_their_fallbacks() -> None:
-    from scheduler.cadence import load_cadences
-
     cadences = load_cadences()
     card = cadences["first-party-card"].steps[0]
     assert card.fallback is not None and card.fallback.after == timedelta(hours=24)
@@ -185,3 +184,25 @@ def test_the_built_in_cadences_state_their_fallbacks() -> None:
         for each in cadence.steps:
             if each.channel == "sms":
                 assert each.fallback is not None and each.fallback.channel == "email", each.name
+
+
+def test_a_chains_unknown_template_names_its_link(tmp_path: Path) -> None:
+    (tmp_path / "acme.yaml").write_text(
+        "name: acme\nsteps:\n"
+        "  - {name: s, dpd: 1, channel: sms, template: soft_reminder,\n"
+        "     fallback: {channel: email, template: payment_options,\n"
+        "                fallback: {channel: letter, template: no_such_letter}}}\n"
+    )
+    # Every template the built-in cadences use, so that only acme's is missing.
+    templates = {
+        (link.channel, link.template): each.purpose
+        for cadence in load_cadences().values()
+        for each in cadence.steps
+        for link in [each, *chain(each)]
+    }
+    with pytest.raises(CadenceError) as refused:
+        load_cadences(tmp_path, templates=templates)
+    assert str(refused.value) == (
+        "acme.yaml: steps[0].fallback.fallback.template: "
+        "no letter template 'no_such_letter' in the template pack"
+    )
