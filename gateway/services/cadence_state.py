@@ -69,6 +69,14 @@ def attempt(channel: str, message: Mapping[str, Any] | None) -> Attempt:
     )
 
 
+def _attempts(row: Any, made: Sequence[Any], messages: Mapping[str, Any]) -> list[Attempt]:
+    """A step's messages, its own then its fallbacks'; none for a step not released."""
+    if not row.message_id and not made:
+        return []
+    tried = [(row.channel, row.message_id), *((f.channel, f.message_id) for f in made)]
+    return [attempt(channel, messages.get(id_) if id_ else None) for channel, id_ in tried]
+
+
 def facts(case: Any, replies: Sequence[datetime]) -> Facts:
     return Facts(
         state=case.state,
@@ -99,13 +107,7 @@ async def load(
     for run in runs:
         rows = steps.get(run.id, [])
         made = [fallbacks.get(s.id, []) for s in rows]
-        attempts = [
-            [attempt(s.channel, messages.get(s.message_id))]
-            + [attempt(f.channel, messages.get(f.message_id) if f.message_id else None) for f in fs]
-            if s.message_id
-            else []
-            for s, fs in zip(rows, made, strict=True)
-        ]
+        attempts = [_attempts(s, fs, messages) for s, fs in zip(rows, made, strict=True)]
         records = [record(s, messages.get(s.message_id) if s.message_id else None) for s in rows]
         # A step that fell back reached the debtor again: later steps count from then.
         records = [
