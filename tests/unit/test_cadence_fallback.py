@@ -11,7 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from scheduler.cadence import Cadence, CadenceError, Step, chain, load_cadences
-from scheduler.cadence_fallback import Attempt, decide, reached_at
+from scheduler.cadence_fallback import Attempt, Decision, decide, reached_at
 from scheduler.cadence_plan import Facts, StepRecord, plan
 
 T0 = datetime(2026, 10, 2, 15, tzinfo=UTC)
@@ -99,8 +99,7 @@ def test_the_chain_goes_on_from_the_latest_attempt() -> None:
 
 def test_what_is_not_a_channel_failure_does_not_fall_back() -> None:
     for state in ("suppressed", "expired", "cancelled"):
-        assert decide(SMS, [Attempt("sms", state)], T0) == decide(SMS, [Attempt("sms", state)], T0)
-        assert decide(SMS, [Attempt("sms", state)], T0).fallback is None
+        assert decide(SMS, [Attempt("sms", state)], T0 + timedelta(days=2)) == Decision()
     # A fallback intake refused (no message) ends the chain too.
     refused = [sent(state="undelivered"), Attempt("email", None, "no_contact_point")]
     assert decide(SMS_CHAIN, refused, T0).fallback is None
