@@ -61,11 +61,60 @@ def format_duration(delta: timedelta) -> str:
     return f"{minutes // 60}h" if minutes % 60 == 0 else f"{minutes}m"
 
 
+# How long a message is watched for a failure when its fallback does not say (`after`).
+WATCH = {"sms": timedelta(hours=24), "email": timedelta(hours=72)}
+WATCH_MIN, WATCH_MAX = timedelta(hours=1), timedelta(days=14)
+
+
 class Fallback(Model):
-    """Where a step's message goes instead when its own channel fails (used by escalation)."""
+    """Where a step's message goes instead when it fails on its own channel (escalation on
+    receipts, `gateway.services.cadence_fallback`): a new message on `channel` from `template`.
+
+    `after` is how long the failing message is watched: an SMS `undelivered` or `failed` within
+    it falls back at once, and one with no delivery receipt by its end falls back then; an
+    email that bounces or fails within it falls back (email has no delivery receipt, so silence
+    means it arrived). Default 24h after an SMS, 72h after an email. A fallback may have its own
+    `fallback` (sms → email → letter); a channel comes once in a chain, and a letter is the last
+    resort: a returned letter goes to an operator instead."""
 
     channel: Channel
     template: str = Field(pattern=_NAME)
+    after: timedelta | None = None
+    fallback: Fallback | None = None
+
+    @field_validator("after", mode="before")
+    @classmethod
+    def _duration(cls, raw: object) -> timedelta | None:
+        if raw is None:
+            return None
+        value = duration(raw)
+        if not WATCH_MIN <= value <= WATCH_MAX:
+            raise ValueError("must be between 1h and 14d")
+        return value
+
+
+def chain(step: Step) -> list[Fallback]:
+    """A step's fallbacks in order: its own, then that one's, and so on."""
+    out: list[Fallback] = []
+    link = step.fallback
+    while link is not None:
+        out.append(link)
+        link = link.fallback
+    return out
+
+
+def _check_chain(step: Step) -> None:
+    seen = [step.channel]
+    where = "fallback"
+    for link in chain(step):
+        if seen[-1] == "letter":
+            raise ValueError(
+                f"{where}: a letter has no fallback; a returned letter goes to an operator"
+            )
+        if link.channel in seen:
+            raise ValueError(f"{where}.channel: {link.channel} already comes earlier in the chain")
+        seen.append(link.channel)
+        where += ".fallback"
 
 
 class StepIf(Model):
@@ -113,6 +162,7 @@ class Step(Model):
         ]
         if len(given) != 1:
             raise ValueError("a step has exactly one of dpd, after_start, after_previous")
+        _check_chain(self)
         return self
 
     @property
@@ -221,13 +271,15 @@ def _check_templates(file: str, cadence: Cadence, templates: Mapping[tuple[str, 
                 f"{where}.purpose",
                 f"{step.purpose!r}, but template {step.template!r} ({step.channel}) is {purpose!r}",
             )
-        fallback = step.fallback
-        if fallback is not None and (fallback.channel, fallback.template) not in templates:
-            raise CadenceError(
-                file,
-                f"{where}.fallback.template",
-                f"no {fallback.channel} template {fallback.template!r} in the template pack",
-            )
+        link = where
+        for fallback in chain(step):
+            link += ".fallback"
+            if (fallback.channel, fallback.template) not in templates:
+                raise CadenceError(
+                    file,
+                    f"{link}.template",
+                    f"no {fallback.channel} template {fallback.template!r} in the template pack",
+                )
 
 
 def _unknown(step: Step, templates: Mapping[tuple[str, str], str]) -> str:

@@ -53,6 +53,9 @@ class StepRecord:
     delivered_at: datetime | None = None
     expected_at: datetime | None = None
     reason: str | None = None
+    # When the step last reached out through a fallback (`scheduler.cadence_fallback`): later
+    # steps count from it instead of from `sent_at`.
+    resent_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,8 +142,9 @@ def plan(
             due = max(due, facts.paused_until)
         if record.state in DONE:
             views.append(StepView(index, step.name, record.state, due, record.reason))
-            if record.state == "sent" and record.sent_at is not None:
-                ref = (marks[index], record.sent_at)
+            reached = record.resent_at or (record.sent_at if record.state == "sent" else None)
+            if reached is not None:
+                ref = (marks[index], reached)
             continue
         if record.state == "released":
             views.append(StepView(index, step.name, "released", due, record.reason))

@@ -14,6 +14,7 @@ from gateway.schemas.addresses import PostalAddress
 from gateway.schemas.cadences import (
     CadenceListOut,
     CadenceOut,
+    CadenceRunFallbackOut,
     CadenceRunIn,
     CadenceRunOut,
     CadenceRunStepOut,
@@ -49,6 +50,7 @@ from gateway.schemas.types import (
 __all__ = [
     "CadenceListOut",
     "CadenceOut",
+    "CadenceRunFallbackOut",
     "CadenceRunIn",
     "CadenceRunOut",
     "CadenceRunStepOut",

@@ -17,8 +17,13 @@ CadenceName = Annotated[
 
 
 class CadenceFallbackOut(BaseModel):
+    """Where a step goes when its message fails on its channel; `after`: how long that message
+    is watched ("24h"); a fallback may have its own."""
+
     channel: Channel
     template: str
+    after: str
+    fallback: CadenceFallbackOut | None = None
 
 
 class CadenceStepOut(BaseModel):
@@ -61,6 +66,22 @@ class CadenceRunIn(Strict):
     start: DateTime | None = None
 
 
+class CadenceRunFallbackOut(BaseModel):
+    """A fallback made for a step: which attempt, on what, why, and what its message became
+    (`state` the message's, or `rejected` when intake refused it, with `state_reason` why)."""
+
+    attempt: int
+    channel: Channel
+    template: str
+    reason: str
+    replaces: str | None = None
+    message_id: str | None = None
+    state: str
+    state_reason: str | None = None
+    sent_at: datetime | None = None
+    created_at: datetime
+
+
 class CadenceRunStepOut(BaseModel):
     name: str
     channel: Channel
@@ -71,6 +92,8 @@ class CadenceRunStepOut(BaseModel):
     reason: str | None = None
     message_id: str | None = None
     sent_at: datetime | None = None
+    # The messages the step fell back to, in order, when its own failed on its channel.
+    fallbacks: list[CadenceRunFallbackOut] = Field(default_factory=list)
 
 
 class CadenceRunOut(BaseModel):

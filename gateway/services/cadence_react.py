@@ -17,8 +17,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.services import cadence_events
-from gateway.services.cadence_release import apply_plan
+from gateway.services import cadence_events, cadence_fallback
+from gateway.services.cadence_release import RECHECK, apply_plan
 from gateway.services.cadence_state import load
 from gateway.store import cadence_runs as store
 from scheduler.cadence import Cadence
@@ -34,5 +34,8 @@ async def react(
         return
     [state] = await load(conn, cadences, [run], now)
     entries: list[dict[str, Any]] = []
-    await apply_plan(conn, state, now, entries)
+    # Steps escalation still watches stay watched; a fallback now due is made by the pump's next
+    # tick (its check time is now), outside this transaction.
+    watch = cadence_fallback.watch(state, now, RECHECK)
+    await apply_plan(conn, state, now, entries, watch.checks)
     await cadence_events.record(conn, {case_id: run.tenant}, entries, now)

@@ -7,7 +7,8 @@ the run; a due step is skipped (why) or released. Releasing creates the step's m
 intake, under the key that started the run and an idempotency key of the run and step, so a step
 released twice (a crash between intake's commit and ours) is still one message. The message then
 meets the contact policy in dispatch like any reminder. Later steps' due times are stored again
-from the plan: a step the policy deferred moves the ones after it.
+from the plan: a step the policy deferred moves the ones after it. Steps already sent whose
+message failed on its channel fall back (`gateway.services.cadence_fallback`) in the same pass.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import structlog
 
 from gateway.runtime import Runtime
 from gateway.schemas import ReminderIn
-from gateway.services import cadence_events, intake
+from gateway.services import cadence_events, cadence_fallback, intake
 from gateway.services.cadence_state import RunState, load
 from gateway.store import cadence_runs as store
 from gateway.store import keys as key_store
@@ -54,27 +55,38 @@ async def release_due(rt: Runtime) -> int:
 async def advance(rt: Runtime, run_ids: list[int], now: datetime) -> int:
     """Apply the plan of each run; release its due step. Returns the steps released."""
     releases: list[tuple[RunState, int]] = []
+    fallbacks: list[cadence_fallback.Due] = []
     async with rt.engine.begin() as conn:
         states = await load(conn, rt.cadences, await store.runs(conn, run_ids), now)
         entries: list[dict[str, Any]] = []
         for state in states:
             if state.run.state != store.ACTIVE:
                 continue
-            release = await apply_plan(conn, state, now, entries)
-            if release is not None:
+            watch = cadence_fallback.watch(state, now, RECHECK)
+            release = await apply_plan(conn, state, now, entries, watch.checks)
+            fallbacks.extend(watch.due)
+            # A step falling back now comes before any later one: that waits for the next tick,
+            # which counts it from the fallback.
+            if release is not None and not watch.due:
                 releases.append((state, release))
         tenants = {s.case.id: s.run.tenant for s in states}
         await cadence_events.record(conn, tenants, entries, now)
+    await cadence_fallback.make(rt, fallbacks, now)
     if not releases:
         return 0
     return await _release(rt, releases, now)
 
 
 async def apply_plan(
-    conn: Any, state: RunState, now: datetime, entries: list[dict[str, Any]]
+    conn: Any,
+    state: RunState,
+    now: datetime,
+    entries: list[dict[str, Any]],
+    watched: dict[int, datetime],
 ) -> int | None:
     """Write what the plan says of one run; return the index of the step to release, if any.
-    Also what a case change does to its run at once (`gateway.services.cadence_react`)."""
+    `watched`: when to look again at done steps escalation still watches (by index). Also what
+    a case change does to its run at once (`gateway.services.cadence_react`)."""
     run, case = state.run, state.case
     for row, record in zip(state.steps, state.records, strict=True):
         if row.state == "released" and record.state in ("sent", "skipped"):
@@ -117,14 +129,14 @@ async def apply_plan(
             )
             entries.append(_entry(case.id, "cadence_step_skipped", now, run, row, skipped[row.idx]))
             continue
-        due, check = row.due_at, None
+        due, check = row.due_at, watched.get(row.idx)
         if view.state == "pending":
             due = check = view.due
         elif record.state == "released":
             check = max(record.expected_at or now, now) + RECHECK
         if (due, check) != (row.due_at, row.check_at):
             await store.update_step(conn, row.id, due_at=due, check_at=check, updated_at=now)
-    if planned.finished:
+    if planned.finished and not watched:
         await store.end(conn, run.id, "finished", "every step is done", now)
         entries.append(
             cadence_events.ended(case.id, "cadence_finished", now, run, "every step is done", [])

@@ -11,7 +11,12 @@ from sqlalchemy.exc import IntegrityError
 
 from gateway.errors import NotFound
 from gateway.runtime import Runtime
-from gateway.schemas import CadenceRunIn, CadenceRunOut, CadenceRunStepOut
+from gateway.schemas import (
+    CadenceRunFallbackOut,
+    CadenceRunIn,
+    CadenceRunOut,
+    CadenceRunStepOut,
+)
 from gateway.services import cadence_events
 from gateway.services import cadences as cadence_service
 from gateway.services.cadence_state import RunState, facts, load
@@ -161,6 +166,7 @@ def view(case_ref: str, state: RunState) -> CadenceRunOut:
                 reason=record.reason,
                 message_id=row.message_id,
                 sent_at=record.sent_at,
+                fallbacks=_fallbacks(state, i),
             )
         )
     return CadenceRunOut(
@@ -173,3 +179,23 @@ def view(case_ref: str, state: RunState) -> CadenceRunOut:
         end_reason=run.end_reason,
         steps=steps,
     )
+
+
+def _fallbacks(state: RunState, index: int) -> list[CadenceRunFallbackOut]:
+    """The fallbacks made for step `index`, each with what its message became."""
+    made, tried = state.fallbacks[index], state.attempts[index][1:]
+    return [
+        CadenceRunFallbackOut(
+            attempt=row.attempt,
+            channel=row.channel,
+            template=row.template,
+            reason=row.reason,
+            replaces=row.replaces,
+            message_id=row.message_id,
+            state=attempt.state or "rejected",
+            state_reason=attempt.reason if attempt.state else row.rejected,
+            sent_at=attempt.sent_at,
+            created_at=row.created_at,
+        )
+        for row, attempt in zip(made, tried, strict=True)
+    ]

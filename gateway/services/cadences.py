@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from typing import Any
 
 from gateway.errors import NotFound
 from gateway.runtime import Runtime
 from gateway.schemas import CadenceListOut, CadenceOut, CadenceStepOut
-from scheduler.cadence import Cadence, format_duration
+from scheduler.cadence import WATCH, Cadence, Fallback, format_duration
 
 
 def describe(cadence: Cadence) -> CadenceOut:
@@ -41,12 +42,25 @@ def describe(cadence: Cadence) -> CadenceOut:
                     if step.if_ is not None
                     else None,
                     "states": list(step.states) if step.states is not None else None,
-                    "fallback": step.fallback.model_dump() if step.fallback else None,
+                    "fallback": _fallback(step.channel, step.fallback),
                 }
             )
             for step in cadence.steps
         ],
     )
+
+
+def _fallback(channel: str, link: Fallback | None) -> dict[str, Any] | None:
+    """A step's fallback chain as the file states it, each `after` as in effect."""
+    if link is None:
+        return None
+    after = link.after or WATCH[channel]
+    return {
+        "channel": link.channel,
+        "template": link.template,
+        "after": format_duration(after),
+        "fallback": _fallback(link.channel, link.fallback),
+    }
 
 
 def listing(rt: Runtime) -> CadenceListOut:

@@ -19,9 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from channels.events import DeliveryEvent, DeliveryEventType
 from gateway.services import webhook_events
 from gateway.states import EVENT_TO_STATE, HANDED_OVER, State, sources_of
+from gateway.store import cadence_fallbacks, timeline
 from gateway.store import cases as case_store
 from gateway.store import messages as message_store
-from gateway.store import timeline
 from gateway.store.tables import contact_points as CP
 from gateway.store.tables import delivery_events as DE
 from gateway.store.tables import messages as M
@@ -116,7 +116,7 @@ async def _apply(
     now: datetime,
 ) -> None:
     """Move each event's message forward; `of` gives each message's row (case, tenant)."""
-    entries, told = [], []
+    entries, told, failed, returned = [], [], [], []
     for message_id, event_type, provider, reject_reason in events:
         target = EVENT_TO_STATE.get(event_type)  # type: ignore[call-overload]
         moved = []
@@ -131,6 +131,10 @@ async def _apply(
             )
         if moved:
             told.append(webhook_events.message_event(of[message_id], target, reject_reason))
+            if target in FAILURES:
+                failed.append(message_id)
+            if target is State.RETURNED:
+                returned.append(message_id)
         entries.append(
             timeline.entry(
                 of[message_id].case_id,
@@ -147,6 +151,27 @@ async def _apply(
     await _email_contact_effects(conn, events, now)
     await _invalidate_returned(
         conn, [e[0] for e in events if e[1] == DeliveryEventType.RETURNED], now
+    )
+    await timeline.append(conn, [_needs_review(of[m].case_id, m, now) for m in returned])
+    # A cadence step whose message just failed is looked at by the pump's next tick (escalation).
+    await cadence_fallbacks.nudge(conn, failed, now)
+
+
+# The states a receipt moves a message to that say it did not reach the debtor.
+FAILURES = (State.UNDELIVERED, State.BOUNCED, State.RETURNED, State.FAILED)
+
+
+def _needs_review(case_id: int, message_id: str, now: datetime) -> dict[str, Any]:
+    """A letter came back: the case has no working postal address and needs a person (the mark
+    the operators' inbox reads: timeline entries of kind `needs_review`)."""
+    return timeline.entry(
+        case_id,
+        "needs_review",
+        now,
+        message_id=message_id,
+        reason="letter returned to sender: address invalid",
+        source="letter_returned",
+        channel="letter",
     )
 
 

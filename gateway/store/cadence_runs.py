@@ -124,6 +124,7 @@ async def messages(conn: AsyncConnection, ids: Iterable[str]) -> dict[str, Any]:
     rows = await conn.execute(
         sa.select(
             M.c.id,
+            M.c.channel,
             M.c.state,
             M.c.state_reason,
             M.c.sent_at,

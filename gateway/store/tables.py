@@ -8,6 +8,7 @@ from gateway.store.schema_base import _WHERE, JSON, TS, UTCDateTime, metadata
 
 # Re-exported, so that every table is imported from here.
 from gateway.store.tables_followups import (  # noqa: F401
+    cadence_fallbacks,
     cadence_runs,
     cadence_steps,
     webhook_deliveries,

@@ -58,6 +58,37 @@ cadence_steps = sa.Table(
     sa.Column("updated_at", TS, nullable=False),
     sa.UniqueConstraint("run_id", "idx"),
     sa.Index(None, "check_at", **_WHERE("check_at IS NOT NULL")),
+    # A failure receipt finds its message's step (migration 0012).
+    sa.Index(None, "message_id", **_WHERE("message_id IS NOT NULL")),
+)
+
+# The messages a step fell back to when its own failed on its channel (migration 0012): attempt
+# 1, 2… of the step's chain, each a new message through intake (none, with `rejected`, when
+# intake refused it), `replaces` the message that failed, `reason` why it fell back.
+cadence_fallbacks = sa.Table(
+    "cadence_fallbacks",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "run_id", sa.Integer, sa.ForeignKey("cadence_runs.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column(
+        "step_id",
+        sa.Integer,
+        sa.ForeignKey("cadence_steps.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("channel", sa.String(8), nullable=False),
+    sa.Column("template", sa.String(64), nullable=False),
+    sa.Column("message_id", sa.String(32)),
+    sa.Column("replaces", sa.String(32)),
+    sa.Column("reason", sa.String(256), nullable=False),
+    sa.Column("rejected", sa.String(256)),
+    sa.Column("created_at", TS, nullable=False),
+    sa.UniqueConstraint("step_id", "attempt"),
+    sa.Index(None, "run_id"),
+    sa.Index(None, "message_id", **_WHERE("message_id IS NOT NULL")),
 )
 
 # Outbound webhooks (migration 0010). A webhook belongs to the API key that registered it; its

@@ -21,7 +21,7 @@ from gateway.services.due_work import DueWork
 from gateway.settings import Settings
 from gateway.store.tables import webhook_deliveries
 from tests.conftest import at
-from tests.support import ApiClient, case_body, drain, reminder, sms_reply
+from tests.support import ApiClient, case_body, drain, release_receipts, reminder, sms_reply
 
 # case_body's debt fell due on 2026-10-01: DPD 1 is Friday 2026-10-02.
 DPD1 = at("2026-10-02T15:00:00+00:00")
@@ -77,13 +77,15 @@ async def _entries(api: ApiClient, ref: str) -> list[dict[str, Any]]:
 
 
 async def _started(api: ApiClient, runtime: Any, clock: Any, ref: str, **body: Any) -> None:
-    """A case on the first-party cadence whose DPD 1 SMS went out."""
+    """A case on the first-party cadence whose DPD 1 SMS went out and was delivered (an SMS with
+    no delivery receipt would fall back to email after a day: escalation)."""
     clock.set(DPD1)
     await api.put(f"/v1/cases/{ref}", {**case_body(), **body})
     assert (
         await api.put(f"/v1/cases/{ref}/cadence", {"cadence": "first-party-card"})
     ).status == 200
     await _tick(runtime)
+    await release_receipts(runtime)
 
 
 async def test_a_full_payment_cancels_pending_steps_and_waiting_messages_at_once(

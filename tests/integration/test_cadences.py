@@ -9,7 +9,7 @@ from typing import Any
 
 from gateway.services.due_work import DueWork, pump_once
 from tests.conftest import at
-from tests.support import ApiClient, case_body, drain
+from tests.support import ApiClient, case_body, drain, release_receipts
 
 # case_body's debt fell due on 2026-10-01: DPD 1 is 2026-10-02.
 DPD1 = at("2026-10-02T15:00:00+00:00")
@@ -89,7 +89,8 @@ async def test_the_first_party_cadence_sends_the_sms_on_dpd_1(
     message = (await api.get(f"/v1/messages/{shown['dpd1-sms']['message_id']}")).body
     assert message["template"] == "soft_reminder" and message["state"] == "sent"
 
-    # Nothing more before DPD 3; on DPD 3 the email.
+    # Nothing more before DPD 3 (the SMS was delivered: no fallback); on DPD 3 the email.
+    await release_receipts(runtime)
     await _tick(runtime)
     assert len((await api.get("/v1/sandbox/sms")).body["messages"]) == 1
     clock.set(at("2026-10-04T16:00:00+00:00"))
@@ -221,6 +222,7 @@ async def test_a_deferred_step_moves_the_next_one(
     assert shown["dpd3-email"]["state"] == "pending"
     assert at(shown["dpd3-email"]["due_at"]) == evening + timedelta(days=2)
     assert (await api.get("/v1/sandbox/email")).body["messages"] == []
+    await release_receipts(runtime)  # the SMS was delivered: no fallback
     clock.set(evening + timedelta(days=2, minutes=1))
     await _tick(runtime)
     assert _steps((await api.get("/v1/cases/CD-5/cadence")).body)["dpd3-email"]["state"] == "sent"
