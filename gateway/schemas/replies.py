@@ -72,7 +72,7 @@ class ReplyRecordIn(Strict):
     channel: RecordedChannel
     body: Annotated[Text, Field(min_length=1, max_length=20_000)]
     received_at: DateTime | None = None
-    from_: Annotated[Line, Field(max_length=320, alias="from")] | None = None
+    from_: Annotated[Line, Field(max_length=320)] | None = Field(default=None, alias="from")
 
 
 __all__ = [
