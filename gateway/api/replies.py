@@ -14,7 +14,7 @@ from gateway.errors import ValidationFailed
 from gateway.replies import Category
 from gateway.schemas import Ref
 from gateway.schemas.replies import RecordedChannel, ReplyRecordIn, ReplyResolveIn
-from gateway.services.replies import inbox
+from gateway.services.replies import inbox, recorded
 from gateway.store import replies as reply_store
 
 routes = web.RouteTableDef()
@@ -98,5 +98,5 @@ async def post_resolve(request: web.Request) -> web.Response:
 async def post_case_reply(request: web.Request) -> web.Response:
     case_ref = case_ref_of(request)
     body = await parse(request, ReplyRecordIn)
-    out = await inbox.record(runtime(request), api_key(request), case_ref, body)
+    out = await recorded.record(runtime(request), api_key(request), case_ref, body)
     return json_response(out, status=201)

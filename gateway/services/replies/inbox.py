@@ -1,8 +1,7 @@
 """The operators' replies inbox: the replies a person must read (not understood, read with low
 confidence, categories that need a person, senders on no case), listed for the key's tenant only;
 one resolved by the category a person read in it, applied by the same effects as a reply read by
-the gateway (`effects`); and replies received by letter or phone, recorded on their case and read
-like any other (`inbound`).
+the gateway (`effects`). Replies received by letter or phone are recorded by `recorded`.
 
 Pages go oldest first, by the order the gateway recorded replies in: the reply waiting longest is
 read first, and a letter recorded today with last week's date is not slipped in before a page
@@ -18,20 +17,18 @@ import binascii
 from datetime import date
 from typing import Any
 
-from channels.events import InboundMessage
 from gateway.errors import Conflict, NotFound, ValidationFailed
 from gateway.replies import Category, Classification, Facts
 from gateway.runtime import Runtime
 from gateway.schemas.replies import (
     ReplyOut,
     ReplyPage,
-    ReplyRecordIn,
     ReplyResolveIn,
     ResolutionOut,
 )
 from gateway.services import outbound, webhook_events
 from gateway.services.replies import effects as reply_effects
-from gateway.services.replies import inbound, matching
+from gateway.services.replies import matching
 from gateway.store import cases as case_store
 from gateway.store import replies as reply_store
 from gateway.store import timeline
@@ -59,7 +56,7 @@ async def list_(rt: Runtime, where: reply_store.Filter, limit: int) -> ReplyPage
 
 async def get(rt: Runtime, key: ApiKey, reply_id: int) -> ReplyOut:
     async with rt.engine.connect() as conn:
-        return out(await _reply(conn, key, reply_id))
+        return out(await fetch(conn, key, reply_id))
 
 
 async def resolve(rt: Runtime, key: ApiKey, reply_id: int, body: ReplyResolveIn) -> ReplyOut:
@@ -69,7 +66,7 @@ async def resolve(rt: Runtime, key: ApiKey, reply_id: int, body: ReplyResolveIn)
     category = Category(body.category)
     due: list[tuple[str, str]] = []
     async with rt.engine.begin() as conn:
-        row = await _reply(conn, key, reply_id, lock=True)
+        row = await fetch(conn, key, reply_id, lock=True)
         if row.status != reply_store.OPEN:
             raise _not_open(row)
         case = await _case(conn, key, row, body.case_ref)
@@ -92,44 +89,12 @@ async def resolve(rt: Runtime, key: ApiKey, reply_id: int, body: ReplyResolveIn)
             contact_id=contact_id,
         )
         if not closed:  # resolved by someone else meanwhile
-            raise _not_open(await _reply(conn, key, reply_id))
+            raise _not_open(await fetch(conn, key, reply_id))
         if case is not None:
             due = await _apply(conn, rt, row, case, contact_id, category, promise, body, actor)
-        resolved = await _reply(conn, key, reply_id)
+        resolved = await fetch(conn, key, reply_id)
     await outbound.enqueue(rt, due)
     return out(resolved)
-
-
-async def record(rt: Runtime, key: ApiKey, case_ref: str, body: ReplyRecordIn) -> ReplyOut:
-    """Record a reply received by letter, phone or elsewhere on the case, read and acted on as
-    an inbound one."""
-    now, actor = rt.clock(), actor_of(key)
-    received = body.received_at or now
-    if received > now:
-        raise ValidationFailed(
-            "received_at is in the future",
-            details=[{"field": "received_at", "problem": "after now", "type": "value_error"}],
-        )
-    message = InboundMessage(
-        provider=OPERATOR,
-        channel=body.channel,
-        from_addr=body.from_ or "",
-        to_addr="",
-        body=body.body,
-        provider_ref=None,
-        received_at=received,
-        raw={"recorded_by": actor},
-    )
-    async with rt.engine.begin() as conn:
-        case = await case_store.get(conn, key.tenant, case_ref)
-        if case is None:
-            raise NotFound(f"no case {case_ref!r}", code="unknown_case")
-        recorded = await inbound.record(
-            conn, rt, [message], now, case_id=case.id, recorded_by=actor
-        )
-        row = await _reply(conn, key, recorded.replies[0]["reply_id"])
-    await outbound.enqueue(rt, recorded.due)
-    return out(row)
 
 
 async def _apply(
@@ -188,7 +153,7 @@ async def _apply(
     return outcome.due
 
 
-async def _reply(conn: Any, key: ApiKey, reply_id: int, *, lock: bool = False) -> Any:
+async def fetch(conn: Any, key: ApiKey, reply_id: int, *, lock: bool = False) -> Any:
     row = await reply_store.get(conn, key.tenant, reply_id, lock=lock)
     if row is None:
         raise NotFound(f"no reply {reply_id}", code="unknown_reply")
