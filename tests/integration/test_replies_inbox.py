@@ -132,7 +132,13 @@ async def test_resolving_as_a_promise_with_a_date_pauses_the_case(
         f"/v1/replies/{reply_id}/resolve", {"category": "promise_to_pay", "note": "on the phone"}
     )
     assert resp.status == 422 and "promise_date" in resp.body["error"]["message"]
+    resp = await api.post(
+        f"/v1/replies/{reply_id}/resolve",
+        {"category": "hardship", "note": "pays Friday", "promise_date": "2026-03-13"},
+    )
+    assert resp.status == 422 and "promise_to_pay" in resp.body["error"]["message"]
     assert (await api.get(f"/v1/replies/{reply_id}")).body["status"] == "open"
+    assert (await api.get("/v1/cases/IN-3")).body["state"] == "active"
 
     resp = await api.post(
         f"/v1/replies/{reply_id}/resolve",

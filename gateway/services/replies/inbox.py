@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from gateway.errors import Conflict, NotFound, ValidationFailed
@@ -34,9 +34,7 @@ from gateway.store import replies as reply_store
 from gateway.store import timeline
 from gateway.store.keys import ApiKey
 
-OPERATOR = (
-    "operator"  # the classifier version of a person's reading, and recorded replies' provider
-)
+OPERATOR = "operator"  # the classifier version of a person's reading
 MAX_ID = 2**31 - 1
 
 
@@ -91,7 +89,7 @@ async def resolve(rt: Runtime, key: ApiKey, reply_id: int, body: ReplyResolveIn)
         if not closed:  # resolved by someone else meanwhile
             raise _not_open(await fetch(conn, key, reply_id))
         if case is not None:
-            due = await _apply(conn, rt, row, case, contact_id, category, promise, body, actor)
+            due = await _apply(conn, rt, now, row, case, contact_id, category, promise, body, actor)
         resolved = await fetch(conn, key, reply_id)
     await outbound.enqueue(rt, due)
     return out(resolved)
@@ -100,6 +98,7 @@ async def resolve(rt: Runtime, key: ApiKey, reply_id: int, body: ReplyResolveIn)
 async def _apply(
     conn: Any,
     rt: Runtime,
+    now: datetime,
     row: Any,
     case: Any,
     contact_id: int | None,
@@ -109,7 +108,6 @@ async def _apply(
     actor: str,
 ) -> list[tuple[str, str]]:
     """The resolution on the case's timeline, then the category's effects, as the operator."""
-    now = rt.clock()
     attached = row.case_id is None
     await timeline.append(
         conn,
@@ -181,6 +179,11 @@ async def _case(conn: Any, key: ApiKey, row: Any, case_ref: str | None) -> Any |
 def _promise(category: Category, body: ReplyResolveIn, row: Any) -> date | None:
     """The promised date a promise to pay is resolved with: the operator's, else the one read."""
     if category is not Category.PROMISE_TO_PAY:
+        if body.promise_date is not None:
+            raise ValidationFailed(
+                f"promise_date goes with the category promise_to_pay, not {category.value}",
+                details=[{"field": "promise_date", "problem": "not expected", "type": "extra"}],
+            )
         return None
     if body.promise_date is not None:
         return body.promise_date
