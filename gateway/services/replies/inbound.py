@@ -12,9 +12,9 @@ enqueued once that transaction has committed. Auto-replies are stored as `auto_r
 never read as the debtor's words. A reply from an unknown sender is kept with no case, flagged
 for operations to triage, and belongs to the tenant owning the address it was sent to
 (`gateway.reply_tenants`); every other reply is its case's tenant's. A reply a person must look
-at is `open` in the operators' inbox (`inbox`) with the reasons why. A message the provider has already given us (the same Twilio
-MessageSid, the same Message-ID) is the reply stored the first time: a replayed callback is
-acknowledged and changes nothing.
+at is `open` in the operators' inbox (`inbox`) with the reasons why. A message the provider has
+already given us (the same Twilio MessageSid, the same Message-ID) is the reply stored the first
+time: a replayed callback is acknowledged and changes nothing.
 """
 
 from __future__ import annotations
