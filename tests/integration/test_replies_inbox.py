@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from gateway.services.due_work import DueWork
 from gateway.settings import Settings
 from gateway.store.tables import cases, messages
 from tests.conftest import at
-from tests.support import ApiClient, case_body, sms_reply
+from tests.support import ApiClient, case_body, drain, sms_reply
 
 MONDAY_3PM = at("2026-03-09T15:00:00+00:00")
 UNREADABLE = "xyzzy plugh frobnicate the wombat"  # long enough to need a person (§6.6 #20)
@@ -377,3 +378,28 @@ async def test_the_inbox_needs_the_ops_scope(
         assert resp.status == 403 and resp.body["error"]["code"] == "missing_scope", path
         assert (await api.call(method, path, body, key=None)).status == 401
     assert (await api.get(f"/v1/replies/{reply_id}")).body["status"] == "open"
+
+
+async def test_a_promise_resolved_from_the_inbox_pauses_the_case_s_cadence(
+    api: ApiClient, runtime: Any, clock: Any
+) -> None:
+    """As a reply read "I'll pay on Friday" does: the run's next steps wait for the pause."""
+    clock.set(at("2026-10-02T15:00:00+00:00"))  # DPD 1 of case_body's debt
+    await api.put("/v1/cases/IN-10", case_body())
+    started = await api.put("/v1/cases/IN-10/cadence", {"cadence": "first-party-card"})
+    assert started.status == 200, started.body
+    await DueWork(runtime).pump()
+    await drain(runtime)
+
+    clock.set(at("2026-10-03T10:00:00+00:00"))
+    reply_id = (await sms_reply(api, UNREADABLE))["reply_id"]
+    resp = await api.post(
+        f"/v1/replies/{reply_id}/resolve",
+        {"category": "promise_to_pay", "note": "called: Friday", "promise_date": "2026-10-09"},
+    )
+    assert resp.status == 200, resp.body
+    pause_ends = at("2026-10-11T00:00:00+00:00")
+    case = (await api.get("/v1/cases/IN-10")).body
+    assert (case["state"], at(case["state_until"])) == ("paused", pause_ends)
+    steps = {s["name"]: s for s in (await api.get("/v1/cases/IN-10/cadence")).body["steps"]}
+    assert at(steps["dpd3-email"]["due_at"]) == pause_ends
