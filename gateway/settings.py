@@ -114,6 +114,8 @@ class Settings:
         default="bounces.collector.example", metadata={"env": "BOUNCE_DOMAIN"}
     )
     reply_domain: str = field(default="replies.collector.example", metadata={"env": "REPLY_DOMAIN"})
+    # Whose a reply from a sender on no case is, by where it was sent (`gateway.reply_tenants`).
+    reply_tenants: str = field(default="*=default", metadata={"env": "REPLY_TENANTS"})
     receiver_host: str = field(default="127.0.0.1", metadata={"env": "RECEIVER_HOST"})
     receiver_port: int = field(default=2526, metadata={"env": "RECEIVER_PORT"})
     receiver_max_bytes: int = field(

@@ -11,6 +11,7 @@ from dataclasses import Field, fields
 from typing import Any
 from urllib.parse import urlsplit
 
+from gateway import reply_tenants
 from gateway.ratelimit import parse_rate_limits
 
 ENVIRONMENTS = ("development", "production")
@@ -65,6 +66,10 @@ def check_values(s: Any) -> None:
         raise SettingsError(
             f"{exc}; write provider=RATE[/s|m|h][:BURST],… e.g. twilio=50/s:100"
         ) from None
+    try:
+        reply_tenants.parse(s.reply_tenants)
+    except ValueError as exc:
+        raise SettingsError(f"{exc}; e.g. +15005550006=acme,@replies.acme.example=acme") from None
     if s.rate_limit_max_wait_s < 0:
         raise SettingsError("RATE_LIMIT_MAX_WAIT_S is negative; set 0 or more seconds")
     if not 0 <= s.metrics_port <= 65535:

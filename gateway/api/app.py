@@ -17,6 +17,7 @@ from gateway.api import (
     policy,
     providers,
     reminders,
+    replies,
     templates,
     webhooks,
 )
@@ -65,6 +66,7 @@ def create_app(
         providers,
         ops,
         webhooks,
+        replies,
     ):
         app.router.add_routes(module.routes)
     return app

@@ -14,7 +14,7 @@ from pydantic.json_schema import models_json_schema
 
 from gateway import __version__
 from gateway import schemas as s
-from gateway.api.operations import OPERATIONS
+from gateway.api.operations import OPERATIONS, QUERY
 from gateway.providers import REGISTRY
 
 MESSAGE_ID = r"^[0-9a-f]{28}$"  # gateway.ids.new_id
@@ -50,6 +50,7 @@ def _path_parameters() -> dict[str, dict[str, Any]]:
         "token": {"type": "string", "pattern": UNSUBSCRIBE_TOKEN},
         "webhook_id": {"type": "string", "pattern": WEBHOOK_ID},
         "delivery_id": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+        "reply_id": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
     }
 
 
@@ -93,11 +94,11 @@ def spec() -> dict[str, Any]:
             "operationId": f"{method}_{path}".replace("/", "_").strip("_"),
         }
         params = [part[1:-1] for part in path.split("/") if part.startswith("{")]
-        if params:
-            op["parameters"] = [
-                {"name": p, "in": "path", "required": True, "schema": path_schemas[p]}
-                for p in params
-            ]
+        parameters = [
+            {"name": p, "in": "path", "required": True, "schema": path_schemas[p]} for p in params
+        ] + [{**q, "in": "query", "required": False} for q in QUERY.get((method, path), [])]
+        if parameters:
+            op["parameters"] = parameters
         if request is not None:
             op["requestBody"] = {"required": True, "content": _content(request)}
         op["responses"] = {

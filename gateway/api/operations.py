@@ -4,11 +4,13 @@ a test checks this list against the app's router, so a handler cannot be added u
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
 from gateway import schemas as s
+from gateway.replies import Category
+from gateway.schemas import replies as rs
 from gateway.schemas import webhooks as ws
 
 # (method, path, summary, scope or None, request model or None, {status: model or None})
@@ -170,6 +172,31 @@ OPERATIONS: list[tuple[str, str, str, str | None, type[BaseModel] | None, dict[i
         None,
         {202: ws.DeliveryOut},
     ),
+    (
+        "get",
+        "/v1/replies",
+        "The operators' inbox: replies a person must read, oldest first (paged by `cursor`)",
+        "ops",
+        None,
+        {200: rs.ReplyPage},
+    ),
+    ("get", "/v1/replies/{reply_id}", "One reply", "ops", None, {200: rs.ReplyOut}),
+    (
+        "post",
+        "/v1/replies/{reply_id}/resolve",
+        "Resolve an open reply: the category a person read in it, applied as the gateway would",
+        "ops",
+        rs.ReplyResolveIn,
+        {200: rs.ReplyOut},
+    ),
+    (
+        "post",
+        "/v1/cases/{case_ref}/replies",
+        "Record a reply received by letter, phone or elsewhere: read and acted on as any reply",
+        "ops",
+        rs.ReplyRecordIn,
+        {201: rs.ReplyOut},
+    ),
     ("get", "/v1/sandbox/sms", "SMS held by the sandbox provider", "ops", None, {200: "object"}),
     (
         "get",
@@ -192,3 +219,27 @@ OPERATIONS: list[tuple[str, str, str, str | None, type[BaseModel] | None, dict[i
     ("get", "/metrics", "Prometheus metrics", None, None, {200: "text"}),
     ("get", "/openapi.json", "This document", None, None, {200: "object"}),
 ]
+
+# The query parameters of the operations that take them, as OpenAPI parameter objects.
+QUERY: dict[tuple[str, str], list[dict[str, Any]]] = {
+    ("get", "/v1/replies"): [
+        {"name": "status", "schema": {"enum": ["open", "resolved", "all"], "default": "open"}},
+        {"name": "category", "schema": {"enum": [c.value for c in Category]}},
+        {"name": "case_ref", "schema": TypeAdapter(s.Ref).json_schema()},
+        {"name": "channel", "schema": {"enum": list(get_args(rs.RecordedChannel))}},
+        {
+            "name": "limit",
+            "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
+        },
+        {
+            "name": "cursor",
+            "description": "next_cursor of the previous page",
+            "schema": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 24,
+                "pattern": r"^[A-Za-z0-9_-]+$",
+            },
+        },
+    ],
+}

@@ -133,6 +133,14 @@ def _reply(r: Any) -> dict[str, Any]:
         "classifier_version": r.classifier_version,
         "effects": r.effects,
         "needs_review": r.needs_review,
+        # The operators' inbox: why a person had to look, and what they read and did.
+        "status": r.status,
+        "review_reasons": r.review_reasons,
+        "resolution": r.resolution,
+        "resolution_note": r.resolution_note,
+        "resolution_effects": r.resolution_effects,
+        "resolved_by": r.resolved_by,
+        "resolved_at": r.resolved_at,
     }
 
 

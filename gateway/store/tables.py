@@ -192,12 +192,25 @@ replies = sa.Table(
     # What the reply did to its case and contact points, and whether operations must look at it.
     sa.Column("effects", JSON),
     sa.Column("needs_review", sa.Boolean, nullable=False, server_default=sa.false()),
+    # The operators' inbox (migration 0013): whose the reply is (its case's tenant, or the owner
+    # of the address it was sent to, `gateway.reply_tenants`), `open` while a person must look and
+    # why, `resolved` once one has: when, by whom, the category they read, their note, and what
+    # that reading did. No status: acted on with nobody needed.
+    sa.Column("tenant", sa.String(64)),
+    sa.Column("status", sa.String(16)),
+    sa.Column("review_reasons", JSON),
+    sa.Column("resolved_at", TS),
+    sa.Column("resolved_by", sa.String(128)),
+    sa.Column("resolution", sa.String(32)),
+    sa.Column("resolution_note", sa.Text),
+    sa.Column("resolution_effects", JSON),
     # A provider's id for the inbound message (Twilio MessageSid, the mail's Message-ID): a
     # replayed callback or a mail delivered twice is the same reply (NULLs never collide).
     sa.UniqueConstraint("provider", "provider_ref"),
     sa.Index(None, "case_id"),
     # The policy asks when a contact point last wrote to us (inbound grace, §6.5).
     sa.Index(None, "contact_id", "received_at"),
+    sa.Index(None, "tenant", "status", "id"),
 )
 
 timeline = sa.Table(

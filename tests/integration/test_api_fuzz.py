@@ -128,3 +128,33 @@ def test_every_operation_survives_fuzzing(served: tuple[str, str], tmp_path: Pat
     base, key = served
     run = _schemathesis(base, key, tmp_path, "--checks", ",".join(CHECKS))
     assert run.returncode == 0, run.stdout[-30000:] + run.stderr[-5000:]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_replies_inbox_survives_fuzzing(served: tuple[str, str], tmp_path: Path) -> None:
+    """The inbox's operations again, with open replies to list, read and resolve (a letter
+    recorded on the case, a text from a sender on no case)."""
+    import requests
+
+    base, key = served
+    auth = {"Authorization": f"Bearer {key}"}
+    letter = {"channel": "letter", "body": "I dispute this debt, I never had this account"}
+    for _ in range(3):
+        resp = requests.post(
+            f"{base}/v1/cases/FUZZ-1/replies", json=letter, headers=auth, timeout=120
+        )
+        assert resp.status_code == 201, resp.text
+    stray = {
+        "from": "+14155550999",
+        "to": "+15005550006",
+        "body": "who is this? what is this about",
+    }
+    resp = requests.post(
+        f"{base}/v1/providers/sandbox/inbound", json=stray, headers=auth, timeout=120
+    )
+    assert resp.status_code == 200, resp.text
+    run = _schemathesis(
+        base, key, tmp_path, "--checks", ",".join(CHECKS), "--include-path-regex", "replies"
+    )
+    assert run.returncode == 0, run.stdout[-30000:] + run.stderr[-5000:]
+    assert "Tested: 4" in run.stdout, run.stdout

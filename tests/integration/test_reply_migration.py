@@ -1,8 +1,9 @@
-"""Migration 0006 on a database that already holds replayed replies (SQLite and PostgreSQL)."""
+"""Migrations 0006 and 0013 on a database that already holds replies (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -73,3 +74,46 @@ def test_replays_stored_before_0006_keep_their_evidence_and_only_the_first_its_r
     ]
     with pytest.raises(sa.exc.IntegrityError):
         asyncio.run(_rows(settings, insert, {"provider": "twilio", "ref": "SM1", "at": now}))
+
+
+def test_replies_stored_before_0013_are_their_cases_tenants_and_the_flagged_ones_open(
+    empty_database: str, tmp_path: Path
+) -> None:
+    settings = Settings.from_env({}, data_dir=tmp_path, database_url=empty_database)
+    upgrade(settings, "0012")
+    now = datetime(2026, 3, 9, 15, tzinfo=UTC)
+    asyncio.run(
+        _rows(
+            settings,
+            "INSERT INTO cases (tenant, case_ref, debtor, locale, preset, collector_role, debt,"
+            " state, created_at, updated_at) VALUES ('acme', 'R-1', '{}', 'en', 'US-RegF',"
+            " 'third_party', '{}', 'active', :at, :at)",
+            {"at": now},
+        )
+    )
+    review = (
+        """'[{"category": "dispute", "effect": "review", "reasons": ["dispute needs a person"]}]'"""
+    )
+    for case_id, effects, flagged in [
+        ("1", review, "true"),  # a dispute on a case
+        ("NULL", "NULL", "true"),  # a sender on no case
+        ("1", "'[]'", "false"),  # a STOP acted on
+    ]:
+        asyncio.run(
+            _rows(
+                settings,
+                "INSERT INTO replies (case_id, channel, provider, from_addr, body, category,"
+                f" received_at, raw, effects, needs_review) VALUES ({case_id}, 'sms', 'sandbox',"
+                f" '+14155550100', 'text', 'dispute', :at, '{{}}', {effects}, {flagged})",
+                {"at": now},
+            )
+        )
+
+    upgrade(settings)
+
+    rows = asyncio.run(
+        _rows(settings, "SELECT tenant, status, review_reasons FROM replies ORDER BY id")
+    )
+    reasons = [json.loads(r[2]) if isinstance(r[2], str) else r[2] for r in rows]
+    assert [(r[0], r[1]) for r in rows] == [("acme", "open"), (None, "open"), ("acme", None)]
+    assert reasons == [["dispute needs a person"], ["the sender is on no case"], None]

@@ -49,6 +49,12 @@ async def create(
     Returns the effect to record (`answer_created` with the message id, or `answer_skipped` with
     why) and the (id, channel) to enqueue after commit."""
     effect: dict[str, Any] = {"purpose": answer.purpose, "channel": contact.channel}
+    key = f"reply:{reply_id}:{answer.purpose}"
+    # A reply read again (an operator resolving it) is not answered twice.
+    given = await _given(conn, key)
+    if given is not None:
+        reason = "this reply has had this answer already"
+        return {**effect, "effect": "answer_skipped", "reason": reason, "earlier": given}, []
     earlier = await _recent(conn, case.tenant, contact, answer.purpose, now - answer.within)
     if earlier is not None:
         minutes = int(answer.within.total_seconds() // 60)
@@ -59,7 +65,6 @@ async def create(
     if template_id is None:
         reason = f"no published {contact.channel} template {answer.purpose!r}"
         return {**effect, "effect": "answer_skipped", "reason": reason}, []
-    key = f"reply:{reply_id}:{answer.purpose}"
     row, entry = outbound.accepted(
         outbound.NewMessage(
             tenant=case.tenant,
@@ -97,5 +102,14 @@ async def _recent(
                 CP.c.address == contact.address,
             )
             .limit(1)
+        )
+    ).scalar_one_or_none()
+
+
+async def _given(conn: AsyncConnection, key: str) -> str | None:
+    """The id of the answer already created for this reply and purpose, if any."""
+    return (
+        await conn.execute(
+            sa.select(M.c.id).where(M.c.api_key_id.is_(None), M.c.idempotency_key == key).limit(1)
         )
     ).scalar_one_or_none()

@@ -9,6 +9,9 @@ so before anything else is sent:
    text (`answers`);
 5. the reply flagged for operations when a person must act or the reading is unsure.
 
+An operator resolving a reply from the inbox (`inbox`) applies its category through the same
+steps, as the actor, with nothing flagged again: a person has just read it.
+
 Each effect is a `reply_effect` entry on the case timeline naming the category, the classifier
 version, the rules that matched and the basis; the list is also kept on the reply.
 """
@@ -51,10 +54,12 @@ async def apply(
     now: datetime,
     *,
     cadences: Mapping[str, Cadence],
+    actor: str = answers.ACTOR,
 ) -> Outcome:
     """Apply every effect of a classified reply on its matched case (see the module docstring);
-    `cadences`: the runtime's, for the case's running cadence."""
-    run = Run(conn, reply, result, now, cadences)
+    `cadences`: the runtime's, for the case's running cadence; `actor` is an operator's when a
+    person read the reply."""
+    run = Run(conn, reply, result, now, cadences, actor=actor)
     if reply.contact is not None:
         # Replies from one contact point are acted on one at a time (a row lock on PostgreSQL;
         # SQLite has one writer), so two STOPs racing still make one confirmation.
@@ -68,7 +73,8 @@ async def apply(
     await restrictions.apply(run)  # the hours and channels the debtor asked for
     await _make_due(run)
     await _answers(run, preset)
-    await _review(run)
+    if actor == answers.ACTOR:
+        await _review(run)
     await run.flush()
     return run.outcome
 

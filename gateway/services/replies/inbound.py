@@ -2,16 +2,19 @@
 
 An email reply to a case's reply address (or an auto-reply to a message's VERP return path) goes
 to the case its signed token names, whichever mailbox it was written from; the sender's address
-is kept as it was. Anything else is matched by the sender's address.
+is kept as it was. Anything else is matched by the sender's address; a letter or a call an
+operator records is on the case they name (`matching`).
 
 Every reply is classified (`gateway.replies`); on a matched case its effects are applied in the
 same transaction that stores it, before anything else can be sent (`effects`): opt-outs,
 holds, pauses, the gateway's own answers. The answers and the messages the reply made due are
 enqueued once that transaction has committed. Auto-replies are stored as `auto_reply` and are
 never read as the debtor's words. A reply from an unknown sender is kept with no case, flagged
-for operations to triage. A message the provider has already given us (the same Twilio
-MessageSid, the same Message-ID) is the reply stored the first time: a replayed callback is
-acknowledged and changes nothing.
+for operations to triage, and belongs to the tenant owning the address it was sent to
+(`gateway.reply_tenants`); every other reply is its case's tenant's. A reply a person must look
+at is `open` in the operators' inbox (`inbox`) with the reasons why. A message the provider has
+already given us (the same Twilio MessageSid, the same Message-ID) is the reply stored the first
+time: a replayed callback is acknowledged and changes nothing.
 """
 
 from __future__ import annotations
@@ -27,23 +30,23 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from channels.email import tokens
 from channels.events import InboundMessage
+from gateway import reply_tenants
 from gateway.replies import Classification, classify
 from gateway.runtime import Runtime
 from gateway.schemas import normalize_address
 from gateway.services import outbound, webhook_events
 from gateway.services.replies import effects as reply_effects
-from gateway.store import cases as case_store
+from gateway.services.replies import matching
 from gateway.store import timeline
 from gateway.store.tables import cases as C
-from gateway.store.tables import contact_points as CP
-from gateway.store.tables import messages as M
 from gateway.store.tables import replies as R
 from scheduler.presets import Preset
 from scheduler.zones import phone_zones
 
 AUTO_REPLY = "auto_reply"
+OPEN = "open"  # replies.status while a person must look
+NO_CASE = "the sender is on no case"
 REF_MAX = 128  # replies.provider_ref
 
 
@@ -65,55 +68,60 @@ async def receive(rt: Runtime, messages: Sequence[InboundMessage]) -> list[dict[
 
 
 async def record(
-    conn: AsyncConnection, rt: Runtime, messages: Sequence[InboundMessage], now: datetime
+    conn: AsyncConnection,
+    rt: Runtime,
+    messages: Sequence[InboundMessage],
+    now: datetime,
+    *,
+    case_id: int | None = None,
+    recorded_by: str | None = None,
 ) -> Recorded:
     """Store, classify and apply replies in the caller's transaction (see the module docstring).
 
     A reply's time is the gateway's clock when it is recorded: the policy compares it with the
-    same clock (the inbound grace of compliance §6.5)."""
+    same clock (the inbound grace of compliance §6.5). One an operator records (`recorded_by`,
+    on the case `case_id`: a letter, a call) was received when they say: its dates are read from
+    that day, its effects are applied now."""
     out = Recorded()
     secret = rt.settings.secret
+    owners = reply_tenants.parse(rt.settings.reply_tenants)
     for msg in messages:
-        try:
-            address = (
-                normalize_address(msg.channel, msg.from_addr)
-                if msg.channel != "letter"
-                else msg.from_addr
-            )
-        except ValueError:
-            address = msg.from_addr
-        match = await _by_token(conn, secret, msg, address) if secret else None
-        routed_by = "token" if match is not None else "address"
-        if match is None:
-            matches = await case_store.by_contact_address(conn, msg.channel, address)
-            match = matches[0] if matches else None
-        case = await _case(conn, match.case_id) if match is not None else None
+        address = _address(msg)
+        received = msg.received_at if recorded_by else now
+        match, routed_by = await matching.match(
+            conn, secret, msg, address, case_id=case_id, tenant=owners.named(msg.to_addr)
+        )
+        case = await matching.case(conn, match.case_id) if match is not None else None
         preset = rt.presets.get(case.preset) if case is not None else None
         result = None
         if not msg.raw.get("auto_reply"):
             result = classify(
                 msg.body,
-                today=_local_date(now, case, preset, address if msg.channel == "sms" else None),
+                today=_local_date(
+                    received, case, preset, address if msg.channel == "sms" else None
+                ),
                 locale=case.locale if case is not None else "en",
             )
         category = AUTO_REPLY if result is None else result.primary.value
         ref = reference(msg.provider_ref)
+        # Nobody owns a reply from an unknown sender until a person triages it.
+        unowned = [NO_CASE] if match is None and result is not None else []
         reply_id = (
             await conn.execute(
                 _insert(conn)
                 .values(
                     case_id=match.case_id if match else None,
                     contact_id=match.id if match else None,
+                    tenant=case.tenant if case is not None else owners.owner(msg.to_addr),
                     channel=msg.channel,
                     provider=msg.provider,
                     provider_ref=ref,
                     from_addr=address,
                     to_addr=msg.to_addr,
                     body=msg.body,
-                    received_at=now,
+                    received_at=received,
                     raw=msg.raw,
-                    # Nobody owns a reply from an unknown sender until a person triages it.
-                    needs_review=match is None and result is not None,
+                    **_review(unowned),
                     **_classified(category, result),
                 )
                 .on_conflict_do_nothing(index_elements=["provider", "provider_ref"])
@@ -133,6 +141,7 @@ async def record(
         out.replies.append(stored)
         if case is None:
             continue
+        detail = {"recorded_by": recorded_by} if recorded_by else {}
         await timeline.append(
             conn,
             [
@@ -149,6 +158,7 @@ async def record(
                     classifier_version=result.version if result else None,
                     routed_by=routed_by,
                     body=msg.body,
+                    **detail,
                 )
             ],
         )
@@ -163,7 +173,7 @@ async def record(
         await webhook_events.emit(conn, [told], now)
         if result is None or match is None:
             continue
-        contact = await _contact(conn, match.id)
+        contact = await matching.contact(conn, match.id)
         outcome = await reply_effects.apply(
             conn,
             reply_effects.Reply(reply_id, msg.channel, msg.body, case, contact),
@@ -175,10 +185,27 @@ async def record(
         await conn.execute(
             sa.update(R)
             .where(R.c.id == reply_id)
-            .values(effects=outcome.effects, needs_review=bool(outcome.review))
+            .values(effects=outcome.effects, **_review(outcome.review))
         )
         out.due.extend(outcome.due)
     return out
+
+
+def _address(msg: InboundMessage) -> str:
+    """The sender's address as contact points hold it (a call's number as an SMS one)."""
+    if msg.channel == "letter" or not msg.from_addr:
+        return msg.from_addr
+    try:
+        return normalize_address("sms" if msg.channel == "phone" else msg.channel, msg.from_addr)
+    except ValueError:
+        return msg.from_addr
+
+
+def _review(reasons: list[str]) -> dict[str, Any]:
+    """The inbox columns of a reply: open with its reasons when a person must look."""
+    if not reasons:
+        return {"needs_review": False, "status": None, "review_reasons": None}
+    return {"needs_review": True, "status": OPEN, "review_reasons": reasons}
 
 
 def reference(provider_ref: str | None) -> str | None:
@@ -237,43 +264,3 @@ def _local_date(now: datetime, case: Any, preset: Preset | None, phone: str | No
     if not zones:
         return now.date()
     return max(now.astimezone(ZoneInfo(z)).date() for z in zones)
-
-
-async def _case(conn: AsyncConnection, case_id: int) -> Any:
-    return (await conn.execute(sa.select(C).where(C.c.id == case_id))).first()
-
-
-async def _contact(conn: AsyncConnection, contact_id: int | None) -> Any | None:
-    if contact_id is None:
-        return None
-    return (await conn.execute(sa.select(CP).where(CP.c.id == contact_id))).first()
-
-
-async def _by_token(
-    conn: AsyncConnection, secret: str, msg: InboundMessage, address: str
-) -> Any | None:
-    """The case a signed reply (or VERP) address names, with the sender's contact point on it if
-    the sender is one of them; None when the address carries no valid token."""
-    if msg.channel != "email":
-        return None
-    case_id = tokens.case_of_reply_address(secret, msg.to_addr)
-    if case_id is None:
-        message_id = tokens.message_of_bounce_address(secret, msg.to_addr)
-        if message_id is None:
-            return None
-        case_id = (
-            await conn.execute(sa.select(M.c.case_id).where(M.c.id == message_id))
-        ).scalar_one_or_none()
-    if case_id is None:
-        return None
-    return (
-        await conn.execute(
-            sa.select(CP.c.id, C.c.id.label("case_id"), C.c.case_ref)
-            .select_from(C)
-            .outerjoin(
-                CP,
-                sa.and_(CP.c.case_id == C.c.id, CP.c.channel == "email", CP.c.address == address),
-            )
-            .where(C.c.id == case_id)
-        )
-    ).first()

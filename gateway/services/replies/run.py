@@ -44,7 +44,8 @@ class Outcome:
 
 @dataclass
 class Run:
-    """One reply being applied: what it is, what was found, what changed so far."""
+    """One reply being applied: what it is, what was found, what changed so far, and who acts
+    (the gateway reading it, or the operator who resolved it)."""
 
     conn: AsyncConnection
     reply: Reply
@@ -52,6 +53,7 @@ class Run:
     now: datetime
     # The runtime's cadences: a state change reacts on the case's running cadence.
     cadences: Mapping[str, Cadence]
+    actor: str = ACTOR
     outcome: Outcome = field(default_factory=Outcome)
     entries: list[dict[str, Any]] = field(default_factory=list)
     changed_contacts: set[int] = field(default_factory=set)
@@ -60,7 +62,7 @@ class Run:
         """The audit fields of every effect of `category` (§6.6: inbound message id, classifier
         version, rule ids, actor)."""
         return {
-            "actor": ACTOR,
+            "actor": self.actor,
             "reply_id": self.reply.id,
             "category": category.value,
             "classifier_version": self.result.version,
