@@ -1,4 +1,4 @@
-"""Migrations 0006 and 0013 on a database that already holds replies (SQLite and PostgreSQL)."""
+"""Migrations 0006 and 0014 on a database that already holds replies (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -76,11 +76,11 @@ def test_replays_stored_before_0006_keep_their_evidence_and_only_the_first_its_r
         asyncio.run(_rows(settings, insert, {"provider": "twilio", "ref": "SM1", "at": now}))
 
 
-def test_replies_stored_before_0013_are_their_cases_tenants_and_the_flagged_ones_open(
+def test_replies_stored_before_0014_are_their_cases_tenants_and_the_flagged_ones_open(
     empty_database: str, tmp_path: Path
 ) -> None:
     settings = Settings.from_env({}, data_dir=tmp_path, database_url=empty_database)
-    upgrade(settings, "0012")
+    upgrade(settings, "0013")
     now = datetime(2026, 3, 9, 15, tzinfo=UTC)
     asyncio.run(
         _rows(

@@ -13,8 +13,8 @@ Replies stored before this revision: a matched one takes its case's tenant, and 
 Replies of senders on no case stay without a tenant: which address they were sent to is known,
 whose it is was not configured then.
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 """
 
 import sqlalchemy as sa
@@ -22,8 +22,8 @@ from alembic import op
 from sqlalchemy import Text
 from sqlalchemy.dialects import postgresql
 
-revision = "0013"
-down_revision = "0012"
+revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
