@@ -22,6 +22,7 @@ from gateway.states import EVENT_TO_STATE, HANDED_OVER, State, sources_of
 from gateway.store import cadence_fallbacks, timeline
 from gateway.store import cases as case_store
 from gateway.store import messages as message_store
+from gateway.store import replies as reply_store
 from gateway.store.tables import contact_points as CP
 from gateway.store.tables import delivery_events as DE
 from gateway.store.tables import messages as M
@@ -153,6 +154,7 @@ async def _apply(
         conn, [e[0] for e in events if e[1] == DeliveryEventType.RETURNED], now
     )
     await timeline.append(conn, [_needs_review(of[m].case_id, m, now) for m in returned])
+    await reply_store.open_returned_letters(conn, [(of[m].case_id, m) for m in returned], now)
     # A cadence step whose message just failed is looked at by the pump's next tick (escalation).
     await cadence_fallbacks.nudge(conn, failed, now)
 
@@ -162,8 +164,8 @@ FAILURES = (State.UNDELIVERED, State.BOUNCED, State.RETURNED, State.FAILED)
 
 
 def _needs_review(case_id: int, message_id: str, now: datetime) -> dict[str, Any]:
-    """A letter came back: the case has no working postal address and needs a person (the mark
-    the operators' inbox reads: timeline entries of kind `needs_review`)."""
+    """A letter came back: the case has no working postal address and needs a person (on the
+    timeline; the inbox gets an open item for it, `replies.open_returned_letters`)."""
     return timeline.entry(
         case_id,
         "needs_review",

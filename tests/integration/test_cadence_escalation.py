@@ -332,3 +332,15 @@ class TestReturnedLetters:
         await _tick(runtime)
         assert len(await _entries(api, "CE-7", "needs_review")) == 1
         assert (await _step(api, "CE-7", "day0-validation-notice"))["fallbacks"] == []
+        # The case is in the operators' inbox, once, until a person resolves it.
+        inbox = (await api.get("/v1/replies?case_ref=CE-7")).body["replies"]
+        assert len(inbox) == 1, inbox
+        [item] = inbox
+        assert item["channel"] == "letter" and item["status"] == "open"
+        assert "letter returned to sender" in " ".join(item["review_reasons"])
+        resolved = await api.post(
+            f"/v1/replies/{item['id']}/resolve",
+            {"category": "unknown", "note": "traced a new address; updating the case"},
+        )
+        assert resolved.status == 200, resolved.body
+        assert (await api.get("/v1/replies?case_ref=CE-7")).body["replies"] == []
