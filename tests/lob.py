@@ -12,8 +12,10 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from aiohttp import web
 
+from gateway.settings import Settings
 from tests.support import ApiClient
 
 KEY = "test_0123456789abcdef"
@@ -93,3 +95,23 @@ class FakeLob:
 
 async def post_event(api: ApiClient, body: bytes, headers: dict[str, str]) -> Any:
     return await api.post("/v1/providers/lob/receipts", data=body, key=None, headers=headers)
+
+
+class WithLob:
+    """Tests of a class deriving from this one send letters through a `FakeLob` (fixture `lob`),
+    with the gateway set up for it."""
+
+    @pytest.fixture
+    async def lob(self, aiohttp_server: Any) -> Any:
+        fake = FakeLob()
+        fake.server = await aiohttp_server(fake.app)
+        return fake
+
+    @pytest.fixture
+    def settings(self, settings: Settings, lob: FakeLob) -> Settings:
+        return settings.with_(
+            letter_providers=["lob"],
+            lob_base_url=str(lob.server.make_url("/")).rstrip("/"),
+            lob_api_key=KEY,
+            lob_webhook_secret=SECRET,
+        )

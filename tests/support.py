@@ -296,6 +296,20 @@ async def wait_for(predicate: Any, timeout: float, interval: float = 0.1) -> Any
         await asyncio.sleep(interval)
 
 
+async def scheduler_tick(rt: Any) -> None:
+    """One scheduler tick as the leader runs it (`DueWork.pump`: cadences, pauses, due
+    messages), then the workers' dispatch."""
+    from gateway.services.due_work import DueWork
+
+    await DueWork(rt).pump()
+    await drain(rt)
+
+
+def steps_by_name(cadence: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """A `GET …/cadence` body's steps, by name."""
+    return {s["name"]: s for s in cadence["steps"]}
+
+
 async def workers_waiting(rt: Any, count: int, timeout: float = 90) -> None:
     """Return once `count` workers wait on the dispatch queue. Jobs posted then are handed out in
     turn, instead of the first worker up taking all of them while the others still start."""

@@ -154,7 +154,9 @@ async def _apply(
         conn, [e[0] for e in events if e[1] == DeliveryEventType.RETURNED], now
     )
     await timeline.append(conn, [_needs_review(of[m].case_id, m, now) for m in returned])
-    await reply_store.open_returned_letters(conn, [(of[m].case_id, m) for m in returned], now)
+    await reply_store.open_returned_letters(
+        conn, [(of[m].tenant, of[m].case_id, m) for m in returned], now
+    )
     # A cadence step whose message just failed is looked at by the pump's next tick (escalation).
     await cadence_fallbacks.nudge(conn, failed, now)
 

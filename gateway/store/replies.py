@@ -97,24 +97,20 @@ RETURNED_REASON = "letter returned to sender: the postal address is invalid"
 
 
 async def open_returned_letters(
-    conn: AsyncConnection, returned: list[tuple[int, str]], now: datetime
+    conn: AsyncConnection, returned: list[tuple[str, int, str]], now: datetime
 ) -> None:
     """Put each case whose letter came back in the inbox: one open item per returned letter
-    ((case id, message id)), as mail received about the case. It is the post's notice, not the
+    ((tenant, case id, message id)), as mail received about the case. It is the post's notice, not the
     debtor's words: nothing is classified or acted on, a person decides (a new address, a
     trace, another channel) and resolves it."""
     if not returned:
         return
-    rows = await conn.execute(
-        sa.select(C.c.id, C.c.tenant).where(C.c.id.in_({case_id for case_id, _ in returned}))
-    )
-    tenants = {row.id: row.tenant for row in rows}
     await conn.execute(
         sa.insert(R),
         [
             {
                 "case_id": case_id,
-                "tenant": tenants[case_id],
+                "tenant": tenant,
                 "channel": "letter",
                 "provider": RETURNED_MAIL,
                 # One item per letter however often its receipt is told (NULLs would not collide).
@@ -130,6 +126,6 @@ async def open_returned_letters(
                 "status": OPEN,
                 "review_reasons": [RETURNED_REASON],
             }
-            for case_id, message_id in returned
+            for tenant, case_id, message_id in returned
         ],
     )

@@ -16,15 +16,21 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from gateway.services.due_work import DueWork
 from gateway.services.unsubscribe import unsubscribe_token
 from gateway.services.webhook_delivery import Deliverer
 from gateway.settings import Settings
 from gateway.store.tables import cadence_fallbacks, cadence_steps, messages
 from tests.conftest import at
 from tests.integration.test_email_returns import deliver, fixture
-from tests.lob import KEY, SECRET, FakeLob, post_event
-from tests.support import ApiClient, case_body, drain, release_receipts, reminder
+from tests.lob import FakeLob, WithLob, post_event
+from tests.support import (
+    ApiClient,
+    case_body,
+    drain,
+    release_receipts,
+    reminder,
+    scheduler_tick,
+)
 from tests.webhook_receiver import Receiver
 
 T0 = at("2026-10-02T15:00:00+00:00")
@@ -59,18 +65,12 @@ def settings(settings: Settings, tmp_path: Path) -> Settings:
     return settings.with_(cadences_dir=folder)
 
 
-async def _tick(runtime: Any) -> None:
-    """One scheduler tick as the leader runs it, then the workers' dispatch."""
-    await DueWork(runtime).pump()
-    await drain(runtime)
-
-
 async def _start(api: ApiClient, runtime: Any, case_ref: str, **case: Any) -> dict[str, Any]:
     """A case on the escalating cadence, its first SMS sent; the step as the API shows it."""
     assert (await api.put(f"/v1/cases/{case_ref}", case_body(**case))).status == 201
     started = await api.put(f"/v1/cases/{case_ref}/cadence", {"cadence": "escalating"})
     assert started.status == 200, started.body
-    await _tick(runtime)
+    await scheduler_tick(runtime)
     step = await _step(api, case_ref)
     assert step["state"] == "sent" and step["fallbacks"] == []
     return step
@@ -124,7 +124,7 @@ async def _undelivered_sms_falls_back(api: ApiClient, runtime: Any, clock: Any) 
     assert (await api.get(f"/v1/messages/{sms['message_id']}")).body["state"] == "undelivered"
 
     clock.advance(seconds=5)  # well within the 2h watch: the receipt is what falls back
-    await _tick(runtime)
+    await scheduler_tick(runtime)
     step = await _step(api, "CE-1")
     assert step["state"] == "sent" and step["message_id"] == sms["message_id"]
     [fallback] = step["fallbacks"]
@@ -157,7 +157,7 @@ async def _undelivered_sms_falls_back(api: ApiClient, runtime: Any, clock: Any) 
     assert (entry["data"]["step"], entry["data"]["channel"]) == ("first-sms", "email")
     # The next tick stores the next step's due time counted from the fallback, three days on,
     # not from the SMS.
-    await _tick(runtime)
+    await scheduler_tick(runtime)
     later = await _step(api, "CE-1", "later-sms")
     assert later["state"] == "pending" and later["due_at"].startswith("2026-10-05T15:00:05")
     return dict(fallback)
@@ -169,7 +169,7 @@ async def test_an_sms_with_no_receipt_within_its_watch_falls_back_then(
     clock.set(T0)
     await _start(api, runtime, "CE-2")
     clock.advance(minutes=1)  # the pump sees the SMS sent: it watches it from then
-    await _tick(runtime)
+    await scheduler_tick(runtime)
     async with runtime.engine.connect() as conn:
         [check_at] = (
             await conn.execute(
@@ -181,17 +181,17 @@ async def test_an_sms_with_no_receipt_within_its_watch_falls_back_then(
     runtime.redis.flushdb()
 
     clock.set(at("2026-10-02T16:59:00+00:00"))
-    await _tick(runtime)
+    await scheduler_tick(runtime)
     assert (await _step(api, "CE-2"))["fallbacks"] == []
     clock.set(at("2026-10-02T17:00:30+00:00"))
-    await _tick(runtime)
+    await scheduler_tick(runtime)
     [fallback] = (await _step(api, "CE-2"))["fallbacks"]
     assert fallback["channel"] == "email" and fallback["state"] == "sent"
     assert fallback["reason"] == "sms not delivered within 2h: no delivery receipt"
     # A delivery receipt that turns up late changes nothing more.
     await release_receipts(runtime)
     clock.advance(minutes=5)
-    await _tick(runtime)
+    await scheduler_tick(runtime)
     assert len((await _step(api, "CE-2"))["fallbacks"]) == 1
 
 
@@ -202,7 +202,7 @@ async def test_a_delivered_sms_does_not_fall_back(
     await _start(api, runtime, "CE-3")
     await release_receipts(runtime)
     clock.advance(hours=3)
-    await _tick(runtime)
+    await scheduler_tick(runtime)
     assert (await _step(api, "CE-3"))["fallbacks"] == []
     assert (await api.get("/v1/sandbox/email")).body["messages"] == []
     async with runtime.engine.connect() as conn:
@@ -220,7 +220,7 @@ async def test_a_bounced_fallback_email_falls_back_to_a_letter(
     clock.set(T0)
     await _start(api, runtime, "CE-4", phone=UNREACHABLE)
     await release_receipts(runtime)
-    await _tick(runtime)
+    await scheduler_tick(runtime)
     [first] = (await _step(api, "CE-4"))["fallbacks"]
     [path] = [p for p in smtp_server.glob("*.eml") if first["message_id"] in p.read_text()]
     mail = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
@@ -232,7 +232,7 @@ async def test_a_bounced_fallback_email_falls_back_to_a_letter(
     await deliver(receiver, fixture("postfix_5.1.1.eml", sent), sent["verp"])
 
     clock.advance(minutes=1)
-    await _tick(runtime)
+    await scheduler_tick(runtime)
     first, second = (await _step(api, "CE-4"))["fallbacks"]
     assert first["state"] == "bounced"
     assert (second["attempt"], second["channel"], second["template"]) == (
@@ -257,9 +257,9 @@ async def test_a_fallback_meets_the_contact_policy(
     token = unsubscribe_token(runtime.settings.secret, earlier.body["id"])
     assert (await api.post(f"/v1/unsubscribe/{token}", check=False)).status == 200
     await api.put("/v1/cases/CE-5/cadence", {"cadence": "escalating"})
-    await _tick(runtime)
+    await scheduler_tick(runtime)
     await release_receipts(runtime)
-    await _tick(runtime)
+    await scheduler_tick(runtime)
 
     [fallback] = (await _step(api, "CE-5"))["fallbacks"]
     assert fallback["channel"] == "email" and fallback["state"] == "suppressed"
@@ -267,7 +267,7 @@ async def test_a_fallback_meets_the_contact_policy(
     assert len((await api.get("/v1/sandbox/email")).body["messages"]) == 1, "only the earlier one"
     # A suppressed fallback is not a failed channel: the chain ends there, no letter.
     clock.advance(days=2)
-    await _tick(runtime)
+    await scheduler_tick(runtime)
     assert len((await _step(api, "CE-5"))["fallbacks"]) == 1
 
 
@@ -277,15 +277,15 @@ async def test_a_pump_run_twice_or_dying_midway_makes_one_fallback(
     clock.set(T0)
     await _start(api, runtime, "CE-6", phone=UNREACHABLE)
     await release_receipts(runtime)
-    await _tick(runtime)
-    await _tick(runtime)
+    await scheduler_tick(runtime)
+    await scheduler_tick(runtime)
     [made] = (await _step(api, "CE-6"))["fallbacks"]
     # As if the pump died after intake committed the message and before it stored the link.
     async with runtime.engine.begin() as conn:
         await conn.execute(sa.delete(cadence_fallbacks))
         await conn.execute(sa.update(cadence_steps).values(check_at=clock()))
     clock.advance(minutes=1)
-    await _tick(runtime)
+    await scheduler_tick(runtime)
     [again] = (await _step(api, "CE-6"))["fallbacks"]
     assert again["message_id"] == made["message_id"]
     assert await _count(runtime, cadence_fallbacks) == 1
@@ -293,29 +293,14 @@ async def test_a_pump_run_twice_or_dying_midway_makes_one_fallback(
     assert len((await api.get("/v1/sandbox/email")).body["messages"]) == 1
 
 
-class TestReturnedLetters:
-    @pytest.fixture
-    async def lob(self, aiohttp_server: Any) -> Any:
-        fake = FakeLob()
-        fake.server = await aiohttp_server(fake.app)
-        return fake
-
-    @pytest.fixture
-    def settings(self, settings: Settings, lob: FakeLob) -> Settings:
-        return settings.with_(
-            letter_providers=["lob"],
-            lob_base_url=str(lob.server.make_url("/")).rstrip("/"),
-            lob_api_key=KEY,
-            lob_webhook_secret=SECRET,
-        )
-
+class TestReturnedLetters(WithLob):
     async def test_a_returned_letter_invalidates_the_address_and_needs_an_operator(
         self, api: ApiClient, runtime: Any, clock: Any, lob: FakeLob
     ) -> None:
         clock.set(T0)
         await api.put("/v1/cases/CE-7", case_body())
         await api.put("/v1/cases/CE-7/cadence", {"cadence": "us-third-party"})
-        await _tick(runtime)
+        await scheduler_tick(runtime)
         step = await _step(api, "CE-7", "day0-validation-notice")
         letter = (await api.get(f"/v1/messages/{step['message_id']}")).body
         assert letter["state"] == "sent" and letter["provider"] == "lob"
@@ -329,7 +314,7 @@ class TestReturnedLetters:
         # Lob telling it again changes nothing; a letter has no fallback.
         await post_event(api, *lob.signed(letter["provider_ref"], "returned_to_sender"))
         clock.advance(minutes=1)
-        await _tick(runtime)
+        await scheduler_tick(runtime)
         assert len(await _entries(api, "CE-7", "needs_review")) == 1
         assert (await _step(api, "CE-7", "day0-validation-notice"))["fallbacks"] == []
         # The case is in the operators' inbox, once, until a person resolves it.

@@ -17,11 +17,19 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
-from gateway.services.due_work import DueWork
 from gateway.settings import Settings
 from gateway.store.tables import webhook_deliveries
 from tests.conftest import at
-from tests.support import ApiClient, case_body, drain, release_receipts, reminder, sms_reply
+from tests.support import (
+    ApiClient,
+    case_body,
+    drain,
+    release_receipts,
+    reminder,
+    scheduler_tick,
+    sms_reply,
+    steps_by_name,
+)
 
 # case_body's debt fell due on 2026-10-01: DPD 1 is Friday 2026-10-02.
 DPD1 = at("2026-10-02T15:00:00+00:00")
@@ -56,16 +64,6 @@ def settings(settings: Settings, tmp_path: Path) -> Settings:
     return dataclasses.replace(settings, cadences_dir=folder)
 
 
-async def _tick(runtime: Any) -> None:
-    """One scheduler tick as the leader would run it, then the workers' dispatch."""
-    await DueWork(runtime).pump()
-    await drain(runtime)
-
-
-def _steps(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {s["name"]: s for s in body["steps"]}
-
-
 async def _cadence(api: ApiClient, ref: str) -> dict[str, Any]:
     got = await api.get(f"/v1/cases/{ref}/cadence")
     assert got.status == 200, got.body
@@ -84,7 +82,7 @@ async def _started(api: ApiClient, runtime: Any, clock: Any, ref: str, **body: A
     assert (
         await api.put(f"/v1/cases/{ref}/cadence", {"cadence": "first-party-card"})
     ).status == 200
-    await _tick(runtime)
+    await scheduler_tick(runtime)
     await release_receipts(runtime)
 
 
@@ -92,7 +90,7 @@ async def test_a_full_payment_cancels_pending_steps_and_waiting_messages_at_once
     api: ApiClient, runtime: Any, clock: Any
 ) -> None:
     await _started(api, runtime, clock, "ST-1")
-    assert _steps(await _cadence(api, "ST-1"))["dpd1-sms"]["state"] == "sent"
+    assert steps_by_name(await _cadence(api, "ST-1"))["dpd1-sms"]["state"] == "sent"
     later = (DPD1 + timedelta(days=2)).isoformat()
     waiting = await api.post("/v1/reminders", reminder("ST-1", "email", not_before=later))
     assert waiting.status == 202
@@ -103,7 +101,7 @@ async def test_a_full_payment_cancels_pending_steps_and_waiting_messages_at_once
     run = await _cadence(api, "ST-1")
     assert run["state"] == "stopped"
     assert run["end_reason"] == "stop_on.paid: the case is closed (paid)"
-    steps = _steps(run)
+    steps = steps_by_name(run)
     assert steps["dpd1-sms"]["state"] == "sent"
     later_steps = [s for name, s in steps.items() if name != "dpd1-sms"]
     assert {s["state"] for s in later_steps} == {"cancelled"}
@@ -117,7 +115,7 @@ async def test_a_full_payment_cancels_pending_steps_and_waiting_messages_at_once
 
     # Nothing more goes, whatever the clock.
     clock.set(DPD1 + timedelta(days=70))
-    await _tick(runtime)
+    await scheduler_tick(runtime)
     assert (await api.get("/v1/messages/" + waiting.body["id"])).body["state"] == "cancelled"
     assert len((await api.get("/v1/sandbox/sms")).body["messages"]) == 1
 
@@ -128,16 +126,16 @@ async def test_a_full_payment_cancels_a_released_step_s_waiting_message(
     # The debtor's hours defer the DPD 1 SMS to the evening: released, its message waiting.
     evenings = {"hours": {"start": "17:00", "end": "20:00"}}
     await _started(api, runtime, clock, "ST-2", restrictions=evenings)
-    step = _steps(await _cadence(api, "ST-2"))["dpd1-sms"]
+    step = steps_by_name(await _cadence(api, "ST-2"))["dpd1-sms"]
     assert step["state"] == "released"
     await api.post("/v1/cases/ST-2/events", {"type": "payment_received", "amount": "420.50"})
     message = (await api.get(f"/v1/messages/{step['message_id']}")).body
     assert message["state"] == "cancelled"
-    step = _steps(await _cadence(api, "ST-2"))["dpd1-sms"]
+    step = steps_by_name(await _cadence(api, "ST-2"))["dpd1-sms"]
     assert step["state"] == "skipped"
     assert step["reason"] == "message cancelled: case closed (paid)"
     clock.advance(hours=12)
-    await _tick(runtime)
+    await scheduler_tick(runtime)
     assert (await api.get("/v1/sandbox/sms")).body["messages"] == []
 
 
@@ -148,10 +146,10 @@ async def test_a_partial_payment_continues_the_cadence(
     partial = {"type": "payment_received", "amount": "100.00", "full": False}
     assert (await api.post("/v1/cases/ST-3/events", partial)).body["state"] == "active"
     run = await _cadence(api, "ST-3")
-    assert run["state"] == "active" and _steps(run)["dpd3-email"]["state"] == "pending"
+    assert run["state"] == "active" and steps_by_name(run)["dpd3-email"]["state"] == "pending"
     clock.set(at("2026-10-04T16:00:00+00:00"))
-    await _tick(runtime)
-    assert _steps(await _cadence(api, "ST-3"))["dpd3-email"]["state"] == "sent"
+    await scheduler_tick(runtime)
+    assert steps_by_name(await _cadence(api, "ST-3"))["dpd3-email"]["state"] == "sent"
 
 
 async def test_a_promise_pauses_the_run_then_a_broken_promise_resumes_it(
@@ -166,21 +164,21 @@ async def test_a_promise_pauses_the_run_then_a_broken_promise_resumes_it(
     promise = {"type": "promise_to_pay", "promised_date": PROMISED}
     assert (await api.post("/v1/cases/ST-4/events", promise)).body["state"] == "paused"
     # At once: the email of DPD 3 (due Sunday) waits for the pause's end, the later steps with it.
-    steps = _steps(await _cadence(api, "ST-4"))
+    steps = steps_by_name(await _cadence(api, "ST-4"))
     assert at(steps["dpd3-email"]["due_at"]) == PAUSE_ENDS
     assert at(steps["dpd7-sms"]["due_at"]) == PAUSE_ENDS + timedelta(days=4)
 
     # Nothing is released while paused.
     for moment in ("2026-10-04T16:00:00+00:00", "2026-10-08T12:00:00+00:00"):
         clock.set(at(moment))
-        await _tick(runtime)
-    assert _steps(await _cadence(api, "ST-4"))["dpd3-email"]["state"] == "pending"
+        await scheduler_tick(runtime)
+    assert steps_by_name(await _cadence(api, "ST-4"))["dpd3-email"]["state"] == "pending"
     assert (await api.get("/v1/sandbox/email")).body["messages"] == []
     assert "promise_broken" not in [e["kind"] for e in await _entries(api, "ST-4")]
 
     # The pause passes without a payment: the promise is broken and the run resumes where it was.
     clock.set(PAUSE_ENDS + timedelta(minutes=1))
-    await _tick(runtime)
+    await scheduler_tick(runtime)
     case = (await api.get("/v1/cases/ST-4")).body
     assert (case["state"], case["state_reason"]) == ("active", None)
     entries = await _entries(api, "ST-4")
@@ -192,7 +190,7 @@ async def test_a_promise_pauses_the_run_then_a_broken_promise_resumes_it(
     broken = next(e for e in entries if e["kind"] == "promise_broken")
     assert broken["data"]["paused_for"] == "promise_to_pay"
     assert broken["data"]["previous_state"] == "paused" and broken["data"]["state"] == "active"
-    assert _steps(await _cadence(api, "ST-4"))["dpd3-email"]["state"] == "sent"
+    assert steps_by_name(await _cadence(api, "ST-4"))["dpd3-email"]["state"] == "sent"
     async with runtime.engine.connect() as conn:
         causes = [
             r.data["cause"]
@@ -202,7 +200,7 @@ async def test_a_promise_pauses_the_run_then_a_broken_promise_resumes_it(
         ]
     assert causes == ["event_promise_to_pay", "promise_broken"]
     # Another tick finds nothing more to resume.
-    await _tick(runtime)
+    await scheduler_tick(runtime)
     assert [e["kind"] for e in await _entries(api, "ST-4")].count("promise_broken") == 1
 
 
@@ -214,7 +212,7 @@ async def test_a_reply_promising_to_pay_on_friday_pauses_the_run_until_sunday(
     await sms_reply(api, "I'll pay on Friday")
     case = (await api.get("/v1/cases/ST-5")).body
     assert (case["state"], at(case["state_until"])) == ("paused", PAUSE_ENDS)
-    steps = _steps(await _cadence(api, "ST-5"))
+    steps = steps_by_name(await _cadence(api, "ST-5"))
     assert at(steps["dpd3-email"]["due_at"]) == PAUSE_ENDS
     assert at(steps["dpd10-letter"]["due_at"]) == PAUSE_ENDS + timedelta(days=7)
 
@@ -230,7 +228,7 @@ async def test_a_payment_during_the_pause_stops_the_run_and_breaks_no_promise(
     run = await _cadence(api, "ST-6")
     assert run["state"] == "stopped" and run["end_reason"].startswith("stop_on.paid")
     clock.set(PAUSE_ENDS + timedelta(days=1))
-    await _tick(runtime)
+    await scheduler_tick(runtime)
     assert "promise_broken" not in [e["kind"] for e in await _entries(api, "ST-6")]
     assert (await api.get("/v1/cases/ST-6")).body["state"] == "closed"
 
@@ -251,7 +249,7 @@ async def test_a_dispute_hold_cessation_or_closure_stops_the_run_at_once(
     assert (await api.post("/v1/cases/ST-7/events", event)).status == 200
     run = await _cadence(api, "ST-7")
     assert (run["state"], run["end_reason"]) == ("stopped", reason)
-    steps = list(_steps(run).values())
+    steps = list(steps_by_name(run).values())
     assert steps[0]["state"] == "sent"
     assert {(s["state"], s["reason"]) for s in steps[1:]} == {("cancelled", reason)}
     stopped = [e for e in await _entries(api, "ST-7") if e["kind"] == "cadence_stopped"]
@@ -279,15 +277,15 @@ async def test_an_sms_opt_out_skips_the_sms_steps_and_sends_the_fallback(
     await api.put("/v1/cases/ST-8", case_body())
     put = await api.put("/v1/cases/ST-8/cadence", {"cadence": "sms-then-fallback"})
     assert put.status == 200, put.body
-    await _tick(runtime)
+    await scheduler_tick(runtime)
     await sms_reply(api, "STOP")
     await drain(runtime)
     texts = (await api.get("/v1/sandbox/sms")).body["messages"]
     assert len(texts) == 2  # the first step and the opt-out's one confirmation
 
     clock.advance(days=1, minutes=1)
-    await _tick(runtime)
-    b = _steps(await _cadence(api, "ST-8"))["b-sms"]
+    await scheduler_tick(runtime)
+    b = steps_by_name(await _cadence(api, "ST-8"))["b-sms"]
     assert b["state"] == "sent"
     assert b["reason"] == (
         "opted_out: the debtor opted out of sms; its fallback goes instead (email, payment_options)"
@@ -299,14 +297,14 @@ async def test_an_sms_opt_out_skips_the_sms_steps_and_sends_the_fallback(
     assert released[-1]["message_id"] == b["message_id"]
 
     clock.advance(days=1)
-    await _tick(runtime)
-    c = _steps(await _cadence(api, "ST-8"))["c-sms"]
+    await scheduler_tick(runtime)
+    c = steps_by_name(await _cadence(api, "ST-8"))["c-sms"]
     assert (c["state"], c["reason"]) == ("skipped", "opted_out: the debtor opted out of sms")
     assert c["message_id"] is None
     # Only that channel: the email step still goes, and no SMS after the confirmation.
     clock.advance(days=1)
-    await _tick(runtime)
-    assert _steps(await _cadence(api, "ST-8"))["d-email"]["state"] == "sent"
+    await scheduler_tick(runtime)
+    assert steps_by_name(await _cadence(api, "ST-8"))["d-email"]["state"] == "sent"
     assert len((await api.get("/v1/sandbox/sms")).body["messages"]) == 2
 
 
@@ -327,7 +325,7 @@ async def test_delete_cancels_a_waiting_message_and_refuses_a_sent_one(
     again = await api.delete(f"/v1/messages/{waiting.body['id']}")
     assert again.status == 200 and again.body == cancelled.body
     clock.advance(days=2)
-    await _tick(runtime)
+    await scheduler_tick(runtime)
     assert (await api.get("/v1/sandbox/sms")).body["messages"] == []
 
     missing = await api.delete("/v1/messages/" + "0" * 28)
@@ -344,17 +342,17 @@ async def test_delete_of_a_step_s_message_skips_the_step_with_why(
 ) -> None:
     evenings = {"hours": {"start": "17:00", "end": "20:00"}}
     await _started(api, runtime, clock, "ST-10", restrictions=evenings)
-    step = _steps(await _cadence(api, "ST-10"))["dpd1-sms"]
+    step = steps_by_name(await _cadence(api, "ST-10"))["dpd1-sms"]
     assert step["state"] == "released"
     assert (await api.delete(f"/v1/messages/{step['message_id']}")).status == 200
-    step = _steps(await _cadence(api, "ST-10"))["dpd1-sms"]
+    step = steps_by_name(await _cadence(api, "ST-10"))["dpd1-sms"]
     assert (step["state"], step["reason"]) == (
         "skipped",
         "message cancelled: cancelled by key:test",
     )
     # The pump looks at the run at once, not at the message's old time.
     clock.advance(seconds=5)
-    await _tick(runtime)
+    await scheduler_tick(runtime)
     skipped = [e for e in await _entries(api, "ST-10") if e["kind"] == "cadence_step_skipped"]
     assert [e["data"]["step"] for e in skipped] == ["dpd1-sms"]
 
@@ -408,7 +406,7 @@ async def test_the_tick_ends_every_pause_that_is_over_in_chunks(
     )
 
     clock.set(SATURDAY + timedelta(days=31))
-    await _tick(runtime)
+    await scheduler_tick(runtime)
     for ref in refs:
         assert (await api.get(f"/v1/cases/{ref}")).body["state"] == "active"
         assert "promise_broken" in [e["kind"] for e in await _entries(api, ref)]

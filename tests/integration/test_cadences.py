@@ -7,18 +7,19 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from gateway.services.due_work import DueWork, pump_once
+from gateway.services.due_work import pump_once
 from tests.conftest import at
-from tests.support import ApiClient, case_body, drain, release_receipts
+from tests.support import (
+    ApiClient,
+    case_body,
+    drain,
+    release_receipts,
+    scheduler_tick,
+    steps_by_name,
+)
 
 # case_body's debt fell due on 2026-10-01: DPD 1 is 2026-10-02.
 DPD1 = at("2026-10-02T15:00:00+00:00")
-
-
-async def _tick(runtime: Any) -> None:
-    """One scheduler tick as the leader would run it, then the workers' dispatch."""
-    await DueWork(runtime).pump()
-    await drain(runtime)
 
 
 async def _messages_of(runtime: Any, case_ref: str) -> int:
@@ -36,10 +37,6 @@ async def _messages_of(runtime: Any, case_ref: str) -> int:
                 )
             ).scalar_one()
         )
-
-
-def _steps(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {s["name"]: s for s in body["steps"]}
 
 
 async def test_the_built_in_cadences_are_listed_and_an_unknown_one_is_named(
@@ -74,16 +71,16 @@ async def test_the_first_party_cadence_sends_the_sms_on_dpd_1(
     await api.put("/v1/cases/CD-1", case_body())
     started = await api.put("/v1/cases/CD-1/cadence", {"cadence": "first-party-card"})
     assert started.status == 200, started.body
-    steps = _steps(started.body)
+    steps = steps_by_name(started.body)
     assert steps["dpd1-sms"]["state"] == "pending"
     assert steps["dpd1-sms"]["due_at"].startswith("2026-10-02T00:00")
     # Projected from when the SMS goes (now, 15:00), two days on.
     assert steps["dpd3-email"]["due_at"].startswith("2026-10-04T15:00")
 
-    await _tick(runtime)
+    await scheduler_tick(runtime)
     sms = (await api.get("/v1/sandbox/sms")).body["messages"]
     assert len(sms) == 1 and "friendly reminder" in sms[0]["body"]
-    shown = _steps((await api.get("/v1/cases/CD-1/cadence")).body)
+    shown = steps_by_name((await api.get("/v1/cases/CD-1/cadence")).body)
     assert shown["dpd1-sms"]["state"] == "sent" and shown["dpd1-sms"]["message_id"]
     assert shown["dpd3-email"]["state"] == "pending"
     message = (await api.get(f"/v1/messages/{shown['dpd1-sms']['message_id']}")).body
@@ -91,11 +88,11 @@ async def test_the_first_party_cadence_sends_the_sms_on_dpd_1(
 
     # Nothing more before DPD 3 (the SMS was delivered: no fallback); on DPD 3 the email.
     await release_receipts(runtime)
-    await _tick(runtime)
+    await scheduler_tick(runtime)
     assert len((await api.get("/v1/sandbox/sms")).body["messages"]) == 1
     clock.set(at("2026-10-04T16:00:00+00:00"))
-    await _tick(runtime)
-    shown = _steps((await api.get("/v1/cases/CD-1/cadence")).body)
+    await scheduler_tick(runtime)
+    shown = steps_by_name((await api.get("/v1/cases/CD-1/cadence")).body)
     assert shown["dpd3-email"]["state"] == "sent"
     kinds = [e["kind"] for e in (await api.get("/v1/cases/CD-1/timeline")).body["entries"]]
     assert kinds.count("cadence_started") == 1 and kinds.count("cadence_step_released") == 2
@@ -126,8 +123,8 @@ async def test_the_same_put_twice_is_one_run_and_a_new_one_replaces_it(
     )
     assert "dpd1-sms" in stopped[0]["data"]["cancelled"]
     # The validation notice goes first, on placement day 0.
-    await _tick(runtime)
-    shown = _steps((await api.get("/v1/cases/CD-2/cadence")).body)
+    await scheduler_tick(runtime)
+    shown = steps_by_name((await api.get("/v1/cases/CD-2/cadence")).body)
     assert shown["day0-validation-notice"]["state"] in ("released", "sent")
     letter = (await api.get(f"/v1/messages/{shown['day0-validation-notice']['message_id']}")).body
     assert letter["channel"] == "letter" and letter["template"] == "validation_notice"
@@ -152,13 +149,13 @@ async def test_a_redis_flush_then_a_pump_still_releases_the_due_step(
     await api.put("/v1/cases/CD-4", case_body())
     await api.put("/v1/cases/CD-4/cadence", {"cadence": "first-party-card"})
     runtime.redis.flushdb()
-    await _tick(runtime)
+    await scheduler_tick(runtime)
     assert len((await api.get("/v1/sandbox/sms")).body["messages"]) == 1
     # Flushed again after the release (the sandbox's outbox with it): another tick releases
     # nothing more and sends nothing twice.
     runtime.redis.flushdb()
     clock.advance(minutes=5)
-    await _tick(runtime)
+    await scheduler_tick(runtime)
     await pump_once(runtime)
     await drain(runtime)
     assert (await api.get("/v1/sandbox/sms")).body["messages"] == []
@@ -175,8 +172,8 @@ async def test_a_step_released_twice_is_still_one_message(
     clock.set(DPD1)
     await api.put("/v1/cases/CD-8", case_body())
     await api.put("/v1/cases/CD-8/cadence", {"cadence": "first-party-card"})
-    await _tick(runtime)
-    first = _steps((await api.get("/v1/cases/CD-8/cadence")).body)["dpd1-sms"]["message_id"]
+    await scheduler_tick(runtime)
+    first = steps_by_name((await api.get("/v1/cases/CD-8/cadence")).body)["dpd1-sms"]["message_id"]
     # As if the pump died after intake committed the message and before it marked the step.
     async with runtime.engine.begin() as conn:
         await conn.execute(
@@ -184,8 +181,8 @@ async def test_a_step_released_twice_is_still_one_message(
             .where(cadence_steps.c.message_id == first)
             .values(state="pending", message_id=None, check_at=clock())
         )
-    await _tick(runtime)
-    again = _steps((await api.get("/v1/cases/CD-8/cadence")).body)["dpd1-sms"]
+    await scheduler_tick(runtime)
+    again = steps_by_name((await api.get("/v1/cases/CD-8/cadence")).body)["dpd1-sms"]
     assert again["message_id"] == first
     assert await _messages_of(runtime, "CD-8") == 1
     assert len((await api.get("/v1/sandbox/sms")).body["messages"]) == 1
@@ -200,8 +197,8 @@ async def test_a_deferred_step_moves_the_next_one(
     evenings = {"hours": {"start": "17:00", "end": "20:00"}}
     await api.put("/v1/cases/CD-5", {**case_body(), "restrictions": evenings})
     await api.put("/v1/cases/CD-5/cadence", {"cadence": "first-party-card"})
-    await _tick(runtime)
-    shown = _steps((await api.get("/v1/cases/CD-5/cadence")).body)
+    await scheduler_tick(runtime)
+    shown = steps_by_name((await api.get("/v1/cases/CD-5/cadence")).body)
     assert shown["dpd1-sms"]["state"] == "released", shown["dpd1-sms"]["reason"]
     message = (await api.get(f"/v1/messages/{shown['dpd1-sms']['message_id']}")).body
     assert message["state"] == "deferred"
@@ -209,23 +206,26 @@ async def test_a_deferred_step_moves_the_next_one(
     assert DPD1 + timedelta(hours=1) < evening < DPD1 + timedelta(hours=12)
     # The pump looks again after the message's next attempt was due, and moves the email.
     clock.advance(minutes=2)
-    await _tick(runtime)
-    shown = _steps((await api.get("/v1/cases/CD-5/cadence")).body)
+    await scheduler_tick(runtime)
+    shown = steps_by_name((await api.get("/v1/cases/CD-5/cadence")).body)
     # The email waits two days after the SMS actually goes, not two days after 15:00.
     assert at(shown["dpd3-email"]["due_at"]) == evening + timedelta(days=2)
 
     clock.set(evening)
     await pump_once(runtime)
-    await _tick(runtime)
-    shown = _steps((await api.get("/v1/cases/CD-5/cadence")).body)
+    await scheduler_tick(runtime)
+    shown = steps_by_name((await api.get("/v1/cases/CD-5/cadence")).body)
     assert shown["dpd1-sms"]["state"] == "sent"
     assert shown["dpd3-email"]["state"] == "pending"
     assert at(shown["dpd3-email"]["due_at"]) == evening + timedelta(days=2)
     assert (await api.get("/v1/sandbox/email")).body["messages"] == []
     await release_receipts(runtime)  # the SMS was delivered: no fallback
     clock.set(evening + timedelta(days=2, minutes=1))
-    await _tick(runtime)
-    assert _steps((await api.get("/v1/cases/CD-5/cadence")).body)["dpd3-email"]["state"] == "sent"
+    await scheduler_tick(runtime)
+    assert (
+        steps_by_name((await api.get("/v1/cases/CD-5/cadence")).body)["dpd3-email"]["state"]
+        == "sent"
+    )
 
 
 async def test_a_stop_condition_stops_the_run(api: ApiClient, runtime: Any, clock: Any) -> None:
@@ -233,7 +233,7 @@ async def test_a_stop_condition_stops_the_run(api: ApiClient, runtime: Any, cloc
     await api.put("/v1/cases/CD-6", case_body())
     await api.put("/v1/cases/CD-6/cadence", {"cadence": "first-party-card"})
     await api.post("/v1/cases/CD-6/events", {"type": "dispute"})
-    await _tick(runtime)
+    await scheduler_tick(runtime)
     shown = (await api.get("/v1/cases/CD-6/cadence")).body
     assert shown["state"] == "stopped" and shown["end_reason"].startswith("stop_on.hold")
     assert (await api.get("/v1/sandbox/sms")).body["messages"] == []

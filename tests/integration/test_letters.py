@@ -24,7 +24,7 @@ from channels.letter.batch import BatchDropLetters, drop_target
 from channels.letter.lob import COLLECTION_WORDS
 from gateway.services.due_work import pump_once
 from gateway.settings import Settings
-from tests.lob import KEY, SECRET, FakeLob, post_event
+from tests.lob import FakeLob, WithLob, post_event
 from tests.support import ApiClient, case_body, drain, free_port, reminder
 
 MM = 25.4 / 72  # PDF points → millimetres
@@ -99,22 +99,7 @@ def text_runs(page: Any) -> list[tuple[str, float, float]]:
 # --- Lob ---------------------------------------------------------------------------------------
 
 
-class TestLob:
-    @pytest.fixture
-    async def lob(self, aiohttp_server: Any) -> Any:
-        fake = FakeLob()
-        fake.server = await aiohttp_server(fake.app)
-        return fake
-
-    @pytest.fixture
-    def settings(self, settings: Settings, lob: FakeLob) -> Settings:
-        return settings.with_(
-            letter_providers=["lob"],
-            lob_base_url=str(lob.server.make_url("/")).rstrip("/"),
-            lob_api_key=KEY,
-            lob_webhook_secret=SECRET,
-        )
-
+class TestLob(WithLob):
     async def test_a_letter_is_sent_to_lob_with_its_id_and_page_count(
         self, api: ApiClient, runtime: Any, lob: FakeLob
     ) -> None:

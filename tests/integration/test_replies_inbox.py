@@ -8,12 +8,11 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
 from gateway.services.due_work import DueWork
 from gateway.settings import Settings
-from gateway.store.tables import cases, messages
 from tests.conftest import at
+from tests.integration.test_replies import answers
 from tests.support import ApiClient, case_body, drain, sms_reply
 
 MONDAY_3PM = at("2026-03-09T15:00:00+00:00")
@@ -44,17 +43,6 @@ async def inbox(api: ApiClient, query: str = "", **kw: Any) -> dict[str, Any]:
     resp = await api.get(f"/v1/replies{query}", **kw)
     assert resp.status == 200, resp.body
     return dict(resp.body)
-
-
-async def purposes(rt: Any, case_ref: str, purpose: str) -> list[Any]:
-    async with rt.engine.connect() as conn:
-        return list(
-            await conn.execute(
-                sa.select(messages)
-                .join(cases, cases.c.id == messages.c.case_id)
-                .where(cases.c.case_ref == case_ref, messages.c.purpose == purpose)
-            )
-        )
 
 
 async def entries(api: ApiClient, case_ref: str, kind: str) -> list[dict[str, Any]]:
@@ -95,7 +83,7 @@ async def test_an_unreadable_reply_lands_in_the_inbox_and_resolving_it_opts_the_
     assert resolved["resolution"]["category"] == "opt_out_channel"
     assert await contact_status(api, "IN-1", "sms") == "opted_out"
     assert await contact_status(api, "IN-1", "email") == "active"
-    [confirmation] = await purposes(runtime, "IN-1", "opt_out_confirmation")
+    [confirmation] = await answers(runtime, "IN-1", "opt_out_confirmation")
     assert confirmation.channel == "sms"
 
     # Exactly what the gateway does with a STOP it reads itself, on another debtor's case.
